@@ -1,0 +1,275 @@
+import {
+  ExponentialBackoff,
+  handleWhen,
+  type IBackoffFactory,
+  type IDefaultPolicyContext,
+  type IPolicy,
+  noop,
+  retry,
+} from 'cockatiel';
+import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import type { Observable } from 'rxjs';
+import { ConnectionMonitor, type ConnectionState } from './connection.js';
+import { InvalidArgumentError } from './errors.js';
+import { Keyspace } from './keys.js';
+import { Log, type Logger } from './log.js';
+import { Runtime } from './runtime.js';
+import { checkInteger, checkOptions } from './validate.js';
+import { hubOf } from './watch/hub.js';
+import type {
+  View,
+  WatchBatch,
+  WatchIteratorOptions,
+  WatchOptions,
+  WatchRange,
+  WatchStats,
+} from './watch/types.js';
+
+/** Credentials for etcd's username/password authentication. */
+export interface ConcordAuth {
+  username: string;
+  password: string;
+}
+
+/** TLS material, each as PEM text or a Buffer. `cert` + `key` enable client certificate auth. */
+export interface ConcordTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** cockatiel policies concord hands to etcd3 and uses for its own reconnects. */
+export interface ConcordPolicies {
+  /** Wraps every unary call. Default: retry transient failures up to 3 times with exponential backoff. */
+  global?: IPolicy<IDefaultPolicyContext>;
+  /**
+   * Wraps calls to one host. Default: no policy. etcd3's default per-host circuit breaker is
+   * deliberately not used: it opens when a watch is cancelled client-side and then fails every
+   * call for 5 s.
+   */
+  host?: (host: string) => IPolicy<IDefaultPolicyContext>;
+  /** Delay between attempts to re-open the watch and keepalive streams. Default: exponential, 50 ms to 2 s. */
+  reconnect?: IBackoffFactory<unknown>;
+}
+
+/** Tunables of the watch hub. */
+export interface ConcordWatchOptions {
+  /** A stream silent this long, even to a progress request, is torn down and resumed. Default 10,000 ms. */
+  stallTimeoutMs?: number;
+  /** Keys per page when re-reading a range after compaction. Default 1,000. */
+  pageSize?: number;
+  /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
+  maxBuffered?: number;
+}
+
+/** Options of {@link Concord}. Every field is optional. */
+export interface ConcordOptions {
+  /** etcd client endpoints (`host:port`, optionally with `http://` or `https://`). Default: `ETCD_ENDPOINTS` (comma separated) or `127.0.0.1:2379`. */
+  endpoints?: string | readonly string[];
+  /** Prefix applied to every key concord reads or writes. Default: none. */
+  namespace?: string;
+  auth?: ConcordAuth;
+  tls?: ConcordTls;
+  policies?: ConcordPolicies;
+  /** Receives concord's diagnostics. Credentials never reach it. */
+  logger?: Logger;
+  /** Deadline of every unary etcd call. Default 5,000 ms. */
+  callTimeoutMs?: number;
+  /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
+  probeIntervalMs?: number;
+  watch?: ConcordWatchOptions;
+}
+
+const OPTION_NAMES = [
+  'endpoints',
+  'namespace',
+  'auth',
+  'tls',
+  'policies',
+  'logger',
+  'callTimeoutMs',
+  'probeIntervalMs',
+  'watch',
+] as const;
+
+/**
+ * One connection to an etcd cluster and the entry point to every concord primitive. All
+ * primitives created from one Concord share one watch stream and one lease keepalive stream.
+ * `close()` releases everything the Concord opened: watches, sessions it created, timers.
+ */
+export class Concord implements AsyncDisposable {
+  /** The underlying etcd3 client, for anything concord does not wrap. Closed by {@link close}. */
+  readonly etcd: Etcd3;
+  /** Connection state: current value first, then every change; completes with `closed`. */
+  readonly state$: Observable<ConnectionState>;
+  /** @internal */
+  readonly runtime: Runtime;
+
+  constructor(options: ConcordOptions = {}) {
+    checkOptions('options', options, OPTION_NAMES);
+    const endpoints = resolveEndpoints(options.endpoints);
+    const namespace = options.namespace ?? '';
+    if (typeof namespace !== 'string')
+      throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
+    checkAuth(options.auth);
+    checkTls(options.tls);
+    checkOptions('options.policies', options.policies, ['global', 'host', 'reconnect']);
+    checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
+    checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
+    checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
+    checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
+    checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
+    checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
+
+    const log = new Log(options.logger, options.auth ? [options.auth.password] : []);
+    const callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    const etcdOptions: IOptions = {
+      hosts: [...endpoints],
+      // Unary calls get a deadline so a silent (blackholed) server fails them instead of hanging.
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+      grpcOptions: {
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+      },
+      faultHandling: {
+        host: options.policies?.host ?? (() => noop),
+        global:
+          options.policies?.global ??
+          retry(handleWhen(isRecoverableError), {
+            maxAttempts: 3,
+            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+          }),
+      },
+    };
+    if (options.auth) etcdOptions.auth = { username: options.auth.username, password: options.auth.password };
+    if (options.tls) {
+      etcdOptions.credentials = {
+        rootCertificate:
+          options.tls.ca === undefined ? (undefined as unknown as Buffer) : Buffer.from(options.tls.ca),
+        ...(options.tls.key === undefined ? {} : { privateKey: Buffer.from(options.tls.key) }),
+        ...(options.tls.cert === undefined ? {} : { certChain: Buffer.from(options.tls.cert) }),
+      };
+    }
+    this.etcd = new Etcd3(etcdOptions);
+    const monitor = new ConnectionMonitor(this.etcd, options.probeIntervalMs ?? 1_000, log);
+    this.runtime = new Runtime(
+      this.etcd,
+      new Keyspace(namespace),
+      log,
+      monitor,
+      {
+        stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
+        pageSize: options.watch?.pageSize ?? 1_000,
+        maxBuffered: options.watch?.maxBuffered ?? 1_000,
+      },
+      options.policies?.reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
+    );
+    this.state$ = monitor.state$;
+  }
+
+  /**
+   * Watches a key or a prefix through the Concord's one watch stream. Batches arrive in
+   * revision order with no gaps or duplicates across reconnects; each `events` batch holds
+   * exactly one revision. When etcd compacted past what was delivered, a `resync` batch
+   * carries the range's full state instead of an error. Subscribers of the same range without
+   * `fromRevision` share one server-side watch. Cold: nothing happens until subscribe;
+   * unsubscribing cancels the server-side watch once no subscriber needs it.
+   */
+  watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
+    return hubOf(this.runtime).watch(range, options);
+  }
+
+  /**
+   * The live state of every key under `prefix`: the current snapshot on subscribe (from the
+   * shared cache when the prefix is already watched), then a new View for every revision that
+   * changes it. Survives reconnects and compaction without errors.
+   */
+  view(range: { prefix: string }): Observable<View> {
+    return hubOf(this.runtime).view(range);
+  }
+
+  /**
+   * Pull-based consumption of {@link watch} with a bounded buffer for slow consumers: see
+   * {@link WatchIteratorOptions}.
+   */
+  watchIterator(
+    range: WatchRange,
+    options?: WatchOptions & WatchIteratorOptions,
+  ): AsyncIterableIterator<WatchBatch> {
+    return hubOf(this.runtime).iterate(range, options);
+  }
+
+  /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */
+  watchStats(): WatchStats {
+    return hubOf(this.runtime).stats();
+  }
+
+  /**
+   * Cancels every watch, releases every lock and leadership and revokes every session this
+   * Concord created, then closes the etcd client. Idempotent; later calls resolve when the
+   * first finishes.
+   */
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function resolveEndpoints(value: string | readonly string[] | undefined): string[] {
+  const raw = value ?? process.env.ETCD_ENDPOINTS ?? '127.0.0.1:2379';
+  const list = typeof raw === 'string' ? raw.split(',') : raw;
+  if (!Array.isArray(list) && typeof raw !== 'string') {
+    throw new InvalidArgumentError('options.endpoints', 'must be a string or an array of strings', raw);
+  }
+  const endpoints = list.map((e) => (typeof e === 'string' ? e.trim() : e)).filter((e) => e !== '');
+  if (endpoints.length === 0)
+    throw new InvalidArgumentError('options.endpoints', 'must name at least one endpoint');
+  for (const endpoint of endpoints) {
+    if (
+      typeof endpoint !== 'string' ||
+      !/^(https?:\/\/)?[^\s/:]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(endpoint)
+    ) {
+      throw new InvalidArgumentError(
+        'options.endpoints',
+        'must be host:port, optionally with http:// or https://',
+        endpoint,
+      );
+    }
+  }
+  return endpoints;
+}
+
+function checkAuth(auth: unknown): void {
+  if (auth === undefined) return;
+  checkOptions('options.auth', auth, ['username', 'password']);
+  const { username, password } = auth as Record<string, unknown>;
+  if (typeof username !== 'string' || username === '') {
+    throw new InvalidArgumentError('options.auth.username', 'must be a non-empty string');
+  }
+  // The value itself is never echoed: it is a credential.
+  if (typeof password !== 'string')
+    throw new InvalidArgumentError('options.auth.password', 'must be a string');
+}
+
+function checkTls(tls: unknown): void {
+  if (tls === undefined) return;
+  checkOptions('options.tls', tls, ['ca', 'cert', 'key']);
+  const fields = tls as Record<string, unknown>;
+  for (const name of ['ca', 'cert', 'key']) {
+    const value = fields[name];
+    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
+      throw new InvalidArgumentError(`options.tls.${name}`, 'must be PEM text or a Buffer');
+    }
+  }
+  if ((fields.cert === undefined) !== (fields.key === undefined)) {
+    throw new InvalidArgumentError(
+      'options.tls',
+      'must give cert and key together (client certificate auth)',
+    );
+  }
+}

@@ -1,0 +1,99 @@
+import type { IBackoffFactory } from 'cockatiel';
+import type { Etcd3 } from 'etcd3';
+import type { ConnectionMonitor } from './connection.js';
+import { ClosedError } from './errors.js';
+import type { Keyspace } from './keys.js';
+import type { Log } from './log.js';
+
+/** Something concord opened that must be released when its owner closes. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/** Tunables of the watch hub, resolved with their defaults. */
+export interface HubSettings {
+  /** A stream silent for this long (no event, progress or answer to a progress request) is torn down and resumed. */
+  stallTimeoutMs: number;
+  /** Keys per page when re-reading a range after compaction. */
+  pageSize: number;
+  /** Batches buffered for a subscriber that has not taken them yet (see `watchIterator`). */
+  maxBuffered: number;
+}
+
+/**
+ * The internal services every primitive of one Concord shares: the root etcd client, the
+ * keyspace, logging, connection state, and lazily created singletons (the watch hub, the
+ * keepalive stream). Closing it releases everything it tracks, newest first.
+ */
+export class Runtime {
+  private readonly resources = new Set<Closable>();
+  private readonly services = new Map<symbol, Closable>();
+  private readonly abort = new AbortController();
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly etcd: Etcd3,
+    readonly keys: Keyspace,
+    readonly log: Log,
+    readonly monitor: ConnectionMonitor,
+    readonly hubSettings: HubSettings,
+    readonly reconnectBackoff: IBackoffFactory<unknown>,
+  ) {}
+
+  /** Aborted when the Concord closes. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get closed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Throws {@link ClosedError} once the Concord is closing. */
+  assertOpen(what: string): void {
+    if (this.closing) throw new ClosedError(`${what}: the Concord is closed`);
+  }
+
+  /** The singleton registered under `key`, created on first use and closed with the runtime. */
+  service<T extends Closable>(key: symbol, create: () => T): T {
+    let service = this.services.get(key);
+    if (!service) {
+      this.assertOpen('concord');
+      service = create();
+      this.services.set(key, service);
+    }
+    return service as T;
+  }
+
+  /** Registers a resource to close with the runtime; the returned function unregisters it. */
+  track(resource: Closable): () => void {
+    this.resources.add(resource);
+    return () => this.resources.delete(resource);
+  }
+
+  /** Closes tracked resources (newest first), then the shared services. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  private async closeAll(): Promise<void> {
+    for (const resource of [...this.resources].reverse()) {
+      try {
+        await resource.close();
+      } catch (err) {
+        this.log.warn('closing a resource failed', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+    this.resources.clear();
+    this.abort.abort(new ClosedError('the Concord is closed'));
+    for (const service of [...this.services.values()].reverse()) {
+      await service.close().catch(() => undefined);
+    }
+    this.services.clear();
+    this.monitor.close();
+    this.etcd.close();
+  }
+}

@@ -1,0 +1,124 @@
+import type { IEvent, IWatchCreateRequest } from 'etcd3';
+import type { Keyspace } from '../keys.js';
+import { toKeyValue } from './decode.js';
+import type { EtcdRange } from './range.js';
+import type { KeyValue, KvEvent, WatchBatch } from './types.js';
+
+/** One subscriber of an upstream watch. */
+export interface Sink {
+  /** Only batches at or above this revision are delivered (0n: all). */
+  readonly from: bigint;
+  /** Set for concord's own consumers (view caches), which `watchStats` does not count as subscribers. */
+  readonly internal?: boolean;
+  next(batch: WatchBatch): void;
+  error(err: unknown): void;
+  complete(): void;
+}
+
+/**
+ * One server-side etcd watch and the subscribers it feeds. It remembers the last revision it
+ * delivered, so it can be re-created after any interruption from exactly the next revision
+ * and drop whatever etcd sends again.
+ */
+export class Upstream {
+  readonly sinks = new Set<Sink>();
+  /** The watch id on the current stream while a create has been sent and not cancelled. */
+  watchId: string | undefined;
+  /** Highest revision delivered (or covered by a snapshot). Meaningful once `positioned`. */
+  lastRevision = 0n;
+  /** Whether `lastRevision` is known; before that the watch starts at etcd's current revision. */
+  positioned = false;
+  /** A compaction re-read is under way; the upstream is not registered on the stream meanwhile. */
+  resyncing = false;
+  private fragments: IEvent[] = [];
+
+  constructor(
+    readonly range: EtcdRange,
+    readonly prevKv: boolean,
+    /** Set for upstreams shared by every subscriber of the range. */
+    readonly shareKey: string | undefined,
+    fromRevision: bigint | undefined,
+  ) {
+    if (fromRevision !== undefined) {
+      this.lastRevision = fromRevision - 1n;
+      this.positioned = true;
+    }
+  }
+
+  /** The create request that resumes this watch right after what it delivered. */
+  createRequest(watchId: string): IWatchCreateRequest {
+    this.fragments = [];
+    return {
+      key: this.range.key,
+      ...(this.range.rangeEnd ? { range_end: this.range.rangeEnd } : {}),
+      start_revision: this.positioned ? (this.lastRevision + 1n).toString() : '0',
+      progress_notify: true,
+      prev_kv: this.prevKv,
+      watch_id: watchId,
+      fragment: true,
+    };
+  }
+
+  /** Records the revision etcd reported on creation when the watch had no starting point. */
+  onCreated(headerRevision: bigint): void {
+    if (!this.positioned) {
+      this.lastRevision = headerRevision;
+      this.positioned = true;
+    }
+  }
+
+  /**
+   * Takes one response's events (or a fragment of one) and delivers every complete revision
+   * above `lastRevision`, one batch per revision, in order.
+   */
+  onEvents(keys: Keyspace, events: IEvent[], fragment: boolean): void {
+    if (fragment) {
+      this.fragments.push(...events);
+      return;
+    }
+    const all = this.fragments.length > 0 ? [...this.fragments, ...events] : events;
+    this.fragments = [];
+    let batch: KvEvent[] = [];
+    let batchRevision = 0n;
+    for (const raw of all) {
+      const revision = BigInt(raw.kv.mod_revision);
+      if (revision <= this.lastRevision) continue;
+      if (revision !== batchRevision && batch.length > 0) this.deliverEvents(batchRevision, batch);
+      if (revision !== batchRevision) batch = [];
+      batchRevision = revision;
+      batch.push(toEvent(keys, raw));
+    }
+    if (batch.length > 0) this.deliverEvents(batchRevision, batch);
+  }
+
+  /** A progress notification: nothing in the range changed up to `revision`. */
+  onProgress(revision: bigint): void {
+    if (!this.positioned || revision <= this.lastRevision) return;
+    this.lastRevision = revision;
+    this.deliver({ type: 'progress', revision });
+  }
+
+  /** Delivers a re-read of the range and continues from its revision. */
+  onResync(revision: bigint, snapshot: ReadonlyMap<string, KeyValue>, compactRevision: bigint): void {
+    this.lastRevision = revision;
+    this.positioned = true;
+    this.deliver({ type: 'resync', revision, snapshot, compactRevision });
+  }
+
+  private deliverEvents(revision: bigint, events: KvEvent[]): void {
+    this.lastRevision = revision;
+    this.deliver({ type: 'events', revision, events });
+  }
+
+  private deliver(batch: WatchBatch): void {
+    for (const sink of [...this.sinks]) {
+      if (batch.revision >= sink.from || batch.type === 'resync') sink.next(batch);
+    }
+  }
+}
+
+function toEvent(keys: Keyspace, raw: IEvent): KvEvent {
+  const event: KvEvent = { type: raw.type === 'Delete' ? 'delete' : 'put', kv: toKeyValue(keys, raw.kv) };
+  if (raw.prev_kv) event.prev = toKeyValue(keys, raw.prev_kv);
+  return event;
+}
