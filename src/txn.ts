@@ -1,0 +1,63 @@
+import type { IRequestOp } from 'etcd3';
+import { InvalidArgumentError } from './errors.js';
+import { assertFits, toBytes } from './keys.js';
+import type { Runtime } from './runtime.js';
+
+/** One write inside a guarded transaction (`lock.txn`, `leadership.txn`). Keys are the caller's names. */
+export type TxnOp =
+  | { type: 'put'; key: string; value: string | Uint8Array }
+  | { type: 'delete'; key: string };
+
+/** Validates `ops` and converts them to etcd request ops. Throws {@link InvalidArgumentError} before anything is sent. */
+export function toRequestOps(runtime: Runtime, ops: unknown): IRequestOp[] {
+  if (!Array.isArray(ops))
+    throw new InvalidArgumentError('ops', 'must be an array of { type, key, value? }', ops);
+  return ops.map((op: unknown, i): IRequestOp => {
+    const name = `ops[${i}]`;
+    if (op === null || typeof op !== 'object') throw new InvalidArgumentError(name, 'must be an object', op);
+    const { type, key, value } = op as Record<string, unknown>;
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidArgumentError(`${name}.key`, 'must be a non-empty string', key);
+    const etcdKey = runtime.keys.key(key);
+    if (type === 'put') {
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+        throw new InvalidArgumentError(`${name}.value`, 'must be a string or Uint8Array', value);
+      }
+      const bytes = toBytes(value);
+      assertFits(`${name}.value`, etcdKey, bytes);
+      return { request_put: { key: etcdKey, value: bytes } };
+    }
+    if (type === 'delete') {
+      assertFits(`${name}.key`, etcdKey);
+      return { request_delete_range: { key: etcdKey } };
+    }
+    throw new InvalidArgumentError(`${name}.type`, "must be 'put' or 'delete'", type);
+  });
+}
+
+/**
+ * Commits `ops` atomically if and only if `guardKey` still exists with `createRevision` (the
+ * holder's fencing token). Resolves to whether it committed. A lock or leadership that was
+ * lost (key deleted, lease expired, or re-created by someone else) can never commit.
+ */
+export async function guardedTxn(
+  runtime: Runtime,
+  guardKey: string,
+  createRevision: bigint,
+  ops: unknown,
+): Promise<boolean> {
+  const success = toRequestOps(runtime, ops);
+  const res = await runtime.etcd.kv.txn({
+    compare: [
+      {
+        key: runtime.keys.key(guardKey),
+        target: 'Create',
+        result: 'Equal',
+        create_revision: createRevision.toString(),
+      },
+    ],
+    success,
+    failure: [],
+  });
+  return res.succeeded;
+}
