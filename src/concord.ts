@@ -10,10 +10,14 @@ import {
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import type { Observable } from 'rxjs';
 import { ConnectionMonitor, type ConnectionState } from './connection.js';
+import { Discovery, type ServicePrefixOptions } from './discovery.js';
+import { Election, type ElectionOptions } from './election/election.js';
 import { InvalidArgumentError } from './errors.js';
 import { Keyspace } from './keys.js';
 import { Log, type Logger } from './log.js';
+import { Registry } from './registry.js';
 import { Runtime } from './runtime.js';
+import { Session, type SessionOptions } from './session.js';
 import { checkInteger, checkOptions } from './validate.js';
 import { hubOf } from './watch/hub.js';
 import type {
@@ -198,6 +202,42 @@ export class Concord implements AsyncDisposable {
     options?: WatchOptions & WatchIteratorOptions,
   ): AsyncIterableIterator<WatchBatch> {
     return hubOf(this.runtime).iterate(range, options);
+  }
+
+  /**
+   * Grants a lease (`ttl` seconds, integer >= 2, default 10) kept alive over the Concord's one
+   * keepalive stream. The session declares itself lost when its local deadline (send time of the
+   * last answered keepalive + TTL) passes, before etcd can expire the lease. Closed by
+   * `concord.close()` if not before.
+   */
+  session(options?: SessionOptions): Promise<Session> {
+    return Session.create(this.runtime, options);
+  }
+
+  /**
+   * A leader election named `name` (one key segment: no '/'). Campaigns are fair (FIFO by create
+   * revision), each leadership's `term` is its fencing token, and `leader$` follows the leader
+   * through reconnects and compaction. See {@link Election}.
+   */
+  election(name: string, options?: ElectionOptions): Election {
+    return new Election(this.runtime, name, options);
+  }
+
+  /**
+   * Announces service instances under `<prefix><service>/<instanceId>` (prefix default
+   * `services/`), each under a session lease and re-registered by itself after a session loss.
+   * See {@link Registry}.
+   */
+  registry(options?: ServicePrefixOptions): Registry {
+    return new Registry(this.runtime, options);
+  }
+
+  /**
+   * Finds and follows the instances registered under a prefix (default `services/`): live lists,
+   * up/down/update changes and pickers, all on one shared watch per prefix. See {@link Discovery}.
+   */
+  discovery(options?: ServicePrefixOptions): Discovery {
+    return new Discovery(this.runtime, options);
   }
 
   /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */

@@ -7,6 +7,11 @@ export type {
 } from './concord.js';
 export { Concord } from './concord.js';
 export type { ConnectionState } from './connection.js';
+export type { ServicePrefixOptions } from './discovery.js';
+export { DEFAULT_SERVICE_PREFIX, Discovery } from './discovery.js';
+export type { PickerOptions, PickStrategy } from './discovery/picker.js';
+export { Picker } from './discovery/picker.js';
+export type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
 export type { ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,
@@ -22,7 +27,20 @@ export {
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
+export type { ElectionOptions } from './election/election.js';
+export { Election } from './election/election.js';
+export type { LeaderInfo } from './election/layout.js';
+export { Leadership } from './election/leadership.js';
 export type { Logger } from './log.js';
+export type {
+  InstanceRegistration,
+  InstanceUpdate,
+  RegisterOptions,
+  RegistrationState,
+} from './registry.js';
+export { Registration, Registry } from './registry.js';
+export type { SessionOptions, SessionState } from './session.js';
+export { Session } from './session.js';
 export type {
   KeyValue,
   KvEvent,

@@ -1,0 +1,271 @@
+import { performance } from 'node:perf_hooks';
+import { AsyncSubject, BehaviorSubject, Observable } from 'rxjs';
+import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
+import { toConcordError } from './etcd-errors.js';
+import type { Runtime } from './runtime.js';
+import { keepAliveOf, type LeaseListener } from './session/keepalive.js';
+import { checkOptions, checkTtl } from './validate.js';
+
+/**
+ * Where a session stands. `alive` carries the local deadline (epoch ms) until which the lease is
+ * known to exist; `expiring` means renewals are overdue or the keepalive stream is down (the
+ * lease still exists until `expiresAt`); `lost` and `closed` are final.
+ */
+export type SessionState =
+  | { status: 'alive'; expiresAt: number }
+  | { status: 'expiring'; expiresAt: number }
+  | { status: 'lost'; reason: SessionLostError }
+  | { status: 'closed' };
+
+/** Options of {@link Session.create} / `concord.session()`. */
+export interface SessionOptions {
+  /** Lease time-to-live in seconds: an integer >= 2. Default 10. */
+  ttl?: number;
+}
+
+/** The default lease TTL of sessions, in seconds. */
+export const DEFAULT_TTL = 10;
+
+/**
+ * A lease kept alive over the Concord's one keepalive stream. Everything written with the
+ * session's lease (lock keys, leader keys, registrations) disappears when it ends.
+ *
+ * Local deadline: each answered keepalive moves the deadline to the time that keepalive was
+ * SENT plus the TTL etcd granted. etcd counts the TTL from when it received the request, which
+ * is later, so when the local deadline passes without a newer answer the session declares
+ * itself `lost` before etcd can expire the lease and hand its keys to anyone else. The deadline
+ * is also checked whenever `isLost` is read, so a process resuming from a pause sees the loss
+ * before acting on stale ownership.
+ *
+ * `lost$` emits once (at once for late subscribers) when the lease is gone or must be assumed
+ * gone; on a loss concord also revokes the lease, best effort, so its keys go away without
+ * waiting for etcd's expiry. `close()` revokes the lease and completes `lost$` without emitting.
+ */
+export class Session implements AsyncDisposable {
+  /** The lease id, decimal, as etcd reports it. */
+  readonly leaseId: string;
+  /** @internal The lease id as etcd3's raw RPCs take it. */
+  readonly lease: string;
+  /** The TTL etcd granted, in seconds. */
+  readonly ttl: number;
+  /** State: current value first, then every change; completes after `lost` or `closed`. */
+  readonly state$: Observable<SessionState>;
+  /** Emits once when the lease is (or must be assumed) gone, then completes; completes without emitting on `close()`. */
+  readonly lost$: Observable<void>;
+
+  private readonly runtime: Runtime;
+  private readonly state: BehaviorSubject<SessionState>;
+  private readonly lostSubject = new AsyncSubject<void>();
+  private readonly abort = new AbortController();
+  private readonly untrack: () => void;
+  /** Local deadline (performance.now() ms): the lease is known to exist until then. */
+  private deadline: number;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private expiringTimer: NodeJS.Timeout | undefined;
+  private interrupted = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
+    this.runtime = runtime;
+    this.leaseId = leaseId;
+    this.lease = leaseId;
+    this.ttl = ttl;
+    this.deadline = grantSentAt + ttl * 1000;
+    this.state = new BehaviorSubject<SessionState>({ status: 'alive', expiresAt: this.expiresAt });
+    this.state$ = new Observable<SessionState>((subscriber) => {
+      const current = this.state.value;
+      if (current.status === 'lost' || current.status === 'closed') {
+        subscriber.next(current);
+        subscriber.complete();
+        return undefined;
+      }
+      return this.state.subscribe(subscriber);
+    });
+    this.lost$ = this.lostSubject.asObservable();
+    this.untrack = runtime.track(this);
+    const listener: LeaseListener = {
+      renewed: (sentAt, granted) => this.onRenewed(sentAt, granted),
+      gone: () => this.markLost('etcd reports the lease expired or revoked'),
+      interrupted: () => this.onInterrupted(),
+    };
+    keepAliveOf(runtime).add(leaseId, ttl, listener);
+    this.armTimers();
+  }
+
+  /**
+   * Grants a lease (`options.ttl` seconds, default 10) and starts keeping it alive. The returned
+   * session is closed by `concord.close()` if not before. Throws {@link InvalidArgumentError}
+   * for a bad TTL before anything is sent.
+   */
+  static async create(runtime: Runtime, options: SessionOptions = {}): Promise<Session> {
+    checkOptions('options', options, ['ttl']);
+    checkTtl('options.ttl', options?.ttl);
+    runtime.assertOpen('session');
+    const ttl = options?.ttl ?? DEFAULT_TTL;
+    const sentAt = performance.now();
+    let granted: { ID: string; TTL: string };
+    try {
+      granted = await runtime.etcd.leaseClient.leaseGrant({ TTL: ttl });
+    } catch (err) {
+      throw toConcordError(err, 'session: granting a lease');
+    }
+    if (runtime.closed) {
+      await runtime.etcd.leaseClient.leaseRevoke({ ID: granted.ID }).catch(() => undefined);
+      throw new ClosedError('session: the Concord is closed');
+    }
+    return new Session(runtime, String(granted.ID), Number(granted.TTL), sentAt);
+  }
+
+  /** @internal Aborted with a {@link SessionLostError} when the session is lost, or a {@link ClosedError} when closed. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** @internal True once the session is lost; checks the local deadline first, so it is exact even right after a process pause. */
+  get isLost(): boolean {
+    this.checkDeadline();
+    return this.state.value.status === 'lost';
+  }
+
+  /** True while the lease is known to exist (neither lost, closed, nor past its local deadline). */
+  get isAlive(): boolean {
+    this.checkDeadline();
+    const { status } = this.state.value;
+    return status === 'alive' || status === 'expiring';
+  }
+
+  /** The local deadline as epoch milliseconds. */
+  get expiresAt(): number {
+    return Date.now() + (this.deadline - performance.now());
+  }
+
+  /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  /** Same as {@link close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  private async closeOnce(): Promise<void> {
+    const wasLost = this.isLost;
+    this.stop();
+    if (wasLost) return;
+    this.state.next({ status: 'closed' });
+    this.state.complete();
+    this.lostSubject.complete();
+    this.abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
+    try {
+      await this.runtime.etcd.leaseClient.leaseRevoke({ ID: this.lease });
+    } catch (err) {
+      this.runtime.log.warn('revoking a session lease failed; it expires by itself', {
+        leaseId: this.leaseId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  private stop(): void {
+    clearTimeout(this.deadlineTimer);
+    clearTimeout(this.expiringTimer);
+    this.deadlineTimer = undefined;
+    this.expiringTimer = undefined;
+    keepAliveOf(this.runtime).remove(this.leaseId);
+    this.untrack();
+  }
+
+  private get terminal(): boolean {
+    const { status } = this.state.value;
+    return status === 'lost' || status === 'closed';
+  }
+
+  private onRenewed(sentAt: number, granted: number): void {
+    if (this.terminal) return;
+    this.interrupted = false;
+    // A deadline already passed stays passed: an answer that arrives late proves nothing about
+    // the time in between, during which etcd may have expired the lease.
+    if (this.checkDeadline()) return;
+    this.deadline = Math.max(this.deadline, sentAt + granted * 1000);
+    this.state.next({ status: 'alive', expiresAt: this.expiresAt });
+    this.armTimers();
+  }
+
+  private onInterrupted(): void {
+    if (this.terminal || this.checkDeadline()) return;
+    this.interrupted = true;
+    if (this.state.value.status !== 'expiring')
+      this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+  }
+
+  /** Timers for the deadline and for `expiring` (a renewal overdue: less than half the TTL left). */
+  private armTimers(): void {
+    clearTimeout(this.deadlineTimer);
+    clearTimeout(this.expiringTimer);
+    const left = this.deadline - performance.now();
+    this.deadlineTimer = setTimeout(() => this.checkDeadline(), Math.max(0, left) + 1);
+    const untilExpiring = left - (this.ttl * 1000) / 2;
+    this.expiringTimer = setTimeout(
+      () => {
+        if (!this.terminal && this.state.value.status === 'alive') {
+          this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+        }
+      },
+      Math.max(0, untilExpiring),
+    );
+    if (this.interrupted && this.state.value.status === 'alive') {
+      this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+    }
+  }
+
+  /** Declares the session lost if its deadline passed; returns whether it is lost. */
+  private checkDeadline(): boolean {
+    const { status } = this.state.value;
+    if (status === 'lost') return true;
+    if (status === 'closed') return false;
+    if (performance.now() < this.deadline) return false;
+    this.markLost('no keepalive answered within the TTL (local deadline passed)');
+    return true;
+  }
+
+  private markLost(why: string): void {
+    if (this.terminal) return;
+    const reason = new SessionLostError(`session ${this.leaseId} lost: ${why}`);
+    this.stop();
+    this.runtime.log.warn('session lost', { leaseId: this.leaseId, reason: why });
+    this.state.next({ status: 'lost', reason });
+    this.state.complete();
+    this.abort.abort(reason);
+    this.lostSubject.next();
+    this.lostSubject.complete();
+    // Best effort: if etcd still has the lease, revoking it frees its keys now rather than at expiry.
+    this.runtime.etcd.leaseClient.leaseRevoke({ ID: this.lease }).catch(() => undefined);
+  }
+}
+
+/**
+ * @internal The session a primitive should use: the caller's `options.session`, or a new one
+ * (TTL `options.ttl`) that the caller owns and must close when its handle ends. Giving both is
+ * an error. Throws {@link SessionLostError} if the given session is already lost or closed.
+ */
+export async function sessionFor(
+  runtime: Runtime,
+  options: { session?: Session; ttl?: number },
+  what: string,
+): Promise<{ session: Session; owned: boolean }> {
+  const { session, ttl } = options;
+  if (session !== undefined) {
+    if (!(session instanceof Session)) {
+      throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
+    }
+    if (ttl !== undefined) {
+      throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
+    }
+    if (!session.isAlive) throw new SessionLostError(`${what}: the session is lost or closed`);
+    return { session, owned: false };
+  }
+  checkTtl('options.ttl', ttl);
+  return { session: await Session.create(runtime, ttl === undefined ? {} : { ttl }), owned: true };
+}
