@@ -1,0 +1,132 @@
+import { defer, map, mergeMap, type Observable, Subject } from 'rxjs';
+import { type Catalog, catalog$, diff } from './discovery/catalog.js';
+import { Picker, type PickerOptions } from './discovery/picker.js';
+import type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
+import { InvalidArgumentError } from './errors.js';
+import type { Runtime } from './runtime.js';
+import { checkOptions, checkSegment } from './validate.js';
+
+/** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
+export const DEFAULT_SERVICE_PREFIX = 'services/';
+
+/** Options of `concord.discovery()` (and `concord.registry()`). */
+export interface ServicePrefixOptions {
+  /** Where instances live: `<prefix><service>/<instanceId>`. Empty or ending with `/`. Default `services/`. */
+  prefix?: string;
+}
+
+/** Validates `options.prefix` and returns it with its default applied. */
+export function servicePrefix(options: ServicePrefixOptions | undefined): string {
+  checkOptions('options', options, ['prefix']);
+  const prefix = options?.prefix ?? DEFAULT_SERVICE_PREFIX;
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
+    throw new InvalidArgumentError(
+      'options.prefix',
+      "must be a string that is empty or ends with '/'",
+      prefix,
+    );
+  }
+  return prefix;
+}
+
+/**
+ * Finds the instances registered under a prefix and follows them live. Every stream is built on
+ * the watch hub's shared view of the prefix: however many subscribers (and Discovery objects)
+ * one Concord has, it keeps one server-side watch per service (plus one for the whole prefix
+ * when `changes$()` follows every service), survives reconnects and compaction, and parses each
+ * write once per Discovery. Streams are cold: nothing is read until subscribe, and the last
+ * unsubscribe releases the watch.
+ *
+ * Values are the registry's JSON `{ address, meta?, registeredAt }`, etcd Go `endpoints` JSON
+ * (`{ Addr, Metadata }`) or a plain address string, so instances registered by other clients
+ * are found. Anything else is skipped and reported on {@link errors$}.
+ */
+export class Discovery {
+  /** The prefix instances live under. */
+  readonly prefix: string;
+  /**
+   * Entries the streams of this Discovery skipped (bad key shape or a value that is not an
+   * instance), each write reported once, when a stream of this Discovery following its service
+   * first sees it. Hot: subscribers see what is found after they subscribe. Never errors; completes
+   * when the Concord closes.
+   */
+  readonly errors$: Observable<DiscoveryError>;
+  private readonly errors = new Subject<DiscoveryError>();
+  private readonly catalogs = new Map<string, Observable<Catalog>>();
+  /** The revision last reported per skipped key, so two streams seeing one write report it once. */
+  private readonly reported = new Map<string, bigint>();
+
+  /** @internal Use `concord.discovery()`. */
+  constructor(
+    private readonly runtime: Runtime,
+    options?: ServicePrefixOptions,
+  ) {
+    this.prefix = servicePrefix(options);
+    runtime.assertOpen('discovery');
+    this.errors$ = this.errors.asObservable();
+    runtime.signal.addEventListener('abort', () => this.errors.complete(), { once: true });
+  }
+
+  /**
+   * The live instances of `service`, sorted by id: the full current list on subscribe (at once
+   * when the service is already followed), then the full list again after every change to it
+   * (an instance up, down or rewritten). Completes when the Concord closes.
+   */
+  instances$(service: string): Observable<ServiceInstance[]> {
+    checkSegment('service', service);
+    return this.catalog(service).pipe(map((catalog) => [...catalog.list]));
+  }
+
+  /**
+   * Changes to the instances of `service`, or of every service under the prefix when `service`
+   * is omitted: first an `up` for each instance present on subscribe, then `up`, `down` (with the
+   * instance as last seen) and `update` (with the new instance) as they happen. Within one etcd
+   * revision, `down`s come first. Completes when the Concord closes.
+   */
+  changes$(service?: string): Observable<ServiceChange> {
+    if (service !== undefined) checkSegment('service', service);
+    const catalogs = this.catalog(service);
+    return defer(() => {
+      let before: Catalog | undefined;
+      return catalogs.pipe(
+        mergeMap((after) => {
+          const changes = diff(before, after);
+          before = after;
+          return changes;
+        }),
+      );
+    });
+  }
+
+  /**
+   * A {@link Picker} over the live instances of `service`: `next()` returns one per call,
+   * `'round-robin'` (default) or `'random'`. The picker follows the service until it is closed.
+   */
+  picker(service: string, options?: PickerOptions): Picker {
+    checkSegment('service', service);
+    checkOptions('options', options, ['strategy']);
+    const strategy = options?.strategy ?? 'round-robin';
+    if (strategy !== 'round-robin' && strategy !== 'random') {
+      throw new InvalidArgumentError('options.strategy', "must be 'round-robin' or 'random'", strategy);
+    }
+    this.runtime.assertOpen('discovery.picker');
+    return new Picker(this.catalog(service).pipe(map((catalog) => catalog.list)), strategy);
+  }
+
+  private catalog(service: string | undefined): Observable<Catalog> {
+    // '/' cannot occur in a service name, so it safely stands for "every service".
+    const id = service ?? '/';
+    let catalog = this.catalogs.get(id);
+    if (!catalog) {
+      catalog = catalog$(this.runtime, this.prefix, service, (error) => this.report(error));
+      this.catalogs.set(id, catalog);
+    }
+    return catalog;
+  }
+
+  private report(error: DiscoveryError): void {
+    if (this.reported.get(error.key) === error.revision) return;
+    this.reported.set(error.key, error.revision);
+    this.errors.next(error);
+  }
+}

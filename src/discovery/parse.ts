@@ -1,0 +1,125 @@
+import type { KeyValue } from '../watch/types.js';
+import type { ServiceInstance } from './types.js';
+
+/** Longest address accepted, in characters: far above any real host:port or URL, low enough to reject blobs. */
+const MAX_ADDRESS_LENGTH = 2048;
+
+/** An entry read as a service instance, or why it is not one. */
+export type ParsedEntry = { ok: true; instance: ServiceInstance } | { ok: false; message: string };
+
+/**
+ * True when `text` can be an address: non-empty, at most 2048 characters, no whitespace or
+ * control characters, and none of the characters JSON text starts or separates with (`{`, `}`,
+ * `"`, `,`), so a truncated JSON object is never mistaken for an address. `host:port`,
+ * `[::1]:80`, URLs and `unix:` paths all qualify.
+ */
+export function isAddress(text: string): boolean {
+  return (
+    text.length > 0 &&
+    text.length <= MAX_ADDRESS_LENGTH &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is rejected
+    !/[\s\u0000-\u001f\u007f{}",]/u.test(text)
+  );
+}
+
+/**
+ * Reads one etcd entry under the registry prefix `base` as a service instance. With `service`
+ * the entry comes from that service's own range (`<base><service>/`), so the rest of the key is
+ * the id; without it the rest must be `<service>/<id>`.
+ *
+ * Accepted values: the registry's JSON `{ address, meta?, registeredAt? }`; the JSON etcd's Go
+ * `endpoints` package writes (`{ "Addr", "Metadata" }`), so Go registrants are found too; a JSON
+ * string holding an address; or a plain address as text (`etcdctl put services/user/i1
+ * 10.0.0.5:9000`). Anything else is rejected with the reason.
+ */
+export function parseEntry(kv: KeyValue, base: string, service: string | undefined): ParsedEntry {
+  const name = nameOf(kv.key, base, service);
+  if (typeof name === 'string') return { ok: false, message: name };
+  const value = parseValue(kv.value);
+  if (typeof value === 'string') return { ok: false, message: value };
+  const instance: ServiceInstance = {
+    service: name.service,
+    id: name.id,
+    address: value.address,
+    key: kv.key,
+    revision: kv.modRevision,
+  };
+  if (value.meta !== undefined) instance.meta = value.meta;
+  if (value.registeredAt !== undefined) instance.registeredAt = value.registeredAt;
+  // Instances are shared by every subscriber of a service: one consumer must not change another's.
+  return { ok: true, instance: Object.freeze(instance) };
+}
+
+/** The service and id a key names, or why it names none. */
+function nameOf(
+  key: string,
+  base: string,
+  service: string | undefined,
+): { service: string; id: string } | string {
+  const rest = key.slice(base.length);
+  if (service !== undefined) {
+    const id = rest.slice(service.length + 1);
+    return isSegment(id) ? { service, id } : `key does not have the shape ${base}<service>/<id>`;
+  }
+  const slash = rest.indexOf('/');
+  const name = { service: rest.slice(0, slash), id: rest.slice(slash + 1) };
+  return slash > 0 && isSegment(name.id) ? name : `key does not have the shape ${base}<service>/<id>`;
+}
+
+function isSegment(text: string): boolean {
+  return text.length > 0 && !text.includes('/');
+}
+
+interface Value {
+  address: string;
+  meta?: Record<string, unknown>;
+  registeredAt?: string;
+}
+
+function parseValue(raw: Buffer): Value | string {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    return 'value is not UTF-8 text';
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    const address = text.trim();
+    return isAddress(address)
+      ? { address }
+      : 'value is neither JSON { address, meta?, registeredAt? } nor a plain address';
+  }
+  if (typeof json === 'string') {
+    return isAddress(json) ? { address: json } : 'value is a JSON string that is not an address';
+  }
+  if (!isPlainObject(json)) return 'value is JSON but not an object with an address';
+  return 'address' in json ? fromRegistry(json) : fromGoEndpoint(json);
+}
+
+function fromRegistry(json: Record<string, unknown>): Value | string {
+  const { address, meta, registeredAt } = json;
+  if (typeof address !== 'string' || !isAddress(address)) return 'value.address is not a valid address';
+  if (meta !== undefined && !isPlainObject(meta)) return 'value.meta is not an object';
+  if (registeredAt !== undefined && typeof registeredAt !== 'string')
+    return 'value.registeredAt is not a string';
+  const value: Value = { address };
+  if (meta !== undefined) value.meta = meta;
+  if (registeredAt !== undefined) value.registeredAt = registeredAt;
+  return value;
+}
+
+function fromGoEndpoint(json: Record<string, unknown>): Value | string {
+  const { Addr, Metadata } = json;
+  if (typeof Addr !== 'string' || !isAddress(Addr)) return 'value has no valid address field';
+  if (Metadata === undefined || Metadata === null) return { address: Addr };
+  if (!isPlainObject(Metadata)) return 'value.Metadata is not an object';
+  return { address: Addr, meta: Metadata };
+}
+
+/** True for `{...}` objects (not arrays, not null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
