@@ -9,6 +9,9 @@ import {
 } from 'cockatiel';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import type { Observable } from 'rxjs';
+import { LiveConfig } from './config/live-config.js';
+import type { StandardSchemaV1 } from './config/standard-schema.js';
+import type { ConfigOptions, ConfigValue } from './config/types.js';
 import { ConnectionMonitor, type ConnectionState } from './connection.js';
 import { Discovery, type ServicePrefixOptions } from './discovery.js';
 import { Election, type ElectionOptions } from './election/election.js';
@@ -238,6 +241,18 @@ export class Concord implements AsyncDisposable {
    */
   discovery(options?: ServicePrefixOptions): Discovery {
     return new Discovery(this.runtime, options);
+  }
+
+  /**
+   * Live config from the keys under `prefix` ('/' is appended when missing): one nested,
+   * validated (any Standard Schema: zod, valibot, arktype), last-known-good object, merged
+   * over `defaults` and streamed as `value$`; invalid writes go to `errors$`. See {@link LiveConfig}.
+   */
+  config<S extends StandardSchemaV1 | undefined = undefined>(
+    prefix: string,
+    options?: ConfigOptions<S>,
+  ): LiveConfig<ConfigValue<S>> {
+    return new LiveConfig<ConfigValue<S>>(this.runtime, prefix, options);
   }
 
   /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */

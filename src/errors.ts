@@ -7,6 +7,7 @@ export type ConcordErrorCode =
   | 'LEADERSHIP_LOST'
   | 'SESSION_LOST'
   | 'CONFIG_VALIDATION'
+  | 'CONFIG_NOT_LOADED'
   | 'NOT_CONNECTED'
   | 'PERMISSION_DENIED'
   | 'AUTHENTICATION_FAILED'
@@ -87,6 +88,13 @@ export class ConfigValidationError extends ConcordError {
     this.key = details.key;
     this.revision = details.revision;
     this.issues = details.issues ?? [];
+  }
+}
+
+/** A live config was asked for its value before it had read one from etcd (nothing watches it yet, or the first read is still under way). */
+export class ConfigNotLoadedError extends ConcordError {
+  constructor(message: string) {
+    super('CONFIG_NOT_LOADED', message);
   }
 }
 

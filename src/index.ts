@@ -6,17 +6,40 @@ export type {
   ConcordWatchOptions,
 } from './concord.js';
 export { Concord } from './concord.js';
+export { LiveConfig } from './config/live-config.js';
+export type {
+  InferSchemaInput,
+  InferSchemaOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchemaProps,
+  StandardSchemaV1,
+} from './config/standard-schema.js';
+export type {
+  ConfigError,
+  ConfigLoadOptions,
+  ConfigObject,
+  ConfigOptions,
+  ConfigSetOptions,
+  ConfigValue,
+  DeepPartial,
+} from './config/types.js';
 export type { ConnectionState } from './connection.js';
-export type { ServicePrefixOptions } from './discovery.js';
-export { DEFAULT_SERVICE_PREFIX, Discovery } from './discovery.js';
 export type { PickerOptions, PickStrategy } from './discovery/picker.js';
 export { Picker } from './discovery/picker.js';
 export type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
+export type { ServicePrefixOptions } from './discovery.js';
+export { DEFAULT_SERVICE_PREFIX, Discovery } from './discovery.js';
+export type { ElectionOptions } from './election/election.js';
+export { Election } from './election/election.js';
+export type { LeaderInfo } from './election/layout.js';
+export { Leadership } from './election/leadership.js';
 export type { ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,
   ClosedError,
   ConcordError,
+  ConfigNotLoadedError,
   ConfigValidationError,
   ConflictError,
   InvalidArgumentError,
@@ -27,10 +50,6 @@ export {
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
-export type { ElectionOptions } from './election/election.js';
-export { Election } from './election/election.js';
-export type { LeaderInfo } from './election/layout.js';
-export { Leadership } from './election/leadership.js';
 export type { Logger } from './log.js';
 export type {
   InstanceRegistration,

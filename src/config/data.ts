@@ -1,0 +1,66 @@
+/** A JSON-like object: what a config prefix maps to before validation. */
+export type ConfigObject = { [key: string]: unknown };
+
+/** True for objects created by `{}`, `JSON.parse` or `Object.create(null)` (not arrays, Dates, classes). */
+export function isPlainObject(value: unknown): value is ConfigObject {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Sets an own, enumerable property. Plain assignment is not used because a key named
+ * `__proto__` (a legal etcd key segment and JSON member) would replace the prototype instead.
+ */
+export function setOwn(target: ConfigObject, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** The own property `key` of `target`, or undefined (inherited properties never count). */
+export function getOwn(target: ConfigObject, key: string): unknown {
+  return Object.hasOwn(target, key) ? target[key] : undefined;
+}
+
+/**
+ * `over` merged onto `base`: plain objects merge key by key, recursively; anything else
+ * (scalars, arrays, null) in `over` replaces what `base` has. Neither input is modified; the
+ * result may share unchanged subtrees with them.
+ */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: ConfigObject = {};
+  for (const key of Object.keys(base)) setOwn(out, key, base[key]);
+  for (const key of Object.keys(over)) {
+    setOwn(out, key, Object.hasOwn(out, key) ? deepMerge(out[key], over[key]) : over[key]);
+  }
+  return out;
+}
+
+/**
+ * Structural equality of validated config values: plain objects by their own keys (order
+ * ignored), arrays element by element, Dates by time, everything else with `Object.is`.
+ */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((item, i) => deepEqual(item, b[i]));
+  }
+  if (a instanceof Date) return b instanceof Date && Object.is(a.getTime(), b.getTime());
+  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((key) => Object.hasOwn(b, key) && deepEqual(a[key], b[key]));
+}
+
+/**
+ * Freezes plain objects and arrays throughout `value` (other objects are left alone) and
+ * returns it. Every subscriber receives the same value object, so none may change it under
+ * the others.
+ */
+export function deepFreeze<T>(value: T): T {
+  if ((Array.isArray(value) || isPlainObject(value)) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
