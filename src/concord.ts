@@ -17,6 +17,10 @@ import { Discovery, type ServicePrefixOptions } from './discovery.js';
 import { Election, type ElectionOptions } from './election/election.js';
 import { InvalidArgumentError } from './errors.js';
 import { Keyspace } from './keys.js';
+import type { LockPrimitiveOptions } from './lock/acquire.js';
+import { Mutex } from './lock/mutex.js';
+import { RWLock } from './lock/rwlock.js';
+import { Semaphore, type SemaphoreOptions } from './lock/semaphore.js';
 import { Log, type Logger } from './log.js';
 import { Registry } from './registry.js';
 import { Runtime } from './runtime.js';
@@ -215,6 +219,24 @@ export class Concord implements AsyncDisposable {
    */
   session(options?: SessionOptions): Promise<Session> {
     return Session.create(this.runtime, options);
+  }
+
+  /**
+   * A fair, herd-free mutex named `name`: FIFO by create revision, each waiter watching only
+   * its predecessor; handles carry a fencing token and guarded `txn()`. See {@link Mutex}.
+   */
+  mutex(name: string, options?: LockPrimitiveOptions): Mutex {
+    return new Mutex(this.runtime, name, options);
+  }
+
+  /** A fair read-write lock named `name`: readers share, writers are exclusive, nobody overtakes. See {@link RWLock}. */
+  rwlock(name: string, options?: LockPrimitiveOptions): RWLock {
+    return new RWLock(this.runtime, name, options);
+  }
+
+  /** A fair counting semaphore named `name` with `options.permits` permits. See {@link Semaphore}. */
+  semaphore(name: string, options: SemaphoreOptions): Semaphore {
+    return new Semaphore(this.runtime, name, options);
   }
 
   /**

@@ -50,6 +50,12 @@ export {
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
+export type { LockOptions, LockPrimitiveOptions } from './lock/acquire.js';
+export { LockHandle } from './lock/handle.js';
+export { Mutex } from './lock/mutex.js';
+export { RWLock } from './lock/rwlock.js';
+export type { SemaphoreOptions } from './lock/semaphore.js';
+export { Semaphore } from './lock/semaphore.js';
 export type { Logger } from './log.js';
 export type {
   InstanceRegistration,

@@ -1,0 +1,317 @@
+import { ClosedError, InvalidArgumentError, LockLostError, SessionLostError } from '../errors.js';
+import { toConcordError } from '../etcd-errors.js';
+import { assertFits } from '../keys.js';
+import { type QueueEntry, waitDeleted } from '../queue.js';
+import type { Runtime } from '../runtime.js';
+import { Session, sessionFor } from '../session.js';
+import { guardedTxn } from '../txn.js';
+import { checkName, checkOptions, checkSignal, checkTtl } from '../validate.js';
+
+/** Options shared by every lock primitive (`concord.mutex(name, options)` and friends). */
+export interface LockPrimitiveOptions {
+  /**
+   * Session whose lease carries the lock keys. Without it every acquisition grants its own
+   * lease (TTL `ttl`) and revokes it on release, so one acquisition's failure never touches another.
+   */
+  session?: Session;
+  /** TTL in seconds (integer >= 2, default 10) of the per-acquisition session. Not allowed with `session`. */
+  ttl?: number;
+}
+
+/** Options of a waiting acquisition (`lock()`, `read()`, `write()`, `acquire()`). */
+export interface LockOptions {
+  /** Aborting cancels the wait, removes the waiter's key and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A key put into a lock's queue: the caller's claim, ordered by its create revision. */
+export interface Contender {
+  readonly runtime: Runtime;
+  readonly what: string;
+  readonly session: Session;
+  /** Whether the session was created for this acquisition (and ends with it). */
+  readonly owned: boolean;
+  readonly key: string;
+  readonly createRevision: bigint;
+}
+
+/**
+ * Where a contender stands: its key is gone (`lost`), it is at the front (no `wait`; `revision`
+ * is the revision of that check), or it must `wait` for something before looking again.
+ */
+export type Turn =
+  | { lost: true }
+  | { lost: false; revision: bigint; wait?: (signal: AbortSignal) => Promise<void> };
+
+let sequence = 0;
+
+/** Validates a lock primitive's name and options at construction, before anything is written. */
+export function checkPrimitive(
+  runtime: Runtime,
+  name: unknown,
+  options: unknown,
+  extra: readonly string[] = [],
+): LockPrimitiveOptions {
+  checkName('name', name);
+  checkOptions('options', options, ['session', 'ttl', ...extra]);
+  const opts = (options ?? {}) as LockPrimitiveOptions;
+  if (opts.session !== undefined && !(opts.session instanceof Session)) {
+    throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
+  }
+  if (opts.session !== undefined && opts.ttl !== undefined) {
+    throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
+  }
+  checkTtl('options.ttl', opts.ttl);
+  // The longest key a contender writes: name + '/write/' + 16 hex digits + '-' + a counter.
+  assertFits('name', runtime.keys.key(`${name}/write/${'f'.repeat(16)}-${Number.MAX_SAFE_INTEGER}`));
+  return opts;
+}
+
+/** Validates the options of a waiting acquisition. */
+export function checkLockOptions(options: unknown): AbortSignal | undefined {
+  checkOptions('options', options, ['signal']);
+  const signal = (options as LockOptions | undefined)?.signal;
+  checkSignal('options.signal', signal);
+  return signal;
+}
+
+/**
+ * A key name unique to one acquisition: the lease id in hex (as etcd's Go client names its lock
+ * keys, so the queue order interoperates with Go lockers under the same prefix) plus a counter,
+ * so two acquisitions on one session are two separate queue entries that exclude each other.
+ */
+export function uniqueKey(prefix: string, session: Session): string {
+  sequence += 1;
+  return `${prefix}${BigInt(session.leaseId).toString(16)}-${sequence}`;
+}
+
+/**
+ * Puts the caller's key (under `keyPrefix`, with the session's lease) at the back of the queue.
+ * If the session was created here and the put fails, the session is closed again.
+ */
+export async function enter(
+  runtime: Runtime,
+  options: LockPrimitiveOptions,
+  what: string,
+  keyPrefix: string,
+  signal: AbortSignal | undefined,
+): Promise<Contender> {
+  runtime.assertOpen(what);
+  signal?.throwIfAborted();
+  const { session, owned } = await sessionFor(runtime, options, what);
+  try {
+    signal?.throwIfAborted();
+    const key = uniqueKey(keyPrefix, session);
+    const res = await runtime.etcd.kv.put({
+      key: runtime.keys.key(key),
+      value: Buffer.alloc(0),
+      lease: session.lease,
+    });
+    // The key is new (unique name), so the put's revision is its create revision.
+    return { runtime, what, session, owned, key, createRevision: BigInt(res.header.revision) };
+  } catch (err) {
+    if (owned) await session.close();
+    throw toConcordError(err, what);
+  }
+}
+
+/**
+ * Waits until `turnOf` reports the contender at the front, waiting as it says in between.
+ * Resolves with the
+ * revision at which the contender was first found at the front with its own key intact.
+ * Rejects at once when `signal` aborts (with its reason), when the session is lost
+ * ({@link LockLostError} caused by the {@link SessionLostError}), when the Concord closes
+ * ({@link ClosedError}), or when the contender's own key vanished ({@link LockLostError}).
+ */
+export async function waitTurn(
+  contender: Contender,
+  turnOf: (contender: Contender) => Promise<Turn>,
+  signal: AbortSignal | undefined,
+): Promise<bigint> {
+  const { runtime, session, what } = contender;
+  const signals = [session.signal, runtime.signal];
+  if (signal) signals.push(signal);
+  const combined = AbortSignal.any(signals);
+  try {
+    for (;;) {
+      // Reading isLost checks the local deadline, so a process just resumed from a pause
+      // learns of a loss before it trusts anything it read earlier.
+      if (session.isLost || combined.aborted) combined.throwIfAborted();
+      const turn = await abortable(turnOf(contender), combined);
+      if (turn.lost) throw new LockLostError(`${what}: its key ${contender.key} vanished while waiting`);
+      if (!turn.wait) return turn.revision;
+      await turn.wait(combined);
+    }
+  } catch (err) {
+    throw explain(err, what);
+  }
+}
+
+/**
+ * Reads, in one transaction guarded by the contender's own key still existing at its create
+ * revision, the newest key under `prefix` created before it (at most `limit` of them, newest
+ * first). Reports `lost` when the guard fails.
+ */
+export async function keysAhead(
+  contender: Contender,
+  prefix: string,
+  limit: number,
+): Promise<{ lost: true } | { lost: false; revision: bigint; entries: QueueEntry[] }> {
+  const { runtime } = contender;
+  const range = runtime.keys.prefixRange(prefix);
+  const res = await runtime.etcd.kv.txn({
+    compare: [
+      {
+        key: runtime.keys.key(contender.key),
+        target: 'Create',
+        result: 'Equal',
+        create_revision: contender.createRevision.toString(),
+      },
+    ],
+    success: [
+      {
+        request_range: {
+          key: range.key,
+          range_end: range.rangeEnd,
+          max_create_revision: (contender.createRevision - 1n).toString(),
+          sort_target: 'Create',
+          sort_order: 'Descend',
+          limit,
+          keys_only: true,
+        },
+      },
+    ],
+    failure: [],
+  });
+  if (!res.succeeded) return { lost: true };
+  const kvs = res.responses[0]?.response_range?.kvs ?? [];
+  return {
+    lost: false,
+    revision: BigInt(res.header.revision),
+    entries: kvs.map((kv) => ({
+      key: runtime.keys.strip(kv.key),
+      createRevision: BigInt(kv.create_revision),
+    })),
+  };
+}
+
+/**
+ * The turn of a contender that may go once no key under `prefix` is older than its own. It
+ * waits on the newest such key only, so a release wakes only the waiter directly behind it, and
+ * then looks again (a waiter ahead may have given up while an older one still holds).
+ */
+export function newestAhead(prefix: string): (contender: Contender) => Promise<Turn> {
+  return async (contender) => {
+    const ahead = await keysAhead(contender, prefix, 1);
+    if (ahead.lost) return ahead;
+    const { revision } = ahead;
+    const blocker = ahead.entries[0];
+    if (!blocker) return { lost: false, revision };
+    return {
+      lost: false,
+      revision,
+      wait: (signal) => waitDeleted(contender.runtime, blocker.key, revision, signal),
+    };
+  };
+}
+
+/**
+ * Puts the caller's key only if no key exists under `emptyPrefix` (one transaction), so a try
+ * on a held lock writes nothing and never disturbs the queue. Resolves to the contender, or
+ * undefined when the lock was taken (an owned session is closed again then).
+ */
+export async function tryEnter(
+  runtime: Runtime,
+  options: LockPrimitiveOptions,
+  what: string,
+  keyPrefix: string,
+  emptyPrefix: string,
+): Promise<{ contender: Contender; revision: bigint } | undefined> {
+  runtime.assertOpen(what);
+  const range = runtime.keys.prefixRange(emptyPrefix);
+  if (options.session === undefined) {
+    // Cheap pre-check so a try on a held lock does not grant (and revoke) a lease for nothing.
+    const taken = await runtime.etcd.kv
+      .range({ key: range.key, range_end: range.rangeEnd, count_only: true })
+      .catch((err: unknown) => {
+        throw toConcordError(err, what);
+      });
+    if (Number(taken.count) > 0) return undefined;
+  }
+  const { session, owned } = await sessionFor(runtime, options, what);
+  try {
+    const key = uniqueKey(keyPrefix, session);
+    // A range compare holds for every key in the range; on an empty range etcd compares the
+    // zero value, so "create revision == 0" means "no key under the prefix".
+    const res = await runtime.etcd.kv.txn({
+      compare: [
+        {
+          key: range.key,
+          range_end: range.rangeEnd,
+          target: 'Create',
+          result: 'Equal',
+          create_revision: '0',
+        },
+      ],
+      success: [
+        { request_put: { key: runtime.keys.key(key), value: Buffer.alloc(0), lease: session.lease } },
+      ],
+      failure: [],
+    });
+    if (!res.succeeded) {
+      if (owned) await session.close();
+      return undefined;
+    }
+    const revision = BigInt(res.header.revision);
+    return { contender: { runtime, what, session, owned, key, createRevision: revision }, revision };
+  } catch (err) {
+    if (owned) await session.close();
+    throw toConcordError(err, what);
+  }
+}
+
+/**
+ * Takes a contender out of the queue after a failed or cancelled wait: closes its own session,
+ * or deletes its key (guarded by its create revision, so nothing else is ever deleted). Never
+ * throws: a key that cannot be deleted goes with its session's lease.
+ */
+export async function abandon(contender: Contender): Promise<void> {
+  const { runtime, session, owned, key, createRevision } = contender;
+  try {
+    if (owned) await session.close();
+    else if (!session.isLost) await guardedTxn(runtime, key, createRevision, [{ type: 'delete', key }]);
+  } catch (err) {
+    runtime.log.warn('could not remove a lock waiter key; it goes with its session', {
+      key,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+/** Rejects as soon as `signal` aborts, whatever `promise` does. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** The error a failed wait reports: a lost session becomes a {@link LockLostError}. */
+function explain(err: unknown, what: string): unknown {
+  if (err instanceof SessionLostError) {
+    return new LockLostError(`${what}: the session was lost while waiting`, { cause: err });
+  }
+  if (err instanceof ClosedError) return err;
+  return toConcordError(err, what);
+}

@@ -1,0 +1,74 @@
+import type { Observable } from 'rxjs';
+import type { Runtime } from '../runtime.js';
+import {
+  abandon,
+  checkLockOptions,
+  checkPrimitive,
+  enter,
+  type LockOptions,
+  type LockPrimitiveOptions,
+  newestAhead,
+  tryEnter,
+  waitTurn,
+} from './acquire.js';
+import { LockHandle } from './handle.js';
+import { holdWhile } from './hold.js';
+
+/**
+ * A distributed mutual-exclusion lock named `name`, fair and herd-free.
+ *
+ * Key layout: each acquisition puts its own key `<name>/<lease id hex>-<n>` with its session's
+ * lease; keys are ordered by create revision and the oldest one holds the lock. A waiter
+ * watches only the newest key created before its own, so one release wakes exactly one waiter;
+ * when that key goes it looks again (a waiter ahead may have given up while an older one still
+ * holds). The key names follow etcd's Go client (`<prefix>/<lease hex>`), so Go `concurrency.Mutex`
+ * lockers on the prefix `<name>` queue fairly with these. Because every acquisition has its own
+ * key, two `lock()` calls in one process (even on one session) exclude each other. Keys of other
+ * data must not live under `<name>/`.
+ */
+export class Mutex {
+  readonly #runtime: Runtime;
+  readonly #options: LockPrimitiveOptions;
+  readonly #prefix: string;
+  readonly #what: string;
+
+  /** @internal Use `concord.mutex(name, options)`. Validates eagerly. */
+  constructor(runtime: Runtime, name: string, options?: LockPrimitiveOptions) {
+    this.#options = checkPrimitive(runtime, name, options);
+    this.#runtime = runtime;
+    this.#prefix = `${name}/`;
+    this.#what = `mutex "${name}"`;
+  }
+
+  /**
+   * Waits for the lock, first come first served by the create revision of the waiter's key.
+   * Aborting `options.signal` removes the waiter's key and rejects with the signal's reason; a
+   * session lost while waiting rejects at once with {@link LockLostError}.
+   */
+  async lock(options?: LockOptions): Promise<LockHandle> {
+    const signal = checkLockOptions(options);
+    const contender = await enter(this.#runtime, this.#options, this.#what, this.#prefix, signal);
+    try {
+      const revision = await waitTurn(contender, newestAhead(this.#prefix), signal);
+      return new LockHandle(contender, revision);
+    } catch (err) {
+      await abandon(contender);
+      throw err;
+    }
+  }
+
+  /**
+   * Takes the lock only if nobody holds it or waits for it, without waiting. On a held lock it
+   * writes nothing (one transaction that puts the key only if `<name>/` is empty) and resolves
+   * to undefined.
+   */
+  async tryLock(): Promise<LockHandle | undefined> {
+    const entered = await tryEnter(this.#runtime, this.#options, this.#what, this.#prefix, this.#prefix);
+    return entered && new LockHandle(entered.contender, entered.revision);
+  }
+
+  /** Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on unsubscribe. */
+  hold$(): Observable<LockHandle> {
+    return holdWhile(this.#runtime, (signal) => this.lock({ signal }));
+  }
+}
