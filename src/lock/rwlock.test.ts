@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { sleep, waitUntil } from '../../test/support/wait.js';
+import { Concord } from '../concord.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { LockHandle } from './handle.js';
+
+function settled(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    sleep(0).then(() => false),
+  ]);
+}
+
+describe('RWLock', () => {
+  let cluster: EtcdCluster;
+  let concord: Concord;
+
+  before(async () => {
+    cluster = await startCluster();
+    concord = new Concord({ endpoints: cluster.endpoints });
+  });
+  after(async () => {
+    await concord?.close();
+    await cluster?.stop();
+  });
+
+  async function keyCount(prefix: string): Promise<number> {
+    return (await cluster.client().getAll().prefix(prefix).keys()).length;
+  }
+
+  test('bad input is an InvalidArgumentError', async () => {
+    assert.throws(() => concord.rwlock(''), InvalidArgumentError);
+    assert.throws(() => concord.rwlock('rw', { ttl: 0 }), InvalidArgumentError);
+    await assert.rejects(concord.rwlock('rw').read({ signal: 1 as never }), InvalidArgumentError);
+  });
+
+  test('readers share; a writer waits for them; readers that come after a waiting writer wait for it', async () => {
+    const rw = concord.rwlock('share');
+    const r1 = await rw.read();
+    const r2 = await rw.read();
+    assert.ok(r1.isHeld && r2.isHeld, 'two readers hold at once');
+    const w = rw.write();
+    await waitUntil(async () => (await keyCount('share/')) === 3, { message: 'writer queued' });
+    const r3 = rw.read();
+    await waitUntil(async () => (await keyCount('share/')) === 4, { message: 'late reader queued' });
+    await sleep(200);
+    assert.equal(await settled(w), false, 'the writer waits for the readers');
+    assert.equal(await settled(r3), false, 'a reader after a waiting writer waits');
+    assert.equal(await rw.tryRead(), undefined, 'tryRead does not overtake a waiting writer');
+    await r1.release();
+    await sleep(200);
+    assert.equal(await settled(w), false, 'one reader still holds');
+    await r2.release();
+    const writer = await w;
+    assert.ok(writer.fencingToken > r2.fencingToken);
+    await sleep(200);
+    assert.equal(await settled(r3), false, 'the late reader waits for the writer');
+    assert.equal(await rw.tryWrite(), undefined);
+    await writer.release();
+    const reader = await r3;
+    const other = await rw.tryRead();
+    assert.ok(other?.isHeld, 'tryRead shares with a reader');
+    assert.equal(await rw.tryWrite(), undefined);
+    await reader.release();
+    await other.release();
+    const alone = await rw.tryWrite();
+    assert.ok(alone?.isHeld);
+    await alone.release();
+    assert.equal(await keyCount('share/'), 0);
+  });
+
+  test('a writer is not starved by a steady stream of readers', async () => {
+    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: cluster.endpoints }));
+    try {
+      const rws = others.map((c) => c.rwlock('steady'));
+      let stop = false;
+      let writerAskedAt = Number.POSITIVE_INFINITY;
+      let writerHeldFrom = Number.POSITIVE_INFINITY;
+      let writerHeldUntil = Number.POSITIVE_INFINITY;
+      const lateReadersAcquired: number[] = [];
+      let active = 0;
+      let maxActive = 0;
+      const readers = rws.map(async (rw) => {
+        // Overlapping reads: at every moment at least one reader holds.
+        while (!stop) {
+          const askedAt = performance.now();
+          const h = await rw.read();
+          if (askedAt > writerAskedAt) lateReadersAcquired.push(performance.now());
+          active++;
+          maxActive = Math.max(maxActive, active);
+          await sleep(150);
+          active--;
+          await h.release();
+        }
+      });
+      await sleep(600);
+      assert.ok(maxActive >= 2, 'readers overlap');
+      writerAskedAt = performance.now();
+      const writer = await concord.rwlock('steady').write();
+      writerHeldFrom = performance.now();
+      assert.equal(active, 0, 'no reader holds while the writer does');
+      await sleep(200);
+      writerHeldUntil = performance.now();
+      await writer.release();
+      await sleep(400);
+      stop = true;
+      await Promise.all(readers);
+      assert.ok(writerHeldFrom - writerAskedAt < 3_000, 'the writer got its turn');
+      assert.ok(lateReadersAcquired.length > 0);
+      for (const at of lateReadersAcquired) {
+        assert.ok(at >= writerHeldUntil, 'readers that asked after the writer acquired only after it');
+      }
+    } finally {
+      await Promise.all(others.map((c) => c.close()));
+    }
+  });
+
+  test('under contention writers are alone and readers never overlap a writer', async () => {
+    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: cluster.endpoints }));
+    try {
+      let readers = 0;
+      let writers = 0;
+      let maxReaders = 0;
+      const violations: string[] = [];
+      const runs = others.flatMap((c, i) =>
+        [0, 1].map(async (j) => {
+          const rw = c.rwlock('contend');
+          for (let k = 0; k < 6; k++) {
+            const write = (i + j + k) % 3 === 0;
+            const h: LockHandle = write ? await rw.write() : await rw.read();
+            if (write) {
+              writers++;
+              if (writers > 1 || readers > 0)
+                violations.push(`writer with ${writers - 1} writers, ${readers} readers`);
+            } else {
+              readers++;
+              maxReaders = Math.max(maxReaders, readers);
+              if (writers > 0) violations.push('reader with a writer');
+            }
+            await sleep(10 + Math.random() * 30);
+            if (write) writers--;
+            else readers--;
+            await h.release();
+          }
+        }),
+      );
+      await Promise.all(runs);
+      assert.deepEqual(violations, []);
+      assert.ok(maxReaders >= 2, `readers shared (max ${maxReaders} at once)`);
+      assert.equal(await keyCount('contend/'), 0);
+    } finally {
+      await Promise.all(others.map((c) => c.close()));
+    }
+  });
+});
