@@ -1,5 +1,5 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
-import { isTransient } from '../etcd-errors.js';
+import { isTransient, toConcordError } from '../etcd-errors.js';
 import type { Runtime } from '../runtime.js';
 import type { WatchHub } from './hub.js';
 import { type EtcdRange, readRange } from './range.js';
@@ -85,7 +85,8 @@ export class ViewCache {
       } catch (err) {
         if (generation !== this.generation) return;
         if (!isTransient(err)) {
-          this.fail(err);
+          // Typed, so a refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
+          this.fail(toConcordError(err, 'view'));
           return;
         }
         this.runtime.monitor.report(false);
