@@ -1,0 +1,13 @@
+import type { Machine } from './machine.js';
+import type { ScenarioResult } from './types.js';
+
+/** The content of a results file (latest.json): one run of the bench. */
+export interface BenchRun {
+  generatedAt: string;
+  mode: 'full' | 'quick';
+  /** Only some scenarios ran (--only). */
+  partial: boolean;
+  machine: Machine;
+  durationMs: number;
+  scenarios: ScenarioResult[];
+}

@@ -1,0 +1,6 @@
+import type { Scenario } from '../lib/types.js';
+import { fanout } from './fanout.js';
+import { latency } from './latency.js';
+
+/** Every scenario, in the order a run executes them. */
+export const scenarios: Scenario[] = [fanout, latency];
