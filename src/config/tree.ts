@@ -58,7 +58,7 @@ export function buildTree(entries: readonly ConfigEntry[]): TreeResult {
       } else if (isPlainObject(existing)) {
         node = existing;
       } else {
-        return clash(placed, segments.slice(0, depth + 1), path, `holds ${describe(existing)}`);
+        return clash(placed, segments.slice(0, depth + 1), path, { value: existing });
       }
     }
     const last = segments.at(-1)!;
@@ -67,9 +67,9 @@ export function buildTree(entries: readonly ConfigEntry[]): TreeResult {
       setOwn(node, last, value);
     } else if (isPlainObject(existing) && isPlainObject(value)) {
       const overlap = mergeDisjoint(existing, value, segments);
-      if (overlap) return clash(placed, overlap, path, 'already sets it');
+      if (overlap) return clash(placed, overlap, path);
     } else {
-      return clash(placed, segments, path, 'already sets it');
+      return clash(placed, segments, path);
     }
     placed.push(segments);
   }
@@ -90,7 +90,8 @@ function mergeDisjoint(into: ConfigObject, from: ConfigObject, at: string[]): st
   return undefined;
 }
 
-function clash(placed: string[][], at: string[], path: string, what: string): TreeResult {
+// `blocker` is the non-object value found in the way, or absent when the leaf itself is taken.
+function clash(placed: string[][], at: string[], path: string, blocker?: { value: unknown }): TreeResult {
   // The key that supplied `at` is the longest placed key whose path starts `at`.
   let owner: string[] | undefined;
   for (const segments of placed) {
@@ -99,12 +100,12 @@ function clash(placed: string[][], at: string[], path: string, what: string): Tr
     }
   }
   const other = owner?.join('/') ?? at.join('/');
-  const where = owner && owner.length < at.length ? ` (through '${at.join('/')}')` : '';
-  return {
-    ok: false,
-    issue: `key '${path}' cannot be placed: key '${other}'${where} ${what}`,
-    paths: [path, other],
-  };
+  const target = at.join('/');
+  let what: string;
+  if (!blocker) what = `already sets '${target}'`;
+  else if (other === target) what = `holds ${describe(blocker.value)}`;
+  else what = `sets '${target}' to ${describe(blocker.value)}`;
+  return { ok: false, issue: `key '${path}' cannot be placed: key '${other}' ${what}`, paths: [path, other] };
 }
 
 function describe(value: unknown): string {

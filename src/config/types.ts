@@ -39,6 +39,10 @@ export interface ConfigSetOptions {
    * still equals this. `0n` means "only if the key does not exist". Get it from
    * `LiveConfig.revisionOf(path)` or from the previous `set`'s result. A mismatch throws
    * `ConflictError` and writes nothing.
+   *
+   * It is the key's own mod revision, not the revision of the whole config: writes to other
+   * keys under the prefix do not make it stale, and it is exactly what etcd's transaction
+   * compares, atomically with the write.
    */
   ifRevision?: bigint;
 }
