@@ -192,6 +192,8 @@ export class Candidacy implements Closable {
       });
     if (this.outcome) return;
     this.leadership = new Leadership(key, this.settings.value, term, {
+      // Reading isLost checks the local deadline; a passed one ends the session, and so this leadership.
+      check: () => void session.isLost,
       proclaim: (value) => this.proclaim(session, value),
       resign: () => this.resign(),
       txn: (ops) => this.txn(ops),

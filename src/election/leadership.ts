@@ -4,6 +4,8 @@ import type { TxnOp } from '../txn.js';
 
 /** What a {@link Leadership} asks of the campaign that won it. */
 export interface LeadershipControl {
+  /** Re-checks the session's local deadline, ending the leadership at once if it passed. */
+  check(): void;
   proclaim(value: string): Promise<void>;
   resign(): Promise<void>;
   txn(ops: unknown): Promise<boolean>;
@@ -45,8 +47,12 @@ export class Leadership implements AsyncDisposable {
     return this.#value;
   }
 
-  /** True until the leadership is lost or resigned. Flips before etcd can elect anyone else. */
+  /**
+   * True until the leadership is lost or resigned. Flips before etcd can elect anyone else: it
+   * re-checks the session's local deadline, so it is exact even right after a process pause.
+   */
   get isLeader(): boolean {
+    if (!this.#abort.signal.aborted) this.#control.check();
     return !this.#abort.signal.aborted;
   }
 

@@ -1,0 +1,185 @@
+// The leader-failover demo: three worker processes campaign for leadership through concord; the
+// demo SIGKILLs the leader and shows how long the failover took, then asks the next leader to
+// resign and shows the graceful handoff.
+//
+//   npm run demo                                  # starts a throwaway local etcd (needs the etcd binary)
+//   ETCD_ENDPOINTS=10.0.0.1:2379 npm run demo     # uses your etcd (keys under concord-demo/<run>/, cleaned up)
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { filter, firstValueFrom, map } from 'rxjs';
+import { Concord } from '../src/index.js';
+import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
+import { spawnWorker, type Worker, type WorkerMessage } from '../test/support/worker.js';
+
+const TTL = 2;
+const NAMES = ['alpha', 'bravo', 'charlie'] as const;
+const ELECTION = 'leader-failover';
+// Where concord keeps the election's candidate keys (see src/election/layout.ts).
+const PREFIX = `election/${ELECTION}/`;
+const WORKER = fileURLToPath(new URL('./workers/candidate.ts', import.meta.url));
+const started = performance.timeOrigin + performance.now();
+
+/** Prints one timeline line: elapsed ms since the demo started, who, what. */
+function line(who: string, what: string, at = performance.timeOrigin + performance.now()): void {
+  console.log(`[${(at - started).toFixed(0).padStart(6)} ms] ${who.padEnd(8)} ${what}`);
+}
+
+const ms = (value: number) => `${value < 10 ? value.toFixed(1) : value.toFixed(0)} ms`;
+
+interface Candidate {
+  name: string;
+  worker: Worker;
+  /** Every message of the worker, in order, as it arrives. */
+  onMessage: (handler: (m: WorkerMessage) => void) => void;
+}
+
+function spawnCandidate(name: string, env: Record<string, string>): Candidate {
+  const worker = spawnWorker(WORKER, { env: { ...env, CANDIDATE: name } });
+  const handlers: Array<(m: WorkerMessage) => void> = [];
+  void (async () => {
+    for (let i = 0; ; i++) {
+      const message = await worker.waitFor(() => true, 3_600_000, { since: i }).catch(() => undefined);
+      if (message === undefined) return;
+      for (const handler of handlers) handler(message);
+    }
+  })();
+  return { name, worker, onMessage: (handler) => handlers.push(handler) };
+}
+
+/** Resolves with the first message of `candidate` matching `pred` from now on. */
+function next(
+  candidate: Candidate,
+  pred: (m: WorkerMessage) => boolean,
+  timeoutMs = 15_000,
+): Promise<WorkerMessage> {
+  return candidate.worker.waitFor(pred, timeoutMs, { since: candidate.worker.all().length });
+}
+
+async function main(): Promise<void> {
+  console.log('concord leader-failover demo\n');
+  let cluster: EtcdCluster | undefined;
+  let endpoints = process.env.ETCD_ENDPOINTS;
+  if (!endpoints) {
+    line('etcd', 'ETCD_ENDPOINTS is not set: starting a throwaway local etcd');
+    cluster = await startCluster();
+    endpoints = cluster.endpoints.join(',');
+    line('etcd', `listening on ${endpoints} (data in ${cluster.dir}, removed at exit)`);
+  }
+  const namespace = `concord-demo/${process.pid}-${Date.now().toString(36)}/`;
+  const concord = new Concord({ endpoints, namespace });
+  const election = concord.election(ELECTION);
+  const candidates: Candidate[] = [];
+  try {
+    // What any process would see: the leader as etcd reports it, through concord's shared watch.
+    election.leader$.subscribe((leader) =>
+      line('leader$', leader ? `${leader.value} leads (term ${leader.term})` : 'no leader'),
+    );
+    const env = {
+      ETCD_ENDPOINTS: endpoints,
+      CONCORD_NAMESPACE: namespace,
+      ELECTION,
+      TTL: String(TTL),
+      RECAMPAIGN: '1',
+    };
+    // One at a time, so the queue order is alpha, bravo, charlie.
+    for (const name of NAMES) {
+      const candidate = spawnCandidate(name, env);
+      candidates.push(candidate);
+      candidate.onMessage((m) => {
+        if (m.type === 'elected') line(name, `elected leader, term ${m.term}`, Number(m.at));
+        if (m.type === 'lost') line(name, `lost its candidacy: ${m.message}`, Number(m.at));
+      });
+      const ready = await next(candidate, (m) => m.type === 'ready');
+      line(name, `started (pid ${ready.pid}), campaigning with a ${TTL} s session`);
+      await next(candidate, (m) => m.type === 'elected' || m.type === 'campaigning');
+      await waitForCandidates(concord, candidates.length);
+    }
+    const [alpha, bravo, charlie] = candidates as [Candidate, Candidate, Candidate];
+
+    // 1. Crash: SIGKILL the leader. Its key stays until etcd expires its lease (TTL), then the
+    //    next candidate, which watches only that key, is elected.
+    await sleep(2_000);
+    const keyGone = watchDeletion(concord, alpha);
+    const killedAt = performance.timeOrigin + performance.now();
+    line('demo', `SIGKILL alpha (pid ${alpha.worker.pid}), the leader: no chance to resign`);
+    const bravoElected = next(bravo, (m) => m.type === 'elected');
+    await alpha.worker.kill('SIGKILL');
+    const expiredAt = await keyGone;
+    line('etcd', `alpha's lease expired after ${ms(expiredAt - killedAt)}: its key is deleted`, expiredAt);
+    const electedAt = Number((await bravoElected).at);
+    const failover = electedAt - killedAt;
+    const afterExpiry = electedAt - expiredAt;
+    line(
+      'demo',
+      `failover: bravo leads ${ms(failover)} after the kill, ${ms(afterExpiry)} after etcd expired the lease`,
+    );
+
+    // 2. Graceful handoff: the leader resigns; the next candidate takes over at once.
+    await sleep(2_000);
+    line('demo', 'asking bravo to resign');
+    const resigning = next(bravo, (m) => m.type === 'resigning');
+    const charlieElected = next(charlie, (m) => m.type === 'elected');
+    bravo.worker.send({ cmd: 'resign' });
+    const resignedAt = Number((await resigning).at);
+    line('bravo', 'resigning: deleting its key (guarded by its term)', resignedAt);
+    const handoff = Number((await charlieElected).at) - resignedAt;
+    line('demo', `handoff: charlie leads ${ms(handoff)} after bravo resigned (bravo joins the queue again)`);
+    await sleep(1_000);
+
+    console.log('\nsummary');
+    console.log(
+      `  crash failover (TTL ${TTL} s): ${ms(failover)} after SIGKILL, of which ${ms(afterExpiry)} after etcd expired the lease`,
+    );
+    console.log(`  graceful handoff:            ${ms(handoff)}`);
+  } finally {
+    line('demo', 'shutting down');
+    await Promise.all(
+      candidates.map(async ({ worker }) => {
+        worker.send({ cmd: 'exit' });
+        const timer = setTimeout(() => void worker.kill('SIGKILL'), 5_000);
+        await worker.exited;
+        clearTimeout(timer);
+      }),
+    );
+    await concord.close();
+    await cluster?.stop();
+  }
+}
+
+/** Resolves once `count` candidate keys exist, so the next worker queues behind the earlier ones. */
+async function waitForCandidates(concord: Concord, count: number): Promise<void> {
+  await firstValueFrom(concord.view({ prefix: PREFIX }).pipe(filter((view) => view.entries.size >= count)));
+}
+
+/** Resolves with the instant the demo sees `leader`'s key deleted (its lease expired). */
+function watchDeletion(concord: Concord, leader: Candidate): Promise<number> {
+  const elected = leader.worker
+    .all()
+    .filter((m) => m.type === 'elected')
+    .at(-1);
+  const key = String(elected?.key);
+  // The same shared view leader$ uses: already loaded, so no deletion can slip past it.
+  return firstValueFrom(
+    concord.view({ prefix: PREFIX }).pipe(
+      filter((view) => !view.entries.has(key)),
+      map(() => performance.timeOrigin + performance.now()),
+    ),
+  );
+}
+
+function sleep(msToWait: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, msToWait));
+}
+
+const deadline = setTimeout(() => {
+  console.error('demo: did not finish within 60 s');
+  process.exit(1);
+}, 60_000);
+deadline.unref();
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('demo failed:', err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);
