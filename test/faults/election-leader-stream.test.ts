@@ -1,0 +1,132 @@
+// leader$ keeps following the election across cut streams, killed etcd members and compaction:
+// it never goes silent and never reports a leader older than one it already reported.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Subscription } from 'rxjs';
+import { Concord } from '../../src/concord.js';
+import type { Election } from '../../src/election/election.js';
+import type { LeaderInfo } from '../../src/election/layout.js';
+import type { Leadership } from '../../src/election/leadership.js';
+import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { startProxy, type TcpProxy } from '../support/proxy.js';
+import { waitUntil } from '../support/wait.js';
+
+let cluster: EtcdCluster;
+let proxies: TcpProxy[];
+let observer: Concord;
+let actors: Concord;
+const logged: string[] = [];
+
+before(async () => {
+  cluster = await startCluster({ size: 3 });
+  proxies = await Promise.all(cluster.endpoints.map((e) => startProxy(e)));
+  observer = new Concord({
+    endpoints: proxies.map((p) => p.endpoint),
+    watch: { stallTimeoutMs: 1_000 },
+    logger: { info: (message) => logged.push(message), warn: (message) => logged.push(message) },
+  });
+  actors = new Concord({ endpoints: cluster.endpoints });
+});
+
+after(async () => {
+  await actors?.close();
+  await observer?.close();
+  await Promise.all((proxies ?? []).map((p) => p.close()));
+  await cluster?.stop();
+});
+
+/** Campaigns and resolves once elected; the subscription stays open (unsubscribing would resign). */
+function elect(election: Election, value: string): { elected: Promise<Leadership>; sub: Subscription } {
+  let resolve!: (l: Leadership) => void;
+  let reject!: (err: unknown) => void;
+  const elected = new Promise<Leadership>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const sub = election.campaign(value).subscribe({ next: resolve, error: reject });
+  return { elected, sub };
+}
+
+test('leader$ follows every change through stream cuts, killed members and compaction', async () => {
+  const name = 'stream';
+  const seen: Array<LeaderInfo | undefined> = [];
+  const sub = observer.election(name).leader$.subscribe({
+    next: (l) => seen.push(l),
+    error: (err: unknown) => assert.fail(`leader$ errored: ${String(err)}`),
+  });
+  const shows = (value: string | undefined, message: string) =>
+    waitUntil(() => seen.length > 0 && seen.at(-1)?.value === value, { timeoutMs: 20_000, message });
+  // Everything the election went through, in order: what leader$ reports must be a subsequence.
+  const history: string[] = [];
+  const proclaim = async (leadership: Leadership, value: string) => {
+    await leadership.proclaim(value);
+    history.push(value);
+  };
+
+  await shows(undefined, 'no leader at first');
+  const election = actors.election(name, { ttl: 10 });
+  const a = elect(election, 'a');
+  const leaderA = await a.elected;
+  history.push('a');
+  await shows('a', 'leader a');
+
+  // 1. The observer's connections are cut, again and again, while the leader proclaims.
+  for (let i = 0; i < 5; i++) {
+    for (const p of proxies) p.cut();
+    await proclaim(leaderA, `a-cut-${i}`);
+    await shows(`a-cut-${i}`, `value after cut ${i}`);
+  }
+
+  // 2. Each etcd member in turn is SIGKILLed (the raft leader among them) and restarted.
+  for (const [i, member] of cluster.members.entries()) {
+    await member.kill();
+    await proclaim(leaderA, `a-kill-${i}`);
+    await shows(`a-kill-${i}`, `value while member ${member.name} is down`);
+    await member.start();
+    await cluster.waitHealthy(20_000);
+  }
+
+  // 3. A new leader while the observer is blackholed, then compaction past everything it saw.
+  const b = elect(election, 'b');
+  const c = elect(election, 'c');
+  await waitUntil(
+    async () => (await cluster.client().getAll().prefix(`election/${name}/`).keys()).length === 3,
+  );
+  for (const p of proxies) p.blackhole();
+  await leaderA.resign();
+  const leaderB = await b.elected;
+  history.push('b');
+  await leaderB.resign();
+  const leaderC = await c.elected;
+  history.push('c');
+  await proclaim(leaderC, 'c-while-blackholed');
+  await cluster.compact();
+  for (const p of proxies) p.restore();
+  await shows('c-while-blackholed', 'the leader elected while blackholed, after compaction');
+  assert.ok(
+    logged.some((m) => /resync/i.test(m)),
+    `the hub resynced after compaction (log: ${logged.join(' | ')})`,
+  );
+
+  // 4. Not silent afterwards.
+  await proclaim(leaderC, 'c-after');
+  await shows('c-after', 'a change after the resync');
+  await leaderC.resign();
+  await shows(undefined, 'no leader at the end');
+
+  // Never stale: every report is the latest at some point, in order, terms never going back.
+  const reported = seen.filter((l): l is LeaderInfo => l !== undefined);
+  let position = -1;
+  for (const leader of reported) {
+    const index = history.indexOf(leader.value, position + 1);
+    assert.ok(
+      index > position,
+      `reported ${leader.value} out of order: ${reported.map((l) => l.value).join(', ')}`,
+    );
+    position = index;
+  }
+  for (let i = 1; i < reported.length; i++) assert.ok(reported[i]!.term >= reported[i - 1]!.term);
+  assert.ok(!reported.some((l) => l.value === 'b'), 'b led only while the observer was blackholed');
+  sub.unsubscribe();
+  for (const s of [a.sub, b.sub, c.sub]) s.unsubscribe();
+});
