@@ -1,6 +1,8 @@
 import type { Scenario } from '../lib/types.js';
 import { fanout } from './fanout.js';
 import { latency } from './latency.js';
+import { resync } from './resync.js';
+import { scale } from './scale.js';
 
 /** Every scenario, in the order a run executes them. */
-export const scenarios: Scenario[] = [fanout, latency];
+export const scenarios: Scenario[] = [fanout, latency, resync, scale];
