@@ -16,7 +16,7 @@ import { ConnectionMonitor, type ConnectionState } from './connection.js';
 import { Discovery, type ServicePrefixOptions } from './discovery.js';
 import { Election, type ElectionOptions } from './election/election.js';
 import { InvalidArgumentError } from './errors.js';
-import { Keyspace } from './keys.js';
+import { assertFits, Keyspace } from './keys.js';
 import type { LockPrimitiveOptions } from './lock/acquire.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
@@ -122,9 +122,11 @@ export class Concord implements AsyncDisposable {
     const namespace = options.namespace ?? '';
     if (typeof namespace !== 'string')
       throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
+    assertFits('options.namespace', Buffer.from(namespace, 'utf8'));
     checkAuth(options.auth);
     checkTls(options.tls);
-    checkOptions('options.policies', options.policies, ['global', 'host', 'reconnect']);
+    checkPolicies(options.policies);
+    checkLogger(options.logger);
     checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
     checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
     checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
@@ -348,5 +350,42 @@ function checkTls(tls: unknown): void {
       'options.tls',
       'must give cert and key together (client certificate auth)',
     );
+  }
+}
+
+// A policy of the wrong shape would otherwise only fail inside etcd3, on the first call.
+function checkPolicies(policies: unknown): void {
+  checkOptions('options.policies', policies, ['global', 'host', 'reconnect']);
+  const { global, host, reconnect } = (policies ?? {}) as Record<string, unknown>;
+  if (global !== undefined && typeof (global as { execute?: unknown })?.execute !== 'function') {
+    throw new InvalidArgumentError('options.policies.global', 'must be a cockatiel policy', global);
+  }
+  if (host !== undefined && typeof host !== 'function') {
+    throw new InvalidArgumentError(
+      'options.policies.host',
+      'must be a function (host) => cockatiel policy',
+      host,
+    );
+  }
+  if (reconnect !== undefined && typeof (reconnect as { next?: unknown })?.next !== 'function') {
+    throw new InvalidArgumentError('options.policies.reconnect', 'must be a cockatiel backoff', reconnect);
+  }
+}
+
+function checkLogger(logger: unknown): void {
+  if (logger === undefined) return;
+  // Any object will do (console, pino, winston...): only the four level methods are used.
+  if (logger === null || typeof logger !== 'object') {
+    throw new InvalidArgumentError(
+      'options.logger',
+      'must be an object with debug/info/warn/error methods',
+      logger,
+    );
+  }
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    const method = (logger as Record<string, unknown>)[level];
+    if (method !== undefined && typeof method !== 'function') {
+      throw new InvalidArgumentError(`options.logger.${level}`, 'must be a function', method);
+    }
   }
 }
