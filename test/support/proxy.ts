@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 type Mode = 'forward' | 'blackhole';
@@ -110,7 +109,7 @@ export class TcpProxy {
   }
 
   #accept(client: Socket): void {
-    const clientGone = once(client, 'close').then(() => this.#pairs.delete(pair));
+    const clientGone = closed(client).then(() => this.#pairs.delete(pair));
     const pair: Pair = { client, upstream: undefined, gone: clientGone };
     this.#pairs.add(pair);
     client.on('error', () => destroy(pair));
@@ -123,7 +122,7 @@ export class TcpProxy {
     const [host, port] = this.#target;
     const upstream = createConnection({ host, port, noDelay: true });
     pair.upstream = upstream;
-    pair.gone = Promise.all([clientGone, once(upstream, 'close')]);
+    pair.gone = Promise.all([clientGone, closed(upstream)]);
     upstream.on('error', () => destroy(pair));
     upstream.on('close', () => destroy(pair));
     this.#relay(client, upstream);
@@ -140,6 +139,12 @@ export class TcpProxy {
       }
     });
   }
+}
+
+// Settles on 'close' whatever happened before. (events.once would reject on an earlier 'error',
+// e.g. EPIPE after etcd died or ECONNREFUSED from a dead target, and nobody awaits that rejection.)
+function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
 function destroy(pair: Pair): void {
