@@ -132,6 +132,11 @@ describe('registry', () => {
         ['registered', 'deregistered'],
       );
       assert.ok(completed);
+      assert.deepEqual(
+        await firstValueFrom(reg.state$),
+        { status: 'deregistered' },
+        'replayed to late subscribers',
+      );
       await reg.deregister();
       await assert.rejects(reg.update({ address: 'b:2' }), ClosedError);
     } finally {

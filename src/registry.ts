@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BehaviorSubject, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
 import { isAddress, isPlainObject } from './discovery/parse.js';
 import { type ServicePrefixOptions, servicePrefix } from './discovery.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
@@ -25,7 +25,8 @@ export interface InstanceRegistration {
 export interface RegisterOptions {
   /**
    * Register under this session's lease instead of one the registration creates (and revokes on
-   * deregister). If that session is lost, the registration continues under a session of its own.
+   * deregister). If that session is lost or closed while the instance is registered, the
+   * registration continues under a session of its own with the same TTL.
    */
   session?: Session;
   /** TTL in seconds of the session the registration creates (integer >= 2). Default: the session default (10). */
@@ -162,7 +163,7 @@ export class Registration implements AsyncDisposable {
   readonly id: string;
   /** The instance key, `<prefix><service>/<id>` (the Concord namespace not included). */
   readonly key: string;
-  /** The current state first, then every change; completes after `deregistered`. */
+  /** The current state first, then every change; completes after `deregistered` (late subscribers still get it). */
   readonly state$: Observable<RegistrationState>;
 
   private readonly state: BehaviorSubject<RegistrationState>;
@@ -195,7 +196,15 @@ export class Registration implements AsyncDisposable {
       leaseId: init.session.leaseId,
       revision: init.revision,
     });
-    this.state$ = this.state.asObservable();
+    this.state$ = new Observable<RegistrationState>((subscriber) => {
+      // A completed BehaviorSubject replays nothing: hand out the final state explicitly.
+      if (this.state.value.status === 'deregistered') {
+        subscriber.next(this.state.value);
+        subscriber.complete();
+        return undefined;
+      }
+      return this.state.subscribe(subscriber);
+    });
     this.untrack = runtime.track({ close: () => this.deregister() });
     this.followSession();
   }
