@@ -1,8 +1,9 @@
 import type { Scenario } from '../lib/types.js';
 import { fanout } from './fanout.js';
 import { latency } from './latency.js';
+import { lock } from './lock.js';
 import { resync } from './resync.js';
 import { scale } from './scale.js';
 
 /** Every scenario, in the order a run executes them. */
-export const scenarios: Scenario[] = [fanout, latency, resync, scale];
+export const scenarios: Scenario[] = [fanout, latency, lock, resync, scale];
