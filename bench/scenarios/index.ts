@@ -1,4 +1,6 @@
 import type { Scenario } from '../lib/types.js';
+import { electionHandoff } from './election.js';
+import { failover } from './failover.js';
 import { fanout } from './fanout.js';
 import { latency } from './latency.js';
 import { lock } from './lock.js';
@@ -6,4 +8,4 @@ import { resync } from './resync.js';
 import { scale } from './scale.js';
 
 /** Every scenario, in the order a run executes them. */
-export const scenarios: Scenario[] = [fanout, latency, lock, resync, scale];
+export const scenarios: Scenario[] = [fanout, latency, lock, electionHandoff, failover, resync, scale];
