@@ -155,10 +155,9 @@ export class WatchHub implements Closable {
         new Upstream(range, prevKv, options.share && !existing ? shareKey : undefined, fromRevision),
       );
     }
-    up.sinks.add(sink);
+    up.add(sink);
     return () => {
-      up.sinks.delete(sink);
-      if (up.sinks.size === 0) this.unregister(up);
+      if (up.remove(sink) === 0) this.unregister(up);
     };
   }
 
@@ -330,8 +329,12 @@ export class WatchHub implements Closable {
     if (!up) return;
     if (res.created) up.onCreated(BigInt(res.header.revision));
     if (res.canceled) {
-      this.byId.delete(String(res.watch_id));
+      const id = String(res.watch_id);
+      this.byId.delete(id);
       up.watchId = undefined;
+      // etcd keeps a watch it cancelled for compaction registered (and counted) until the client
+      // cancels it too; for other reasons the cancel is a harmless no-op.
+      this.stream?.write({ cancel_request: { watch_id: id } });
       this.onCancelled(up, res);
       return;
     }

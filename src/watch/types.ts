@@ -5,8 +5,9 @@ export type WatchRange = { key: string } | { prefix: string };
 export interface WatchOptions {
   /**
    * Deliver history from this revision on (>= 1). Without it the watch starts "now" and shares
-   * the server-side watch of other subscribers of the same range. A revision etcd already
-   * compacted yields a `resync` batch, never an error.
+   * the server-side watch of other subscribers of the same range; its first batch is then a
+   * `progress` batch at the revision it starts after (every later change reaches it). A
+   * revision etcd already compacted yields a `resync` batch, never an error.
    */
   fromRevision?: bigint;
   /** Include each key's previous value in events (`KvEvent.prev`). */

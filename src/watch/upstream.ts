@@ -6,7 +6,11 @@ import type { KeyValue, KvEvent, WatchBatch } from './types.js';
 
 /** One subscriber of an upstream watch. */
 export interface Sink {
-  /** Only batches at or above this revision are delivered (0n: all). */
+  /**
+   * Only batches at or above this revision are delivered. `0n` means "from now": the sink
+   * first gets a `progress` batch at the revision its watch starts after, so it knows from
+   * which revision on it sees every change.
+   */
   readonly from: bigint;
   /** Set for concord's own consumers (view caches), which `watchStats` does not count as subscribers. */
   readonly internal?: boolean;
@@ -31,6 +35,8 @@ export class Upstream {
   /** A compaction re-read is under way; the upstream is not registered on the stream meanwhile. */
   resyncing = false;
   private fragments: IEvent[] = [];
+  /** "From now" sinks still waiting to learn the revision they start after. */
+  private readonly unannounced = new Set<Sink>();
 
   constructor(
     readonly range: EtcdRange,
@@ -43,6 +49,21 @@ export class Upstream {
       this.lastRevision = fromRevision - 1n;
       this.positioned = true;
     }
+  }
+
+  /** Adds a sink; a "from now" sink is told its starting revision as soon as it is known. */
+  add(sink: Sink): void {
+    this.sinks.add(sink);
+    if (sink.from !== 0n) return;
+    if (this.positioned) sink.next({ type: 'progress', revision: this.lastRevision });
+    else this.unannounced.add(sink);
+  }
+
+  /** Removes a sink; returns how many remain. */
+  remove(sink: Sink): number {
+    this.sinks.delete(sink);
+    this.unannounced.delete(sink);
+    return this.sinks.size;
   }
 
   /** The create request that resumes this watch right after what it delivered. */
@@ -61,9 +82,14 @@ export class Upstream {
 
   /** Records the revision etcd reported on creation when the watch had no starting point. */
   onCreated(headerRevision: bigint): void {
-    if (!this.positioned) {
-      this.lastRevision = headerRevision;
-      this.positioned = true;
+    if (this.positioned) return;
+    // etcd starts a watch without start_revision right after the revision in this header.
+    this.lastRevision = headerRevision;
+    this.positioned = true;
+    const waiting = [...this.unannounced];
+    this.unannounced.clear();
+    for (const sink of waiting) {
+      if (this.sinks.has(sink)) sink.next({ type: 'progress', revision: headerRevision });
     }
   }
 

@@ -1,0 +1,85 @@
+// Helpers shared by the watch hub's tests: server-side gauges and batch collection.
+import type { Observable, Subscription } from 'rxjs';
+import type { WatchBatch } from '../../src/watch/types.js';
+import type { EtcdMember } from '../support/etcd.js';
+import { waitUntil } from '../support/wait.js';
+
+/** The watch gauges etcd exports: server-side watchers and open watch streams. */
+export interface WatchGauges {
+  watchers: number;
+  streams: number;
+}
+
+/** Reads etcd's watcher and watch stream gauges from one member's /metrics. */
+export async function watchGauges(member: EtcdMember): Promise<WatchGauges> {
+  const series = await member.metrics();
+  return {
+    watchers: series.get('etcd_debugging_mvcc_watcher_total') ?? 0,
+    streams: series.get('etcd_debugging_mvcc_watch_stream_total') ?? 0,
+  };
+}
+
+/**
+ * Waits until the member reports exactly these gauges (the server drops a closed stream's
+ * watchers asynchronously); rejects after `timeoutMs` saying what it saw last.
+ */
+export async function waitGauges(
+  member: EtcdMember,
+  expected: WatchGauges,
+  timeoutMs = 5_000,
+): Promise<void> {
+  let last: WatchGauges | undefined;
+  await waitUntil(
+    async () => {
+      last = await watchGauges(member);
+      return last.watchers === expected.watchers && last.streams === expected.streams;
+    },
+    { timeoutMs, message: `watch gauges ${JSON.stringify(expected)}` },
+  ).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; last seen ${JSON.stringify(last)}`);
+  });
+}
+
+/** Range RPCs the member has answered so far (any status). */
+export async function rangeCalls(member: EtcdMember): Promise<number> {
+  let total = 0;
+  for (const [key, value] of await member.metrics()) {
+    if (key.startsWith('grpc_server_handled_total{') && key.includes('grpc_method="Range"')) total += value;
+  }
+  return total;
+}
+
+/** Every batch a subscription received, in order. */
+export interface Collected {
+  batches: WatchBatch[];
+  errors: unknown[];
+  completed: boolean;
+  subscription: Subscription;
+}
+
+/** Subscribes to `source` and records what arrives. */
+export function collect(source: Observable<WatchBatch>): Collected {
+  const collected: Collected = {
+    batches: [],
+    errors: [],
+    completed: false,
+    subscription: undefined as unknown as Subscription,
+  };
+  collected.subscription = source.subscribe({
+    next: (batch) => collected.batches.push(batch),
+    error: (err: unknown) => collected.errors.push(err),
+    complete: () => {
+      collected.completed = true;
+    },
+  });
+  return collected;
+}
+
+/** The events of every `events` batch, flattened, as `type key=value@revision` strings. */
+export function eventLines(batches: readonly WatchBatch[]): string[] {
+  return batches.flatMap((b) =>
+    b.type === 'events'
+      ? b.events.map((e) => `${e.type} ${e.kv.key}=${e.kv.value.toString()}@${b.revision}`)
+      : [],
+  );
+}
