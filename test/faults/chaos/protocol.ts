@@ -1,0 +1,65 @@
+// What the chaos test and its worker processes share: the key layout of the workloads and the
+// messages they exchange (JSON lines, see test/support/worker.ts). Bigints travel as decimal strings.
+
+/** Mutex guarding the counter. */
+export const COUNTER_LOCK = 'chaos-counter';
+/** The counter's value (decimal). */
+export const COUNTER_KEY = 'chaos/counter/value';
+/** `<prefix><n>` = the op id that moved the counter to n. */
+export const COUNTER_LOG = 'chaos/counter/log/';
+/** `<prefix><op id>` = the n that op wrote. */
+export const COUNTER_OPS = 'chaos/counter/ops/';
+/** The election the workers run for. */
+export const ELECTION = 'chaos';
+/** `<prefix><term>/<seq>` = worker id: the leaders' writes, fenced by their term. */
+export const FENCED = 'chaos/fenced/';
+/** Service the workers register; discovery consumers follow it. */
+export const SERVICE = 'chaos-svc';
+/** Registry prefix (the default). */
+export const SERVICE_PREFIX = 'services/';
+/** Live config prefix. */
+export const CONFIG_PREFIX = 'chaos-config/';
+
+/** Decimal, zero-padded to 20 digits, so keys sort numerically. */
+export function pad(n: bigint | number): string {
+  return n.toString().padStart(20, '0');
+}
+
+/** Outcome of a guarded write as the worker saw it: `unknown` when the call failed (it may have committed). */
+export type WriteResult = 'committed' | 'rejected' | 'unknown';
+
+/** Messages from a worker. */
+export type WorkerEvent =
+  | { type: 'ready'; worker: string; pid: number }
+  | { type: 'counter'; worker: string; op: string; n: number; result: WriteResult; error?: string }
+  | { type: 'elected'; worker: string; term: string }
+  | { type: 'deposed'; worker: string; term: string; reason: string }
+  | { type: 'fenced'; worker: string; term: string; seq: number; result: WriteResult; error?: string }
+  | { type: 'stream-error'; worker: string; stream: string; error: string }
+  | {
+      type: 'report';
+      worker: string;
+      instances: ReportedInstance[] | null;
+      config: unknown;
+      stats: Record<string, number>;
+    }
+  | { type: 'stopped'; worker: string }
+  | { type: 'closed'; worker: string };
+
+/** A discovered instance as a worker reports it. */
+export interface ReportedInstance {
+  id: string;
+  address: string;
+  key: string;
+  revision: string;
+}
+
+/** Commands to a worker. */
+export type WorkerCommand =
+  /** Reply with a `report` of what the consumers see now. */
+  | { cmd: 'report' }
+  /** Stop every workload (release locks, resign, stop writing); reply `stopped`. Consumers keep following. */
+  | { cmd: 'stop' }
+  /** `concord.close()`; reply `closed`. The process stays up until `exit`. */
+  | { cmd: 'close' }
+  | { cmd: 'exit' };

@@ -1,0 +1,40 @@
+import type { Etcd3 } from 'etcd3';
+import type { CounterStore, FencedEntry } from './checks.js';
+import { COUNTER_KEY, COUNTER_LOG, COUNTER_OPS, FENCED } from './protocol.js';
+
+/** A key under a prefix as etcd holds it, read linearizably. */
+export interface StoredKey {
+  key: string;
+  value: string;
+  modRevision: bigint;
+}
+
+/** Every key under `prefix`, read linearizably in one request. */
+export async function readPrefix(client: Etcd3, prefix: string): Promise<StoredKey[]> {
+  const res = await client.getAll().prefix(prefix).exec();
+  return res.kvs.map((kv) => ({
+    key: kv.key.toString(),
+    value: kv.value.toString(),
+    modRevision: BigInt(kv.mod_revision),
+  }));
+}
+
+/** The counter workload's keys. */
+export async function readCounter(client: Etcd3): Promise<CounterStore> {
+  const value = await client.get(COUNTER_KEY).string();
+  const log = new Map<number, string>();
+  for (const kv of await readPrefix(client, COUNTER_LOG))
+    log.set(Number(kv.key.slice(COUNTER_LOG.length)), kv.value);
+  const ops = new Map<string, number>();
+  for (const kv of await readPrefix(client, COUNTER_OPS))
+    ops.set(kv.key.slice(COUNTER_OPS.length), Number(kv.value));
+  return { value: value === null ? undefined : Number(value), log, ops };
+}
+
+/** The leaders' fenced writes, each with the revision that committed it. */
+export async function readFenced(client: Etcd3): Promise<FencedEntry[]> {
+  return (await readPrefix(client, FENCED)).map((kv) => {
+    const [term, seq] = kv.key.slice(FENCED.length).split('/');
+    return { term: BigInt(term!), seq: Number(seq), worker: kv.value, revision: kv.modRevision };
+  });
+}
