@@ -1,4 +1,6 @@
 import type { Scenario } from '../lib/types.js';
+import { discovery } from './discovery.js';
+import { discoveryLoad } from './discovery-load.js';
 import { electionHandoff } from './election.js';
 import { failover } from './failover.js';
 import { fanout } from './fanout.js';
@@ -8,4 +10,14 @@ import { resync } from './resync.js';
 import { scale } from './scale.js';
 
 /** Every scenario, in the order a run executes them. */
-export const scenarios: Scenario[] = [fanout, latency, lock, electionHandoff, failover, resync, scale];
+export const scenarios: Scenario[] = [
+  fanout,
+  latency,
+  lock,
+  electionHandoff,
+  failover,
+  discovery,
+  discoveryLoad,
+  resync,
+  scale,
+];

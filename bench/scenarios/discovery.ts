@@ -1,0 +1,214 @@
+import type { Subscription } from 'rxjs';
+import type { Session } from '../../src/index.js';
+import { alternate } from '../lib/alternate.js';
+import { PlainConsumer } from '../lib/discovery-baseline.js';
+import { deferred, pollUntil, serverWatchers, within } from '../lib/etcd.js';
+import { liveMemory } from '../lib/memory.js';
+import { median, summarize } from '../lib/stats.js';
+import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
+
+const CONSUMERS = 50;
+const TTL = 10;
+const PAUSE_MS = 20;
+
+interface Round {
+  up: number[];
+  down: number[];
+  serverWatchers: number;
+  bytesPerConsumer: number;
+}
+
+/** One side: consumers that report which instance ids they see, and a registrant. */
+interface Side {
+  /** Starts consumer `i`; `seen(i, ids)` runs on every change it observes. */
+  addConsumer(i: number): Promise<void>;
+  /** Consumers are live on the server. */
+  ready(): Promise<void>;
+  register(id: string): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Registration → discovery with 50 consumers in one process. concord: one Concord with 50
+ * `discovery.instances$(service)` subscribers (one shared watch), a registrant Concord that
+ * registers with a session it already holds; etcd3: 50 consumers that each `getAll()` the
+ * service prefix and watch it, a registrant that puts the instance JSON with a lease it holds.
+ */
+export const discovery: Scenario = {
+  id: 'discovery',
+  title: 'Registration → seen by 50 consumers',
+  budgetMs: { quick: 40_000, full: 180_000 },
+  async run(ctx: BenchContext): Promise<ScenarioOutcome> {
+    const rounds = ctx.quick ? 2 : 6;
+    const perRound = ctx.quick ? 10 : 40;
+    let seq = 0;
+
+    const round = async (
+      make: (service: string, seen: (i: number, has: (id: string) => boolean) => void) => Promise<Side>,
+    ): Promise<Round> => {
+      const service = `svc${seq++}`;
+      let want: { id: string; present: boolean; done: (at: number) => void } | undefined;
+      const agreeing = new Set<number>();
+      const seen = (i: number, has: (id: string) => boolean) => {
+        if (!want) return;
+        if (has(want.id) === want.present) agreeing.add(i);
+        else agreeing.delete(i);
+        if (agreeing.size === CONSUMERS) want.done(performance.now());
+      };
+      const base = await serverWatchers(ctx.cluster);
+      const side = await make(service, seen);
+      try {
+        await side.addConsumer(0);
+        await side.ready();
+        const memoryWithOne = liveMemory();
+        for (let i = 1; i < CONSUMERS; i++) await side.addConsumer(i);
+        await side.ready();
+        const bytesPerConsumer = (liveMemory() - memoryWithOne) / (CONSUMERS - 1);
+        const watchers = (await serverWatchers(ctx.cluster)) - base;
+        const up: number[] = [];
+        const down: number[] = [];
+        // Waits until every consumer agrees that `id` is present (or absent).
+        const expect = (id: string, present: boolean) => {
+          const reached = deferred<number>();
+          agreeing.clear();
+          want = { id, present, done: reached.resolve };
+          return reached.promise;
+        };
+        for (let i = 0; i < perRound; i++) {
+          await sleep(PAUSE_MS);
+          ctx.signal.throwIfAborted();
+          const id = `i${i}`;
+          const appeared = expect(id, true);
+          const start = performance.now();
+          const deregister = await side.register(id);
+          up.push((await within('every consumer to see the instance', appeared, 10_000, ctx.signal)) - start);
+          await sleep(PAUSE_MS);
+          const gone = expect(id, false);
+          const stop = performance.now();
+          await deregister();
+          down.push((await within('every consumer to see it gone', gone, 10_000, ctx.signal)) - stop);
+        }
+        want = undefined;
+        return { up, down, serverWatchers: watchers, bytesPerConsumer };
+      } finally {
+        await side.close();
+      }
+    };
+
+    const result = await alternate<Round>(
+      rounds,
+      {
+        concord: () =>
+          round(async (service, seen) => {
+            const consumers = ctx.scope.concord();
+            const registrant = ctx.scope.concord();
+            const session: Session = await registrant.session({ ttl: TTL });
+            const registry = registrant.registry();
+            const found = consumers.discovery();
+            const subs: Subscription[] = [];
+            const base = await serverWatchers(ctx.cluster);
+            return {
+              addConsumer: async (i) => {
+                subs.push(
+                  found
+                    .instances$(service)
+                    .subscribe((list) => seen(i, (id) => list.some((x) => x.id === id))),
+                );
+              },
+              ready: () =>
+                pollUntil(
+                  'the discovery watch',
+                  async () => (await serverWatchers(ctx.cluster)) > base,
+                  ctx.signal,
+                ),
+              register: async (id) => {
+                const registration = await registry.register(
+                  { service, id, address: `10.0.0.1:${9000 + Number(id.slice(1))}` },
+                  { session },
+                );
+                return () => registration.deregister();
+              },
+              close: async () => {
+                for (const sub of subs) sub.unsubscribe();
+                await Promise.all([consumers.close(), registrant.close()]);
+              },
+            };
+          }),
+        etcd3: () =>
+          round(async (service, seen) => {
+            const client = ctx.scope.etcd3();
+            const registrant = ctx.scope.etcd3();
+            const lease = registrant.lease(TTL, { autoKeepAlive: true });
+            await lease.grant();
+            const prefix = `services/${service}/`;
+            const consumers: PlainConsumer[] = [];
+            return {
+              addConsumer: async (i) => {
+                const consumer = new PlainConsumer(client, prefix, (c) =>
+                  seen(i, (id) => c.instances.has(id)),
+                );
+                await consumer.start();
+                consumers.push(consumer);
+              },
+              ready: async () => undefined,
+              register: async (id) => {
+                const key = `${prefix}${id}`;
+                const value = JSON.stringify({
+                  address: `10.0.0.1:${9000 + Number(id.slice(1))}`,
+                  registeredAt: new Date().toISOString(),
+                });
+                await lease.put(key).value(value);
+                return async () => {
+                  await registrant.delete().key(key);
+                };
+              },
+              close: async () => {
+                await Promise.all(consumers.map((c) => c.stop()));
+                await lease.revoke();
+                client.close();
+                registrant.close();
+              },
+            };
+          }),
+      },
+      ctx.signal,
+      ctx.progress,
+    );
+    const cu = summarize(result.concord.flatMap((r) => r.up));
+    const eu = summarize(result.etcd3.flatMap((r) => r.up));
+    const cd = summarize(result.concord.flatMap((r) => r.down));
+    const ed = summarize(result.etcd3.flatMap((r) => r.down));
+    const both = (f: (r: Round) => number) => ({
+      concord: median(result.concord.map(f)),
+      etcd3: median(result.etcd3.map(f)),
+    });
+    return {
+      params: { consumers: CONSUMERS, registrations: cu.n, rounds },
+      metrics: [
+        {
+          name: 'register → seen by all, p50',
+          unit: 'ms',
+          better: 'lower',
+          primary: true,
+          concord: cu.p50,
+          etcd3: eu.p50,
+        },
+        { name: 'register → seen by all, p99', unit: 'ms', better: 'lower', concord: cu.p99, etcd3: eu.p99 },
+        {
+          name: 'deregister → gone for all, p50',
+          unit: 'ms',
+          better: 'lower',
+          concord: cd.p50,
+          etcd3: ed.p50,
+        },
+        { name: 'server watchers', unit: 'count', better: 'lower', ...both((r) => r.serverWatchers) },
+        { name: 'memory per consumer', unit: 'bytes', better: 'lower', ...both((r) => r.bytesPerConsumer) },
+      ],
+      notes: [
+        `Time from the registrant's call (concord \`register()\` with a session it holds; etcd3 a put with a lease it holds) until all ${CONSUMERS} consumers in another client list the instance; then the same for deregistering. concord consumers receive the full sorted instance list on every change; etcd3 consumers keep a Map. Memory per consumer = heap growth from 1 to ${CONSUMERS} consumers.`,
+      ],
+    };
+  },
+};
