@@ -1,4 +1,5 @@
 import type { Scenario } from '../lib/types.js';
+import { config } from './config.js';
 import { discovery } from './discovery.js';
 import { discoveryLoad } from './discovery-load.js';
 import { electionHandoff } from './election.js';
@@ -18,6 +19,7 @@ export const scenarios: Scenario[] = [
   failover,
   discovery,
   discoveryLoad,
+  config,
   resync,
   scale,
 ];
