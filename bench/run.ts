@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
 import { loadConcord } from './lib/concord.js';
+import { serverWatchers } from './lib/etcd.js';
 import { describeMachine } from './lib/machine.js';
 import { toMarkdown } from './lib/markdown.js';
 import { progress } from './lib/progress.js';
@@ -92,7 +93,14 @@ async function runScenario(
     abort.abort(new Error('scenario finished'));
   }
   const problems = await scope.close();
-  if (problems.length > 0) say(`cleanup problems: ${problems.join('; ')}`);
+  // Every watch the scenario opened must be gone before the next one starts (and measures
+  // server watchers): a leftover is reported, since it means a leak in concord or the bench.
+  const leftover = await settleWatchers(cluster);
+  if (leftover > 0) problems.push(`${leftover} server watcher(s) still open 15 s after cleanup`);
+  if (problems.length > 0) {
+    say(`cleanup problems: ${problems.join('; ')}`);
+    result.notes = [...(result.notes ?? []), `Cleanup problems: ${problems.join('; ')}.`];
+  }
   if (strays.length > 0 && result.status !== 'error') {
     result = { ...result, status: 'error', error: `unhandled rejection: ${strays[0]}` };
   }
@@ -101,6 +109,16 @@ async function runScenario(
     `${result.status} in ${(result.durationMs / 1000).toFixed(1)} s${result.unavailable ? ` (concord side: ${result.unavailable})` : ''}`,
   );
   return result;
+}
+
+/** Waits up to 15 s for etcd to report no watchers; returns how many are left. */
+async function settleWatchers(cluster: EtcdCluster): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const open = await serverWatchers(cluster);
+    if (open === 0 || Date.now() > deadline) return open;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 async function main(): Promise<number> {

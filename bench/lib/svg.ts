@@ -3,10 +3,11 @@ import { machineLine } from './machine.js';
 import type { BenchRun } from './report-types.js';
 import { advantage } from './stats.js';
 
-const WIDTH = 980;
+const WIDTH = 1060;
 const LABEL_X = 16;
-const BAR_X = 330;
-const BAR_MAX = 420;
+const BAR_X = 390;
+// Room after the longest bar for its value label, before the advantage column.
+const BAR_MAX = 330;
 const ADVANTAGE_X = WIDTH - 16;
 const ROW_HEIGHT = 62;
 const TOP = 84;
@@ -101,8 +102,8 @@ export function toSvg(run: BenchRun): string {
 
 function label(y: number, title: string, detail: string): string {
   return [
-    text(LABEL_X, y + 20, shorten(title, 44), { bold: true }),
-    text(LABEL_X, y + 38, shorten(detail, 48), { fill: COLORS.muted, size: 12 }),
+    text(LABEL_X, y + 20, shorten(title, 42), { bold: true }),
+    text(LABEL_X, y + 38, shorten(detail, 58), { fill: COLORS.muted, size: 12 }),
   ].join('\n');
 }
 

@@ -56,7 +56,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const config: Scenario = {
   id: 'config',
-  title: 'Config write → emission, 100 subscribers',
+  title: 'Config write → 100 subscribers',
   budgetMs: { quick: 40_000, full: 180_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const rounds = ctx.quick ? 2 : 6;

@@ -26,7 +26,7 @@ interface Round {
  */
 export const discoveryLoad: Scenario = {
   id: 'discovery-load',
-  title: 'Discovery: initial load of 10,000 instances',
+  title: 'Discovery: load 10,000 instances',
   budgetMs: { quick: 30_000, full: 120_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const instances = 10_000;

@@ -38,7 +38,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const discovery: Scenario = {
   id: 'discovery',
-  title: 'Registration → seen by 50 consumers',
+  title: 'Registration → 50 consumers',
   budgetMs: { quick: 40_000, full: 180_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const rounds = ctx.quick ? 2 : 6;

@@ -35,7 +35,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export const failover: Scenario = {
   id: 'election-failover',
-  title: 'Election: crash failover (TTL 2 s)',
+  title: 'Election: crash failover, TTL 2 s',
   budgetMs: { quick: 60_000, full: 240_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const rounds = ctx.quick ? 1 : 3;

@@ -29,7 +29,7 @@ const PUT_CONCURRENCY = 200;
  */
 export const fanout: Scenario = {
   id: 'fanout',
-  title: 'Watch fan-out',
+  title: 'Watch fan-out, 1,000 subscribers',
   budgetMs: { quick: 30_000, full: 180_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const subscribers = 1_000;

@@ -21,7 +21,7 @@ interface Round {
  */
 export const resync: Scenario = {
   id: 'resync',
-  title: 'Resync of a 10,000-key prefix after compaction',
+  title: 'Resync after compaction, 10,000 keys',
   budgetMs: { quick: 30_000, full: 120_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const keys = 10_000;
@@ -69,18 +69,18 @@ export const resync: Scenario = {
           const done = deferred<Map<string, string>>();
           const start = performance.now();
           const stale = await client.watch().prefix(PREFIX).startRevision(before.toString()).create();
-          let fresh: { cancel(): Promise<void> } | undefined;
+          let fresh: Promise<{ cancel(): Promise<void> }> | undefined;
           stale.on('error', () => {
             // The hand-written recovery: read everything again, then watch from after that read.
-            void client
+            client
               .getAll()
               .prefix(PREFIX)
               .exec()
-              .then(async (res) => {
+              .then((res) => {
                 const state = new Map<string, string>();
                 for (const kv of res.kvs) state.set(kv.key.toString(), kv.value.toString());
                 done.resolve(state);
-                fresh = await client
+                fresh = client
                   .watch()
                   .prefix(PREFIX)
                   .startRevision((BigInt(res.header.revision) + 1n).toString())
@@ -100,7 +100,7 @@ export const resync: Scenario = {
             return { ms, bytes };
           } finally {
             await stale.cancel().catch(() => undefined);
-            await fresh?.cancel();
+            await (await fresh)?.cancel();
             client.close();
           }
         },

@@ -21,7 +21,7 @@ interface Round {
  */
 export const scale: Scenario = {
   id: 'scale',
-  title: 'Scale: many subscriptions in one process',
+  title: 'Scale: subscriptions in one process',
   budgetMs: { quick: 45_000, full: 420_000 },
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const prefixes = ctx.quick ? 100 : 1_000;
