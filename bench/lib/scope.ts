@@ -17,7 +17,7 @@ export class Scope {
 
   constructor(private readonly endpoints: readonly string[]) {}
 
-  /** Registers `fn` to run at close; returns `fn`'s owner-facing release, which runs it once, early. */
+  /** Registers `fn` to run at close; the returned function runs it early instead (it runs at most once). */
   defer(fn: Cleanup): () => Promise<void> {
     let done = false;
     const once = async () => {

@@ -7,10 +7,10 @@ import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
 const WARMUP = 20;
 
 /**
- * Put-to-subscriber latency (no memory figure: one subscriber is noise next to a client): one writer puts a key, one subscriber in the same process receives
+ * Put-to-subscriber latency: one writer puts a key, one subscriber in the same process receives
  * it. concord: `concord.watch({ key })`; etcd3: `client.watch().key()`. Both subscribers stay
  * open for the whole scenario on their own key; the rounds alternate which key is written, so
- * only one side has traffic at a time.
+ * only one side has traffic at a time. No memory figure: one subscriber is noise next to a client.
  */
 export const latency: Scenario = {
   id: 'latency',
