@@ -35,7 +35,8 @@ describe('Mutex holder paused past its TTL', () => {
       // Acquisition follows the deletion of the holder's key, which etcd does when it expires the lease.
       const ttl = await cluster.client().leaseClient.leaseTimeToLive({ ID: leaseId });
       assert.equal(Number(ttl.TTL), -1, 'the paused holder lease is gone when the next holder acquires');
-      assert.ok(acquiredAt - pausedAt >= 1_500, `not handed on before the TTL (${acquiredAt - pausedAt} ms)`);
+      // etcd counts the TTL from the last keepalive it received, at most a third of the TTL before the pause.
+      assert.ok(acquiredAt - pausedAt >= 1_200, `not handed on before the TTL (${acquiredAt - pausedAt} ms)`);
       assert.ok(next.fencingToken > BigInt(String(held.token)));
 
       // The request is already waiting in the pipe when the process wakes up: the holder must see
