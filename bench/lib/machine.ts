@@ -12,6 +12,7 @@ export interface Machine {
   node: string;
   etcd: string;
   etcd3: string;
+  /** The commit measured, noting when src/ had uncommitted changes (the bench builds src/ from disk). */
   commit: string;
 }
 
@@ -26,7 +27,12 @@ export function describeMachine(): Machine {
     node: process.version,
     etcd: etcdVersion(),
     etcd3: etcd3Version(),
-    commit: quiet(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()),
+    commit: quiet(() => {
+      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+      // The bench builds src/ as it is on disk, which may differ from the commit.
+      const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim();
+      return dirty ? `${head} + uncommitted changes in src/` : head;
+    }),
   };
 }
 

@@ -157,6 +157,7 @@ export const lock: Scenario = {
         acquisitions: c.n + result.concord.length,
         rounds,
         holdMs: HOLD_MS,
+        thinkMs: THINK_MS,
         ttl: TTL,
       },
       metrics: [
