@@ -42,6 +42,8 @@ export class WatchHub implements Closable {
   private readonly upstreams = new Set<Upstream>();
   private readonly shared = new Map<string, Upstream>();
   private readonly byId = new Map<string, Upstream>();
+  /** Ids of create requests not answered yet, oldest first: etcd answers creates in order. */
+  private readonly awaitingCreated: string[] = [];
   private readonly views = new Map<string, ViewCache>();
   private nextWatchId = 1n;
   private backoff: IBackoff<unknown>;
@@ -222,6 +224,7 @@ export class WatchHub implements Closable {
     const id = (this.nextWatchId++).toString();
     up.watchId = id;
     this.byId.set(id, up);
+    this.awaitingCreated.push(id);
     this.stream.write({ create_request: up.createRequest(id) });
   }
 
@@ -289,8 +292,15 @@ export class WatchHub implements Closable {
     const stream = this.stream;
     this.stream = undefined;
     this.byId.clear();
+    this.awaitingCreated.length = 0;
     for (const up of this.upstreams) up.watchId = undefined;
-    if (stream) endStream(stream);
+    if (stream) {
+      if ((this as unknown as { stallReset: boolean }).stallReset) {
+        (this as unknown as { stallReset: boolean }).stallReset = false;
+        stream.on('error', () => undefined);
+        stream.cancel();
+      } else endStream(stream);
+    }
   }
 
   private failAll(error: unknown): void {
@@ -307,6 +317,7 @@ export class WatchHub implements Closable {
         if (generation !== this.generation || !this.stream) return;
         const silent = Date.now() - this.lastHeard;
         if (silent >= stallTimeoutMs) {
+          (this as unknown as { stallReset: boolean }).stallReset = true;
           this.onStreamFailure(generation, new Error(`watch stream silent for ${silent} ms`));
         } else if (silent >= stallTimeoutMs / 2 && !this.progressAsked) {
           // Any answer proves the stream is alive; etcd answers a progress request even when idle.
@@ -323,13 +334,21 @@ export class WatchHub implements Closable {
     this.progressAsked = false;
     this.backoff = this.runtime.reconnectBackoff.next(undefined);
     this.runtime.monitor.report(true);
-    const up = this.byId.get(String(res.watch_id));
+    let id = String(res.watch_id);
+    if (res.created) {
+      // etcd 3.4 answers a create it refuses (permission denied) with watch id -1, created and
+      // canceled: that answer belongs to the oldest create still waiting for its answer.
+      if (id === '-1') id = this.awaitingCreated[0] ?? id;
+      const at = this.awaitingCreated.indexOf(id);
+      if (at >= 0) this.awaitingCreated.splice(at, 1);
+    }
+    const up = this.byId.get(id);
     // Answers to progress requests carry no watch id (-1): they are liveness only, because etcd
     // 3.4 may send them ahead of events still queued for a watch.
     if (!up) return;
-    if (res.created) up.onCreated(BigInt(res.header.revision));
+    // A refused create never started: announcing a start revision would look like a live watch.
+    if (res.created && !res.canceled) up.onCreated(BigInt(res.header.revision));
     if (res.canceled) {
-      const id = String(res.watch_id);
       this.byId.delete(id);
       up.watchId = undefined;
       // etcd keeps a watch it cancelled for compaction registered (and counted) until the client
