@@ -294,13 +294,7 @@ export class WatchHub implements Closable {
     this.byId.clear();
     this.awaitingCreated.length = 0;
     for (const up of this.upstreams) up.watchId = undefined;
-    if (stream) {
-      if ((this as unknown as { stallReset: boolean }).stallReset) {
-        (this as unknown as { stallReset: boolean }).stallReset = false;
-        stream.on('error', () => undefined);
-        stream.cancel();
-      } else endStream(stream);
-    }
+    if (stream) endStream(stream);
   }
 
   private failAll(error: unknown): void {
@@ -317,7 +311,6 @@ export class WatchHub implements Closable {
         if (generation !== this.generation || !this.stream) return;
         const silent = Date.now() - this.lastHeard;
         if (silent >= stallTimeoutMs) {
-          (this as unknown as { stallReset: boolean }).stallReset = true;
           this.onStreamFailure(generation, new Error(`watch stream silent for ${silent} ms`));
         } else if (silent >= stallTimeoutMs / 2 && !this.progressAsked) {
           // Any answer proves the stream is alive; etcd answers a progress request even when idle.
