@@ -72,6 +72,9 @@ describe('TLS with client certificates', () => {
 
       const session = await concord.session({ ttl: 5 });
       assert.match(session.leaseId, /^\d+$/);
+      const lock = await concord.mutex('tls-m', { session }).lock();
+      assert.equal(await lock.txn([{ type: 'put', key: 'tls/locked', value: 'y' }]), true);
+      await lock.release();
       // Holding the subscription holds the candidacy (unsubscribing resigns).
       const elected = new Promise<Leadership>((resolve, reject) => {
         campaign = concord.election('tls-e').campaign('me').subscribe({ next: resolve, error: reject });
@@ -144,6 +147,8 @@ describe('TLS with client certificates', () => {
         });
         await assert.rejects(firstValueFrom(concord.watch({ prefix: 'tls/' })), AuthenticationFailedError);
         await assert.rejects(firstValueFrom(concord.view({ prefix: 'tls/' })), AuthenticationFailedError);
+        await assert.rejects(concord.mutex('tls-m').lock(), AuthenticationFailedError);
+        await assert.rejects(concord.semaphore('tls-s', { permits: 2 }).acquire(), AuthenticationFailedError);
         await assert.rejects(concord.election('tls-e').leader(), AuthenticationFailedError);
         await assert.rejects(
           firstValueFrom(concord.election('tls-e').campaign('x')),
