@@ -106,7 +106,9 @@ describe('etcd authentication and per-prefix permissions', () => {
       assert.equal((await concord.election('e').leader())?.value, 'alice');
       assert.equal(await leadership.txn([{ type: 'put', key: 'kv/leader', value: 'alice' }]), true);
 
-      const reg = await concord.registry().register({ service: 'api', id: 'i1', address: '10.0.0.1:80' }, { session });
+      const reg = await concord
+        .registry()
+        .register({ service: 'api', id: 'i1', address: '10.0.0.1:80' }, { session });
       const instances = await first(
         concord
           .discovery()
@@ -122,8 +124,8 @@ describe('etcd authentication and per-prefix permissions', () => {
       await config.close();
       await session.close();
       // Everything really went under app/ (the root user sees it there).
-      assert.equal((await root.get('app/kv/guarded').string()), 'ok');
-      assert.equal((await root.get('app/cfg/pool').string()), '5');
+      assert.equal(await root.get('app/kv/guarded').string(), 'ok');
+      assert.equal(await root.get('app/cfg/pool').string(), '5');
     } finally {
       campaign?.unsubscribe();
       await concord.close();
@@ -145,7 +147,11 @@ describe('etcd authentication and per-prefix permissions', () => {
       await refused('mutex.lock', concord.mutex('m').lock(), PermissionDeniedError);
       await refused('mutex.tryLock', concord.mutex('m').tryLock(), PermissionDeniedError);
       await refused('rwlock.read', concord.rwlock('rw').read(), PermissionDeniedError);
-      await refused('semaphore.acquire', concord.semaphore('s', { permits: 2 }).acquire(), PermissionDeniedError);
+      await refused(
+        'semaphore.acquire',
+        concord.semaphore('s', { permits: 2 }).acquire(),
+        PermissionDeniedError,
+      );
       await refused('election.campaign', first(concord.election('e').campaign('x')), PermissionDeniedError);
       await refused('election.leader', concord.election('e').leader(), PermissionDeniedError);
       await refused('election.leader$', first(concord.election('e').leader$), PermissionDeniedError);
@@ -154,7 +160,11 @@ describe('etcd authentication and per-prefix permissions', () => {
         concord.registry().register({ service: 'api', address: '10.0.0.1:80' }, { ttl: 5 }),
         PermissionDeniedError,
       );
-      await refused('discovery.instances$', first(concord.discovery().instances$('api')), PermissionDeniedError);
+      await refused(
+        'discovery.instances$',
+        first(concord.discovery().instances$('api')),
+        PermissionDeniedError,
+      );
       await refused('discovery.changes$', first(concord.discovery().changes$()), PermissionDeniedError);
       await refused('config.load', concord.config('cfg').load(), PermissionDeniedError);
       await refused('config.value$', first(concord.config('cfg').value$), PermissionDeniedError);
@@ -188,7 +198,8 @@ describe('etcd authentication and per-prefix permissions', () => {
         await refused('watch outside', first(concord.watch({ prefix: 'other/' })), PermissionDeniedError);
         await root.put('app/shared/x').value('1');
         const deadline = Date.now() + REFUSAL_MS;
-        while (!seen.includes('app/shared/x') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (!seen.includes('app/shared/x') && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
         assert.deepEqual(seen, ['app/shared/x']);
       } finally {
         sub.unsubscribe();
