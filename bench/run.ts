@@ -42,12 +42,17 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-// A scenario's dangling promise that rejects after it ended (e.g. after a timeout) must not
-// crash the run: it is charged to the scenario running at the time.
+// An error nobody caught (a dangling promise of a timed-out scenario, a throwing callback) must
+// not end the run without a report: it fails the scenario running at the time, and the run goes on.
 let strays: string[] = [];
-process.on('unhandledRejection', (reason) => {
+const stray = (reason: unknown) => {
   strays.push(reason instanceof Error ? reason.message : String(reason));
-});
+  process.stderr.write(
+    `uncaught: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`,
+  );
+};
+process.on('unhandledRejection', stray);
+process.on('uncaughtException', stray);
 
 async function runScenario(
   scenario: Scenario,
@@ -102,7 +107,7 @@ async function runScenario(
     result.notes = [...(result.notes ?? []), `Cleanup problems: ${problems.join('; ')}.`];
   }
   if (strays.length > 0 && result.status !== 'error') {
-    result = { ...result, status: 'error', error: `unhandled rejection: ${strays[0]}` };
+    result = { ...result, status: 'error', error: `uncaught error: ${strays[0]}` };
   }
   result.durationMs = Math.round(performance.now() - started);
   say(

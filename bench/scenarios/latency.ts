@@ -1,5 +1,5 @@
 import { alternate } from '../lib/alternate.js';
-import { within } from '../lib/etcd.js';
+import { pollUntil, serverWatchers, within } from '../lib/etcd.js';
 import { summarize } from '../lib/stats.js';
 import { Arrivals } from '../lib/timing.js';
 import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
@@ -24,10 +24,13 @@ export const latency: Scenario = {
 
     const concordArrivals = new Arrivals();
     const concord = ctx.scope.concord();
+    const base = await serverWatchers(ctx.cluster);
     const sub = concord.watch({ key: 'bench/latency/concord' }).subscribe((batch) => {
       if (batch.type === 'events') for (const e of batch.events) concordArrivals.arrived(Number(e.kv.value));
     });
     ctx.scope.defer(() => sub.unsubscribe());
+    // A watch "from now" misses puts made before etcd created it: wait for it to exist.
+    await pollUntil('the concord watch', async () => (await serverWatchers(ctx.cluster)) > base, ctx.signal);
 
     const etcd3Arrivals = new Arrivals();
     const client = ctx.scope.etcd3();
