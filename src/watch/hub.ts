@@ -6,7 +6,7 @@ import { toConcordError } from '../etcd-errors.js';
 import type { Closable, Runtime } from '../runtime.js';
 import { checkInteger, checkOptions, checkRevision } from '../validate.js';
 import { BoundedIterator } from './iterator.js';
-import { type EtcdRange, rangeId, readRange, resolveRange } from './range.js';
+import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import type {
   View,
   WatchBatch,
@@ -33,6 +33,11 @@ type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
  * every watch after the stream breaks or stalls from the revision after the last one it
  * delivered, re-reads ranges whose history was compacted, and closes the stream when the
  * last subscriber leaves.
+ *
+ * Delivery is synchronous: every subscriber gets a batch as soon as its response is decoded,
+ * and the hub never waits for anyone. A subscriber that needs time per batch buffers on its
+ * own side (an RxJS operator such as `concatMap`), or uses `watchIterator`, whose buffer is
+ * bounded.
  */
 export class WatchHub implements Closable {
   private stream: WatchStream | undefined;
@@ -47,6 +52,8 @@ export class WatchHub implements Closable {
   private readonly views = new Map<string, ViewCache>();
   private nextWatchId = 1n;
   private backoff: IBackoff<unknown>;
+  /** Whether `backoff` has advanced since etcd last answered. */
+  private backingOff = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stallTimer: NodeJS.Timeout | undefined;
   private readonly retryTimers = new Set<NodeJS.Timeout>();
@@ -78,15 +85,25 @@ export class WatchHub implements Closable {
 
   /** See `Concord.view`. One cache (and one server-side watch) per prefix, shared by all subscribers. */
   view(range: { prefix: string }): Observable<View> {
+    this.runtime.assertOpen('view');
+    if (range === null || typeof range !== 'object')
+      throw new InvalidArgumentError('range', 'must be { prefix }', range);
     checkOptions('range', range, ['prefix']);
-    if (typeof range?.prefix !== 'string')
-      throw new InvalidArgumentError('range.prefix', 'must be a string', range?.prefix);
+    if (typeof range.prefix !== 'string')
+      throw new InvalidArgumentError('range.prefix', 'must be a string', range.prefix);
     const resolved = resolveRange(this.runtime.keys, range);
     return new Observable<View>((subscriber) => {
+      if (this.closed) {
+        subscriber.complete();
+        return;
+      }
       const id = rangeId(resolved);
       let cache = this.views.get(id);
       if (!cache) {
-        cache = new ViewCache(this.runtime, this, resolved, () => this.views.delete(id));
+        const created = new ViewCache(this.runtime, this, resolved, () => {
+          if (this.views.get(id) === created) this.views.delete(id);
+        });
+        cache = created;
         this.views.set(id, cache);
       }
       return cache.subscribe(subscriber);
@@ -111,7 +128,7 @@ export class WatchHub implements Closable {
     }
     return new BoundedIterator(
       (sink) => this.attach(resolved, { fromRevision, prevKv }, sink),
-      () => readRange(this.runtime.etcd, this.runtime.keys, resolved, this.runtime.hubSettings.pageSize),
+      (signal) => readRangeRetrying(this.runtime, resolved, signal),
       fromRevision ?? 0n,
       options?.maxBuffered ?? this.runtime.hubSettings.maxBuffered,
       overflow,
@@ -167,20 +184,22 @@ export class WatchHub implements Closable {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const up of this.upstreams) up.abortResync();
     const sinks = [...this.upstreams].flatMap((up) => [...up.sinks]);
     this.upstreams.clear();
     this.shared.clear();
     for (const view of [...this.views.values()]) view.complete();
     for (const sink of sinks) sink.complete();
-    this.dropStream();
+    this.dropStream('end');
     clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
     for (const timer of this.retryTimers) clearTimeout(timer);
     this.retryTimers.clear();
   }
 
   private resolve(range: WatchRange): EtcdRange {
     this.runtime.assertOpen('watch');
-    if (range === null || typeof range !== 'object')
+    if (range === null || typeof range !== 'object' || Array.isArray(range))
       throw new InvalidArgumentError('range', 'must be { key } or { prefix }', range);
     if ('prefix' in range) {
       checkOptions('range', range, ['prefix']);
@@ -206,12 +225,13 @@ export class WatchHub implements Closable {
   private unregister(up: Upstream): void {
     if (!this.upstreams.delete(up)) return;
     if (up.shareKey && this.shared.get(up.shareKey) === up) this.shared.delete(up.shareKey);
+    up.abortResync();
     const id = up.watchId;
     up.watchId = undefined;
     if (id !== undefined) this.byId.delete(id);
     if (this.upstreams.size === 0) {
       // Ending the stream removes every server-side watch at once and lets the process exit.
-      this.dropStream();
+      this.dropStream('end');
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
     } else if (id !== undefined && this.stream) {
@@ -254,14 +274,17 @@ export class WatchHub implements Closable {
       },
       (err: unknown) => {
         this.opening = false;
-        this.onStreamFailure(generation, err);
+        // The hub may have been emptied and refilled while this attempt was pending; the
+        // newer subscribers still need a stream.
+        if (generation !== this.generation) this.openStream();
+        else this.onStreamFailure(generation, err);
       },
     );
   }
 
-  private onStreamFailure(generation: number, err: unknown): void {
+  private onStreamFailure(generation: number, err: unknown, mode: 'end' | 'reset' = 'end'): void {
     if (generation !== this.generation || this.closed) return;
-    this.dropStream();
+    this.dropStream(mode);
     const error = toConcordError(err, 'watch stream');
     if (
       error instanceof ConcordError &&
@@ -274,6 +297,7 @@ export class WatchHub implements Closable {
     this.runtime.monitor.report(false);
     const delay = this.backoff.duration;
     this.backoff = this.backoff.next(undefined);
+    this.backingOff = true;
     this.runtime.log.warn('watch stream interrupted; resuming', {
       error: err instanceof Error ? err.message : String(err),
       retryInMs: delay,
@@ -284,8 +308,13 @@ export class WatchHub implements Closable {
     }, delay);
   }
 
-  /** Forgets the current stream (ending it without tripping etcd3's per-host failure handling). */
-  private dropStream(): void {
+  /**
+   * Forgets the current stream. `'end'` half-closes it first, so etcd3 treats the cancellation
+   * as ours and leaves the host's connections alone. `'reset'` cancels it while still writable,
+   * which etcd3 reports as a host failure: it then closes the host's gRPC clients, so the next
+   * stream gets a fresh connection instead of the silent one.
+   */
+  private dropStream(mode: 'end' | 'reset'): void {
     this.generation++;
     clearInterval(this.stallTimer);
     this.stallTimer = undefined;
@@ -294,14 +323,23 @@ export class WatchHub implements Closable {
     this.byId.clear();
     this.awaitingCreated.length = 0;
     for (const up of this.upstreams) up.watchId = undefined;
-    if (stream) endStream(stream);
+    if (!stream) return;
+    if (mode === 'end') {
+      endStream(stream);
+    } else {
+      stream.on('error', () => undefined);
+      stream.cancel();
+    }
   }
 
   private failAll(error: unknown): void {
-    const sinks = [...this.upstreams].flatMap((up) => [...up.sinks]);
+    const ups = [...this.upstreams];
     this.upstreams.clear();
     this.shared.clear();
-    for (const sink of sinks) sink.error(error);
+    for (const up of ups) {
+      up.abortResync();
+      for (const sink of [...up.sinks]) sink.error(error);
+    }
   }
 
   private startStallTimer(generation: number): void {
@@ -311,7 +349,7 @@ export class WatchHub implements Closable {
         if (generation !== this.generation || !this.stream) return;
         const silent = Date.now() - this.lastHeard;
         if (silent >= stallTimeoutMs) {
-          this.onStreamFailure(generation, new Error(`watch stream silent for ${silent} ms`));
+          this.onStreamFailure(generation, new Error(`watch stream silent for ${silent} ms`), 'reset');
         } else if (silent >= stallTimeoutMs / 2 && !this.progressAsked) {
           // Any answer proves the stream is alive; etcd answers a progress request even when idle.
           this.progressAsked = true;
@@ -325,7 +363,10 @@ export class WatchHub implements Closable {
   private onResponse(res: IWatchResponse): void {
     this.lastHeard = Date.now();
     this.progressAsked = false;
-    this.backoff = this.runtime.reconnectBackoff.next(undefined);
+    if (this.backingOff) {
+      this.backingOff = false;
+      this.backoff = this.runtime.reconnectBackoff.next(undefined);
+    }
     this.runtime.monitor.report(true);
     let id = String(res.watch_id);
     if (res.created) {
@@ -337,7 +378,7 @@ export class WatchHub implements Closable {
     }
     const up = this.byId.get(id);
     // Answers to progress requests carry no watch id (-1): they are liveness only, because etcd
-    // 3.4 may send them ahead of events still queued for a watch.
+    // 3.4 sends them ahead of events still queued for a watch.
     if (!up) return;
     // A refused create never started: announcing a start revision would look like a live watch.
     if (res.created && !res.canceled) up.onCreated(BigInt(res.header.revision));
@@ -362,10 +403,7 @@ export class WatchHub implements Closable {
     }
     const reason = res.cancel_reason || 'cancelled by etcd';
     if (/permission denied|user name is empty|invalid auth token/i.test(reason)) {
-      const error = new PermissionDeniedError(`watch: etcd denied permission (${reason})`);
-      this.upstreams.delete(up);
-      if (up.shareKey) this.shared.delete(up.shareKey);
-      for (const sink of [...up.sinks]) sink.error(error);
+      this.fail(up, new PermissionDeniedError(`watch: etcd denied permission (${reason})`));
       return;
     }
     // Anything else (e.g. the member lost its leader) is transient: create it again shortly.
@@ -375,40 +413,32 @@ export class WatchHub implements Closable {
     });
   }
 
+  /** Ends one upstream with an error the hub cannot repair. */
+  private fail(up: Upstream, error: unknown): void {
+    this.unregister(up);
+    for (const sink of [...up.sinks]) sink.error(error);
+  }
+
   /** Re-reads a range whose history etcd compacted, delivers it as `resync` and resumes after it. */
   private async resync(up: Upstream, compactRevision: bigint): Promise<void> {
-    up.resyncing = true;
-    let backoff = this.runtime.reconnectBackoff.next(undefined);
-    for (;;) {
-      if (!this.upstreams.has(up) || this.closed) return;
-      try {
-        const snapshot = await readRange(
-          this.runtime.etcd,
-          this.runtime.keys,
-          up.range,
-          this.runtime.hubSettings.pageSize,
-        );
-        if (!this.upstreams.has(up) || this.closed) return;
-        this.runtime.log.info('watch resynced after compaction', {
-          compactRevision: compactRevision.toString(),
-          revision: snapshot.revision.toString(),
-          keys: snapshot.entries.size,
-          pages: snapshot.pages,
-        });
-        up.resyncing = false;
-        up.onResync(snapshot.revision, snapshot.entries, compactRevision);
-        if (this.upstreams.has(up) && up.watchId === undefined) {
-          if (this.stream) this.create(up);
-          else this.openStream();
-        }
-        return;
-      } catch (err) {
-        this.runtime.log.warn('re-reading a compacted range failed; retrying', {
-          error: err instanceof Error ? err.message : String(err),
-        });
-        await new Promise<void>((resolve) => this.later(resolve, backoff.duration));
-        backoff = backoff.next(undefined);
+    const signal = up.startResync();
+    try {
+      const snapshot = await readRangeRetrying(this.runtime, up.range, signal);
+      this.runtime.log.info('watch resynced after compaction', {
+        compactRevision: compactRevision.toString(),
+        revision: snapshot.revision.toString(),
+        keys: snapshot.entries.size,
+        pages: snapshot.pages,
+      });
+      up.onResync(snapshot.revision, snapshot.entries, compactRevision);
+      if (this.upstreams.has(up) && up.watchId === undefined) {
+        if (this.stream) this.create(up);
+        else this.openStream();
       }
+    } catch (err) {
+      // Aborted: the upstream was dropped or the hub closed, nobody is waiting.
+      if (signal.aborted) return;
+      this.fail(up, toConcordError(err, 'watch resync'));
     }
   }
 

@@ -1,13 +1,18 @@
-import { SlowConsumerError } from '../errors.js';
+import { ClosedError, SlowConsumerError } from '../errors.js';
 import type { RangeSnapshot } from './range.js';
 import type { WatchBatch } from './types.js';
 import type { Sink } from './upstream.js';
 
 /**
  * An async iterator over one watch with a bounded buffer. The hub never waits for the
- * consumer; when more than `maxBuffered` batches are waiting, the overflow policy applies:
- * `'resync'` drops them and hands the consumer a fresh `resync` (compactRevision 0n) followed
- * by the batches after it, `'error'` ends the iteration with {@link SlowConsumerError}.
+ * consumer; when a batch arrives while `maxBuffered` batches are already waiting, the overflow
+ * policy applies:
+ * - `'resync'`: the waiting batches are dropped and the consumer's next batch is a `resync`
+ *   (compactRevision 0n) read at that moment, followed by every batch after the read's
+ *   revision: no gap, no duplicate. The re-read is retried while etcd is unreachable.
+ * - `'error'`: the watch is released at once; the consumer still gets the batches that were
+ *   waiting, then `next()` rejects with {@link SlowConsumerError}.
+ * `return()` (e.g. `break` in `for await`) releases the watch.
  */
 export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   private buffer: WatchBatch[] = [];
@@ -19,11 +24,13 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   private resyncNeeded = false;
   /** Batches at or below this revision are covered by a resync already delivered. */
   private coveredThrough = 0n;
+  /** Aborts a re-read in progress when the iterator ends. */
+  private readonly abort = new AbortController();
   private readonly detach: () => void;
 
   constructor(
     attach: (sink: Sink) => () => void,
-    private readonly read: () => Promise<RangeSnapshot>,
+    private readonly read: (signal: AbortSignal) => Promise<RangeSnapshot>,
     from: bigint,
     private readonly maxBuffered: number,
     private readonly overflow: 'resync' | 'error',
@@ -43,7 +50,17 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   async next(): Promise<IteratorResult<WatchBatch>> {
     if (this.resyncNeeded && !this.done) {
       this.resyncNeeded = false;
-      const snapshot = await this.read();
+      let snapshot: RangeSnapshot;
+      try {
+        snapshot = await this.read(this.abort.signal);
+      } catch (err) {
+        // Ended meanwhile: report the end as any later call would.
+        if (this.done) return this.next();
+        // What is buffered comes after a gap the failed read should have covered.
+        this.buffer = [];
+        this.end(err);
+        throw err;
+      }
       this.coveredThrough = snapshot.revision;
       this.buffer = this.buffer.filter((b) => b.revision > snapshot.revision);
       return {
@@ -68,6 +85,7 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   async return(): Promise<IteratorResult<WatchBatch>> {
     this.end(undefined);
     this.buffer = [];
+    this.failure = undefined;
     return { done: true, value: undefined };
   }
 
@@ -89,6 +107,8 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
         this.end(new SlowConsumerError(`watch consumer fell more than ${this.maxBuffered} batches behind`));
         return;
       }
+      // Everything buffered so far, and this batch, is covered by the re-read next() makes; the
+      // batch is kept only in case it is newer than that read.
       this.buffer = [];
       this.resyncNeeded = true;
     }
@@ -99,6 +119,7 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
     if (this.done) return;
     this.done = true;
     this.failure = err;
+    this.abort.abort(new ClosedError('the watch iterator ended'));
     this.detach?.();
     const waiter = this.waiter;
     this.waiter = undefined;

@@ -1,5 +1,7 @@
 import type { Etcd3 } from 'etcd3';
+import { isTransient } from '../etcd-errors.js';
 import type { Keyspace } from '../keys.js';
+import type { Runtime } from '../runtime.js';
 import { toKeyValue } from './decode.js';
 import type { KeyValue, WatchRange } from './types.js';
 
@@ -11,7 +13,11 @@ export interface EtcdRange {
 
 /** Resolves a caller's range against the keyspace. */
 export function resolveRange(keys: Keyspace, range: WatchRange): EtcdRange {
-  return 'prefix' in range ? keys.prefixRange(range.prefix) : { key: keys.key(range.key) };
+  if (!('prefix' in range)) return { key: keys.key(range.key) };
+  const { key, rangeEnd } = keys.prefixRange(range.prefix);
+  // An empty prefix without a namespace means every key; etcd spells that start as "\0"
+  // because it rejects an empty key.
+  return { key: key.length === 0 ? Buffer.from([0]) : key, rangeEnd };
 }
 
 /** A stable identity for a range, used to share one server-side watch between subscribers. */
@@ -58,4 +64,51 @@ export async function readRange(
     start = Buffer.concat([last.key, Buffer.from([0])]);
   }
   return { revision, entries, pages };
+}
+
+/**
+ * {@link readRange} with the Concord's page size, retried with its reconnect backoff for as long
+ * as etcd is unreachable. Rejects at once with any other error, and with the signal's reason
+ * once `signal` aborts (no timer is left behind).
+ */
+export async function readRangeRetrying(
+  runtime: Runtime,
+  range: EtcdRange,
+  signal: AbortSignal,
+): Promise<RangeSnapshot> {
+  let backoff = runtime.reconnectBackoff.next(undefined);
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      const snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize);
+      signal.throwIfAborted();
+      runtime.monitor.report(true);
+      return snapshot;
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (!isTransient(err)) throw err;
+      runtime.monitor.report(false);
+      runtime.log.warn('reading a watched range failed; retrying', {
+        error: err instanceof Error ? err.message : String(err),
+        retryInMs: backoff.duration,
+      });
+      await sleep(backoff.duration, signal);
+      backoff = backoff.next(undefined);
+    }
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

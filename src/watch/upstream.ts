@@ -1,4 +1,5 @@
 import type { IEvent, IWatchCreateRequest } from 'etcd3';
+import { ClosedError } from '../errors.js';
 import type { Keyspace } from '../keys.js';
 import { toKeyValue } from './decode.js';
 import type { EtcdRange } from './range.js';
@@ -32,9 +33,8 @@ export class Upstream {
   lastRevision = 0n;
   /** Whether `lastRevision` is known; before that the watch starts at etcd's current revision. */
   positioned = false;
-  /** A compaction re-read is under way; the upstream is not registered on the stream meanwhile. */
-  resyncing = false;
   private fragments: IEvent[] = [];
+  private resyncAbort: AbortController | undefined;
   /** "From now" sinks still waiting to learn the revision they start after. */
   private readonly unannounced = new Set<Sink>();
 
@@ -49,6 +49,23 @@ export class Upstream {
       this.lastRevision = fromRevision - 1n;
       this.positioned = true;
     }
+  }
+
+  /** A compaction re-read is under way; the upstream is not registered on the stream meanwhile. */
+  get resyncing(): boolean {
+    return this.resyncAbort !== undefined;
+  }
+
+  /** Marks a compaction re-read as started; the signal aborts when the upstream is dropped. */
+  startResync(): AbortSignal {
+    this.resyncAbort = new AbortController();
+    return this.resyncAbort.signal;
+  }
+
+  /** Stops a re-read in progress (the upstream was dropped or the hub closed). */
+  abortResync(): void {
+    this.resyncAbort?.abort(new ClosedError('the watch was dropped'));
+    this.resyncAbort = undefined;
   }
 
   /** Adds a sink; a "from now" sink is told its starting revision as soon as it is known. */
@@ -126,6 +143,7 @@ export class Upstream {
 
   /** Delivers a re-read of the range and continues from its revision. */
   onResync(revision: bigint, snapshot: ReadonlyMap<string, KeyValue>, compactRevision: bigint): void {
+    this.resyncAbort = undefined;
     this.lastRevision = revision;
     this.positioned = true;
     this.deliver({ type: 'resync', revision, snapshot, compactRevision });

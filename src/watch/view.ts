@@ -1,8 +1,9 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
-import { isTransient, toConcordError } from '../etcd-errors.js';
+import { ClosedError } from '../errors.js';
+import { toConcordError } from '../etcd-errors.js';
 import type { Runtime } from '../runtime.js';
 import type { WatchHub } from './hub.js';
-import { type EtcdRange, readRange } from './range.js';
+import { type EtcdRange, type RangeSnapshot, readRangeRetrying } from './range.js';
 import type { KeyValue, View, WatchBatch } from './types.js';
 
 /**
@@ -18,9 +19,8 @@ export class ViewCache {
   private revision = 0n;
   private current: View | undefined;
   private detach: (() => void) | undefined;
-  private loading = false;
-  /** Bumped on stop, so a load that finishes after everyone left does nothing. */
-  private generation = 0;
+  /** Set while the first read is under way; aborting it stops the read (and its retries). */
+  private loading: AbortController | undefined;
 
   constructor(
     private readonly runtime: Runtime,
@@ -53,48 +53,32 @@ export class ViewCache {
   }
 
   private async load(): Promise<void> {
-    this.loading = true;
-    const generation = this.generation;
-    let backoff = this.runtime.reconnectBackoff.next(undefined);
-    for (;;) {
-      try {
-        const snapshot = await readRange(
-          this.runtime.etcd,
-          this.runtime.keys,
-          this.range,
-          this.runtime.hubSettings.pageSize,
-        );
-        if (generation !== this.generation) return;
-        this.loading = false;
-        this.entries = snapshot.entries;
-        this.revision = snapshot.revision;
-        this.runtime.monitor.report(true);
-        this.detach = this.hub.attach(
-          this.range,
-          { fromRevision: snapshot.revision + 1n, prevKv: false, share: true },
-          {
-            from: snapshot.revision + 1n,
-            internal: true,
-            next: (batch) => this.apply(batch),
-            error: (err) => this.fail(err),
-            complete: () => this.complete(),
-          },
-        );
-        this.emit();
-        return;
-      } catch (err) {
-        if (generation !== this.generation) return;
-        if (!isTransient(err)) {
-          // Typed, so a refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
-          this.fail(toConcordError(err, 'view'));
-          return;
-        }
-        this.runtime.monitor.report(false);
-        await new Promise((resolve) => setTimeout(resolve, backoff.duration));
-        backoff = backoff.next(undefined);
-        if (generation !== this.generation) return;
-      }
+    this.loading = new AbortController();
+    const { signal } = this.loading;
+    let snapshot: RangeSnapshot;
+    try {
+      snapshot = await readRangeRetrying(this.runtime, this.range, signal);
+    } catch (err) {
+      // Aborted: every subscriber left (or the hub closed) while reading. Otherwise typed, so a
+      // refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
+      if (!signal.aborted) this.fail(toConcordError(err, 'view'));
+      return;
     }
+    this.loading = undefined;
+    this.entries = snapshot.entries;
+    this.revision = snapshot.revision;
+    this.detach = this.hub.attach(
+      this.range,
+      { fromRevision: snapshot.revision + 1n, prevKv: false, share: true },
+      {
+        from: snapshot.revision + 1n,
+        internal: true,
+        next: (batch) => this.apply(batch),
+        error: (err) => this.fail(err),
+        complete: () => this.complete(),
+      },
+    );
+    this.emit();
   }
 
   private apply(batch: WatchBatch): void {
@@ -135,8 +119,8 @@ export class ViewCache {
   }
 
   private stop(): void {
-    this.generation++;
-    this.loading = false;
+    this.loading?.abort(new ClosedError('the view has no subscribers'));
+    this.loading = undefined;
     this.current = undefined;
     this.entries = new Map();
     const detach = this.detach;

@@ -7,6 +7,8 @@ type Mode = 'forward' | 'blackhole';
 interface Pair {
   client: Socket;
   upstream: Socket | undefined;
+  /** Set by freeze(): this connection forwards nothing any more, in either direction. */
+  frozen?: boolean;
   /** Settles once both sockets have emitted 'close' and the pair left the set. */
   gone: Promise<unknown>;
 }
@@ -82,6 +84,15 @@ export class TcpProxy {
   }
 
   /**
+   * The connections open now go silent in both directions and stay open (a path that died
+   * without a reset, e.g. a dropped NAT entry), while new connections are forwarded as usual.
+   * Only the client's own deadlines or keepalives notice; cut() or close() ends them.
+   */
+  freeze(): void {
+    for (const pair of this.#pairs) pair.frozen = true;
+  }
+
+  /**
    * Back to forwarding. Connections that lived through a blackhole have lost bytes, so they are
    * destroyed; the client reconnects on a clean stream.
    */
@@ -125,14 +136,14 @@ export class TcpProxy {
     pair.gone = Promise.all([clientGone, closed(upstream)]);
     upstream.on('error', () => destroy(pair));
     upstream.on('close', () => destroy(pair));
-    this.#relay(client, upstream);
-    this.#relay(upstream, client);
+    this.#relay(pair, client, upstream);
+    this.#relay(pair, upstream, client);
   }
 
-  // Forwards `from` to `to` unless blackholed, with backpressure: a slow receiver pauses the sender.
-  #relay(from: Socket, to: Socket): void {
+  // Forwards `from` to `to` unless blackholed or frozen, with backpressure: a slow receiver pauses the sender.
+  #relay(pair: Pair, from: Socket, to: Socket): void {
     from.on('data', (chunk: Buffer) => {
-      if (this.#mode !== 'forward' || to.destroyed) return;
+      if (this.#mode !== 'forward' || pair.frozen || to.destroyed) return;
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
