@@ -80,6 +80,13 @@ onMessage((msg) => {
     void leadership.resign();
   } else if (cmd === 'exit') {
     exiting = true;
+    // Diagnostics, not a workaround: a close() that hangs is a bug the parent should hear about.
+    setTimeout(() => {
+      process.stderr.write(
+        `close() still pending after 10 s: ${process.getActiveResourcesInfo().join(', ')}\n`,
+      );
+      process.exit(3);
+    }, 10_000).unref();
     // close() resigns a leadership at once, so the next candidate takes over without waiting for the TTL.
     void concord.close().then(() => process.exit(0));
   }

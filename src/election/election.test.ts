@@ -372,6 +372,29 @@ describe('leader$', () => {
     assert.equal(observer.watchStats().upstreamWatches, 0);
   });
 
+  test('ended campaigns release their watches, keys and leases', async () => {
+    const name = fresh();
+    const concord = connect();
+    const election = concord.election(name, { ttl: 5 });
+    const leasesBefore = (await cluster.client().leaseClient.leaseLeases()).leases.length;
+    const a = runFor(election, 'a');
+    await a.elected;
+    const b = runFor(election, 'b');
+    await queued(name, 2);
+    const leader = election.leader$.subscribe();
+    a.subscription.unsubscribe();
+    await (await b.elected).resign();
+    leader.unsubscribe();
+    await queued(name, 0);
+    await waitUntil(() => concord.watchStats().upstreamWatches === 0, { message: 'no server-side watches' });
+    await waitUntil(
+      async () => (await cluster.client().leaseClient.leaseLeases()).leases.length === leasesBefore,
+      {
+        message: 'the campaigns revoked their leases',
+      },
+    );
+  });
+
   test('follows a queue of leaders to the end', async () => {
     const name = fresh();
     const seen: Array<string | undefined> = [];

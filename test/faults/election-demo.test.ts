@@ -1,0 +1,53 @@
+// Runs the main demo (`npm run demo`) end to end the way a new user would: no ETCD_ENDPOINTS, so it
+// starts its own etcd; it must show a failover and a graceful handoff, clean up and exit 0.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+test('npm run demo: a local etcd, a crash failover, a graceful handoff, a clean exit', async () => {
+  const env = { ...process.env };
+  delete env.ETCD_ENDPOINTS;
+  const child = spawn('npm', ['run', '--silent', 'demo'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+  });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+  });
+  const started = Date.now();
+  const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  clearTimeout(killer);
+  const seconds = (Date.now() - started) / 1000;
+  const failover =
+    /failover: bravo leads (\d+) ms after the kill, ([\d.]+) ms after etcd expired the lease/.exec(output);
+  const handoff = /handoff: charlie leads ([\d.]+) ms after bravo resigned/.exec(output);
+  console.log(
+    `demo: ${seconds.toFixed(1)} s, failover ${failover?.[1]} ms after the kill (${failover?.[2]} ms after expiry), ` +
+      `handoff ${handoff?.[1]} ms`,
+  );
+  assert.equal(code, 0, `the demo exited with ${code}:\n${output}`);
+  assert.match(output, /starting a throwaway local etcd/);
+  assert.match(output, /SIGKILL alpha/);
+  assert.ok(failover, `no failover line in:\n${output}`);
+  assert.ok(handoff, `no handoff line in:\n${output}`);
+  // The new leader waited for etcd to expire the killed leader's lease, then took over at once.
+  assert.ok(Number(failover[1]) > 1000, 'the failover respected the TTL');
+  assert.ok(Number(failover[2]) < 1000);
+  assert.ok(Number(handoff[1]) < 1000);
+  assert.match(output, /summary/);
+  // Its etcd data dir is gone.
+  const dir = /data in (\S+), removed at exit/.exec(output)?.[1];
+  assert.ok(dir, 'the demo names its etcd data dir');
+  assert.equal(existsSync(dir), false, `${dir} was left behind`);
+  assert.ok(seconds < 45, `the demo took ${seconds} s`);
+});
