@@ -29,7 +29,7 @@ async function exitDelay(
     const closed = await worker.waitFor((m) => m.type === 'closed', 20_000);
     const exited = await Promise.race([
       worker.exited.then((code) => ({ code })),
-      new Promise<undefined>((resolve) => setTimeout(resolve, 5_000)),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000)),
     ]);
     assert.ok(exited, `worker (${mode}) still running 5 s after close():\n${worker.stderr()}`);
     assert.equal(exited.code, 0, worker.stderr());
