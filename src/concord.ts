@@ -65,7 +65,10 @@ export interface ConcordPolicies {
 
 /** Tunables of the watch hub. */
 export interface ConcordWatchOptions {
-  /** A stream silent this long, even to a progress request, is torn down and resumed. Default 10,000 ms. */
+  /**
+   * A watch stream silent this long, even to the progress request sent at half of it, is torn
+   * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
+   */
   stallTimeoutMs?: number;
   /** Keys per page when re-reading a range after compaction. Default 1,000. */
   pageSize?: number;
@@ -186,8 +189,12 @@ export class Concord implements AsyncDisposable {
    * revision order with no gaps or duplicates across reconnects; each `events` batch holds
    * exactly one revision. When etcd compacted past what was delivered, a `resync` batch
    * carries the range's full state instead of an error. Subscribers of the same range without
-   * `fromRevision` share one server-side watch. Cold: nothing happens until subscribe;
-   * unsubscribing cancels the server-side watch once no subscriber needs it.
+   * `fromRevision` share one server-side watch; such a subscriber first gets a `progress` batch
+   * at the revision it starts after. Batches are pushed synchronously and the hub never waits
+   * for a subscriber: slow work per batch belongs behind an operator such as `concatMap` (its
+   * buffer is the subscriber's own), or use {@link watchIterator} for a bounded buffer. Cold:
+   * nothing happens until subscribe; unsubscribing cancels the server-side watch once no
+   * subscriber needs it.
    */
   watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
     return hubOf(this.runtime).watch(range, options);
