@@ -89,9 +89,9 @@ async function main(): Promise<void> {
         if (m.type === 'elected') line(name, `elected leader, term ${m.term}`, Number(m.at));
         if (m.type === 'lost') line(name, `lost its candidacy: ${m.message}`, Number(m.at));
       });
-      const ready = await next(candidate, (m) => m.type === 'ready');
+      const ready = await candidate.worker.waitFor((m) => m.type === 'ready', 15_000);
       line(name, `started (pid ${ready.pid}), campaigning with a ${TTL} s session`);
-      await next(candidate, (m) => m.type === 'elected' || m.type === 'campaigning');
+      await candidate.worker.waitFor((m) => m.type === 'campaigning', 15_000);
       await waitForCandidates(concord, candidates.length);
     }
     const [alpha, bravo, charlie] = candidates as [Candidate, Candidate, Candidate];
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
     const expiredAt = await keyGone;
     line('etcd', `alpha's lease expired after ${ms(expiredAt - killedAt)}: its key is deleted`, expiredAt);
     const electedAt = Number((await bravoElected).at);
+    await settle();
     const failover = electedAt - killedAt;
     const afterExpiry = electedAt - expiredAt;
     line(
@@ -114,23 +115,32 @@ async function main(): Promise<void> {
       `failover: bravo leads ${ms(failover)} after the kill, ${ms(afterExpiry)} after etcd expired the lease`,
     );
 
-    // 2. Graceful handoff: the leader resigns; the next candidate takes over at once.
+    // 2. Graceful handoffs: the leader resigns (a guarded delete of its key); the next candidate,
+    //    woken by that delete, takes over at once. The one that resigned joins the queue again.
     await sleep(2_000);
-    line('demo', 'asking bravo to resign');
-    const resigning = next(bravo, (m) => m.type === 'resigning');
-    const charlieElected = next(charlie, (m) => m.type === 'elected');
-    bravo.worker.send({ cmd: 'resign' });
-    const resignedAt = Number((await resigning).at);
-    line('bravo', 'resigning: deleting its key (guarded by its term)', resignedAt);
-    const handoff = Number((await charlieElected).at) - resignedAt;
-    line('demo', `handoff: charlie leads ${ms(handoff)} after bravo resigned (bravo joins the queue again)`);
-    await sleep(1_000);
+    const handoffs: number[] = [];
+    let leader = bravo;
+    for (let round = 0; round < 3; round++) {
+      const successor = leader === bravo ? charlie : bravo;
+      line('demo', `asking ${leader.name} to resign`);
+      const resigning = next(leader, (m) => m.type === 'resigning');
+      const successorElected = next(successor, (m) => m.type === 'elected');
+      leader.worker.send({ cmd: 'resign' });
+      const resignedAt = Number((await resigning).at);
+      line(leader.name, 'resigning: deleting its key (guarded by its term)', resignedAt);
+      const handoff = Number((await successorElected).at) - resignedAt;
+      handoffs.push(handoff);
+      await settle();
+      line('demo', `handoff: ${successor.name} leads ${ms(handoff)} after ${leader.name} resigned`);
+      leader = successor;
+      await sleep(1_000);
+    }
 
     console.log('\nsummary');
     console.log(
       `  crash failover (TTL ${TTL} s): ${ms(failover)} after SIGKILL, of which ${ms(afterExpiry)} after etcd expired the lease`,
     );
-    console.log(`  graceful handoff:            ${ms(handoff)}`);
+    console.log(`  graceful handoffs:           ${handoffs.map(ms).join(', ')}`);
   } finally {
     line('demo', 'shutting down');
     await Promise.all(
@@ -165,6 +175,11 @@ function watchDeletion(concord: Concord, leader: Candidate): Promise<number> {
       map(() => performance.timeOrigin + performance.now()),
     ),
   );
+}
+
+/** Lets the workers' own lines for the same moment print first, so the timeline reads in order. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sleep(msToWait: number): Promise<void> {

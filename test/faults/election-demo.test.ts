@@ -30,20 +30,24 @@ test('npm run demo: a local etcd, a crash failover, a graceful handoff, a clean 
   const seconds = (Date.now() - started) / 1000;
   const failover =
     /failover: bravo leads (\d+) ms after the kill, ([\d.]+) ms after etcd expired the lease/.exec(output);
-  const handoff = /handoff: charlie leads ([\d.]+) ms after bravo resigned/.exec(output);
+  const handoffs = [...output.matchAll(/handoff: (\w+) leads ([\d.]+) ms after (\w+) resigned/g)];
   console.log(
     `demo: ${seconds.toFixed(1)} s, failover ${failover?.[1]} ms after the kill (${failover?.[2]} ms after expiry), ` +
-      `handoff ${handoff?.[1]} ms`,
+      `handoffs ${handoffs.map((h) => `${h[2]} ms`).join(', ')}`,
   );
   assert.equal(code, 0, `the demo exited with ${code}:\n${output}`);
   assert.match(output, /starting a throwaway local etcd/);
   assert.match(output, /SIGKILL alpha/);
   assert.ok(failover, `no failover line in:\n${output}`);
-  assert.ok(handoff, `no handoff line in:\n${output}`);
+  assert.equal(handoffs.length, 3, `three handoff lines in:\n${output}`);
+  assert.deepEqual(
+    handoffs.map((h) => `${h[3]}->${h[1]}`),
+    ['bravo->charlie', 'charlie->bravo', 'bravo->charlie'],
+  );
   // The new leader waited for etcd to expire the killed leader's lease, then took over at once.
   assert.ok(Number(failover[1]) > 1000, 'the failover respected the TTL');
   assert.ok(Number(failover[2]) < 1000);
-  assert.ok(Number(handoff[1]) < 1000);
+  for (const h of handoffs) assert.ok(Number(h[2]) < 1000, `handoff took ${h[2]} ms`);
   assert.match(output, /summary/);
   // Its etcd data dir is gone.
   const dir = /data in (\S+), removed at exit/.exec(output)?.[1];
