@@ -61,7 +61,14 @@ describe('Concord entry point', () => {
   test('namespace prefixes every key concord writes and is stripped from what it reports', async () => {
     const concord = new Concord({ endpoints: cluster.endpoints, namespace: 'tenant-a/' });
     try {
-      const batches = firstValueFrom(concord.watch({ prefix: 'cfg/' }).pipe(take(1), toArray()));
+      // The first batch is the progress batch saying where the watch starts; the put follows.
+      const batches = firstValueFrom(
+        concord.watch({ prefix: 'cfg/' }).pipe(
+          filter((b) => b.type === 'events'),
+          take(1),
+          toArray(),
+        ),
+      );
       await sleep(100);
       await cluster.client().put('tenant-a/cfg/x').value('1');
       const [batch] = await batches;
