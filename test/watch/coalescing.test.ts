@@ -45,7 +45,10 @@ test('1,000 watch() subscribers of one prefix share one server-side watcher and 
 
     const started = performance.now();
     await cluster.client().put('co/a').value('1');
-    await waitUntil(() => counts.every((c) => c === 1), { intervalMs: 1, message: 'every subscriber got the put' });
+    await waitUntil(() => counts.every((c) => c === 1), {
+      intervalMs: 1,
+      message: 'every subscriber got the put',
+    });
     t.diagnostic(`put to all 1,000 subscribers: ${(performance.now() - started).toFixed(1)} ms`);
     // Still exactly one watcher while they all receive.
     assert.deepEqual(await watchGauges(member), {
