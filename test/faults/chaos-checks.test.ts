@@ -6,12 +6,14 @@ import {
   type CounterReport,
   type CounterStore,
   checkCounter,
+  checkExclusion,
   checkFencing,
   compareView,
   expectedConfig,
   expectedInstances,
   type FencedEntry,
   type FencedReport,
+  type GuardedEntry,
 } from './chaos/checks.js';
 import { makeSchedule } from './chaos/schedule.js';
 
@@ -173,6 +175,67 @@ describe('chaos checkers', () => {
     );
     assert.ok(
       problems.some((p) => p.includes('won by w1')),
+      problems.join('\n'),
+    );
+  });
+
+  const guarded = (
+    lock: GuardedEntry['lock'],
+    token: bigint,
+    seq: number,
+    revision: bigint,
+  ): GuardedEntry => ({
+    key: `g/${lock}/${token}/${seq}`,
+    lock,
+    token,
+    revision,
+  });
+
+  test('exclusion: permits within bound, readers sharing and writers alone pass', () => {
+    const entries = [
+      // Two permits held together, a third only after the first let go.
+      guarded('semaphore', 1n, 1, 10n),
+      guarded('semaphore', 2n, 1, 11n),
+      guarded('semaphore', 1n, 2, 12n),
+      guarded('semaphore', 3n, 1, 13n),
+      guarded('semaphore', 2n, 2, 14n),
+      // Two readers together, then a writer alone, then a reader.
+      guarded('read', 5n, 1, 20n),
+      guarded('read', 6n, 1, 21n),
+      guarded('read', 5n, 2, 22n),
+      guarded('write', 7n, 1, 23n),
+      guarded('write', 7n, 2, 24n),
+      guarded('read', 8n, 1, 25n),
+    ];
+    assert.deepEqual(checkExclusion([], entries, 2), []);
+  });
+
+  test('exclusion: a third permit holder and a writer overlapping a reader are caught', () => {
+    const entries = [
+      guarded('semaphore', 1n, 1, 10n),
+      guarded('semaphore', 2n, 1, 11n),
+      guarded('semaphore', 3n, 1, 12n),
+      guarded('semaphore', 1n, 2, 13n),
+      guarded('semaphore', 2n, 2, 14n),
+      guarded('read', 5n, 1, 20n),
+      guarded('write', 7n, 1, 21n),
+      guarded('read', 5n, 2, 22n),
+    ];
+    const problems = checkExclusion(
+      [{ worker: 'w0', lock: 'write', key: 'g/write/9/1', result: 'committed' }],
+      entries,
+      2,
+    );
+    assert.ok(
+      problems.some((p) => p.includes('semaphore: 3 holders')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.includes('writer 7') && p.includes('reader 5')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.includes('g/write/9/1') && p.includes('not stored')),
       problems.join('\n'),
     );
   });

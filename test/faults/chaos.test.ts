@@ -9,24 +9,35 @@
 //   FAULTS_WORKERS=4                         more client processes (default 3)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Concord } from '../../src/index.js';
+import { Concord, type LockHandle } from '../../src/index.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { sleep } from '../support/wait.js';
 import {
   type CounterReport,
   checkCounter,
+  checkExclusion,
   checkFencing,
   compareView,
   expectedConfig,
   expectedInstances,
   type FencedReport,
+  type GuardedReport,
 } from './chaos/checks.js';
 import { askAll, eventsOf, startClients, stopClients } from './chaos/clients.js';
 import { type ChaosClient, FaultInjector } from './chaos/faults.js';
-import { CONFIG_PREFIX, COUNTER_LOCK, ELECTION, SERVICE, SERVICE_PREFIX } from './chaos/protocol.js';
+import {
+  CONFIG_PREFIX,
+  COUNTER_LOCK,
+  ELECTION,
+  RWLOCK,
+  SEMAPHORE,
+  SEMAPHORE_PERMITS,
+  SERVICE,
+  SERVICE_PREFIX,
+} from './chaos/protocol.js';
 import { chooseSeed } from './chaos/random.js';
 import { describeFault, makeSchedule } from './chaos/schedule.js';
-import { readCounter, readFenced, readPrefix } from './chaos/store.js';
+import { readCounter, readFenced, readGuarded, readPrefix } from './chaos/store.js';
 
 const SECONDS = Number(process.env.FAULTS_SECONDS ?? 60);
 const WORKERS = Number(process.env.FAULTS_WORKERS ?? 3);
@@ -72,18 +83,27 @@ test(`chaos: ${SECONDS}s of seeded faults over 3 members and ${WORKERS} client p
     // Liveness after the faults: a leader within TTL + 1 s, the counter lock obtainable.
     const observer = new Concord({ endpoints: cluster.endpoints });
     try {
-      const [leaderMs, lockMs] = await Promise.all([
+      const locks = {
+        mutex: (signal: AbortSignal) => observer.mutex(COUNTER_LOCK, { ttl: TTL_SECONDS }).lock({ signal }),
+        semaphore: (signal: AbortSignal) =>
+          observer.semaphore(SEMAPHORE, { permits: SEMAPHORE_PERMITS, ttl: TTL_SECONDS }).acquire({ signal }),
+        'rwlock write side': (signal: AbortSignal) =>
+          observer.rwlock(RWLOCK, { ttl: TTL_SECONDS }).write({ signal }),
+      };
+      const [leaderMs, ...lockMs] = await Promise.all([
         timeToLeader(observer, clients, healedAt),
-        timeToLock(observer, healedAt),
+        ...Object.values(locks).map((acquire) => timeToLock(acquire, healedAt)),
       ]);
       measured.leaderAfterHealMs = leaderMs ?? 'none';
-      measured.lockAfterHealMs = lockMs ?? 'none';
       if (leaderMs === undefined)
         problems.push(`no confirmed leader within ${LEADER_DEADLINE_MS} ms of the faults stopping`);
-      if (lockMs === undefined)
-        problems.push(
-          `the counter lock was not obtainable within ${LOCK_DEADLINE_MS} ms of the faults stopping`,
-        );
+      Object.keys(locks).forEach((name, i) => {
+        measured[`${name} obtained after heal (ms)`] = lockMs[i] ?? 'none';
+        if (lockMs[i] === undefined)
+          problems.push(
+            `the ${name} was not obtainable within ${LOCK_DEADLINE_MS} ms of the faults stopping`,
+          );
+      });
     } finally {
       await observer.close();
     }
@@ -114,6 +134,8 @@ test(`chaos: ${SECONDS}s of seeded faults over 3 members and ${WORKERS} client p
     const fencedReports = eventsOf(clients, 'fenced') as FencedReport[];
     const elected = new Map(eventsOf(clients, 'elected').map((e) => [e.term, e.worker]));
     problems.push(...checkFencing(fencedReports, elected, await readFenced(client)));
+    const guardedReports = eventsOf(clients, 'guarded') as GuardedReport[];
+    problems.push(...checkExclusion(guardedReports, await readGuarded(client), SEMAPHORE_PERMITS));
     for (const e of eventsOf(clients, 'stream-error'))
       problems.push(`${e.worker}: ${e.stream} failed: ${e.error}`);
 
@@ -123,7 +145,7 @@ test(`chaos: ${SECONDS}s of seeded faults over 3 members and ${WORKERS} client p
     measured.cleanAfterCloseMs = leftovers.ms ?? 'never';
     problems.push(...leftovers.problems);
 
-    Object.assign(measured, tally(clients, counterReports, fencedReports, elected.size), {
+    Object.assign(measured, tally(clients, counterReports, fencedReports, guardedReports, elected.size), {
       faults: JSON.stringify(injector.injected),
     });
     console.log(
@@ -181,11 +203,14 @@ async function timeToLeader(
   return undefined;
 }
 
-/** Ms from `since` until the observer held the counter lock (then released it), or undefined. */
-async function timeToLock(observer: Concord, since: number): Promise<number | undefined> {
+/** Ms from `since` until `acquire` held the lock (then released it), or undefined. */
+async function timeToLock(
+  acquire: (signal: AbortSignal) => Promise<LockHandle>,
+  since: number,
+): Promise<number | undefined> {
   const signal = AbortSignal.timeout(Math.max(1, since + LOCK_DEADLINE_MS - Date.now()));
   try {
-    const handle = await observer.mutex(COUNTER_LOCK, { ttl: TTL_SECONDS }).lock({ signal });
+    const handle = await acquire(signal);
     const ms = Date.now() - since;
     await handle.release();
     return ms;
@@ -259,6 +284,7 @@ function tally(
   clients: readonly ChaosClient[],
   counter: readonly CounterReport[],
   fenced: readonly FencedReport[],
+  guarded: readonly GuardedReport[],
   terms: number,
 ): Record<string, number> {
   const by = (reports: ReadonlyArray<{ result: string }>, result: string) =>
@@ -267,6 +293,20 @@ function tally(
     incrementsCommitted: by(counter, 'committed'),
     incrementsRejected: by(counter, 'rejected'),
     incrementsUnknown: by(counter, 'unknown'),
+    permitWritesCommitted: by(
+      guarded.filter((g) => g.lock === 'semaphore'),
+      'committed',
+    ),
+    readerWritesCommitted: by(
+      guarded.filter((g) => g.lock === 'read'),
+      'committed',
+    ),
+    writerWritesCommitted: by(
+      guarded.filter((g) => g.lock === 'write'),
+      'committed',
+    ),
+    guardedRejected: by(guarded, 'rejected'),
+    guardedUnknown: by(guarded, 'unknown'),
     terms,
     fencedCommitted: by(fenced, 'committed'),
     fencedRejected: by(fenced, 'rejected'),

@@ -1,7 +1,7 @@
 // The chaos suite's checkers: pure functions from what the workers reported and what etcd holds
 // (read linearizably once the faults are over) to a list of violated promises (empty = pass).
 import { isDeepStrictEqual } from 'node:util';
-import type { ReportedInstance, WriteResult } from './protocol.js';
+import type { GuardedLock, ReportedInstance, WriteResult } from './protocol.js';
 
 /** A counter increment as a worker reported it. */
 export interface CounterReport {
@@ -137,6 +137,97 @@ export function checkFencing(
     }
   }
   return problems;
+}
+
+/** A write guarded by a semaphore permit or an rwlock side, as its worker reported it. */
+export interface GuardedReport {
+  worker: string;
+  lock: GuardedLock;
+  key: string;
+  result: WriteResult;
+}
+
+/** A guarded write as etcd holds it: `token` is the holder's fencing token, `revision` the commit. */
+export interface GuardedEntry {
+  key: string;
+  lock: GuardedLock;
+  token: bigint;
+  revision: bigint;
+}
+
+interface Interval {
+  lock: GuardedLock;
+  token: bigint;
+  min: bigint;
+  max: bigint;
+}
+
+/**
+ * The semaphore never had more than `permits` holders and a writer of the rwlock never held it
+ * together with anyone: each holder's committed writes span an interval of revisions, and at no
+ * revision do more than `permits` permit intervals overlap, nor does a write interval overlap any
+ * other holder's. Also: reported-committed writes are stored and reported-rejected ones are not.
+ */
+export function checkExclusion(
+  reports: readonly GuardedReport[],
+  entries: readonly GuardedEntry[],
+  permits: number,
+): string[] {
+  const problems: string[] = [];
+  const stored = new Set(entries.map((e) => e.key));
+  for (const report of reports) {
+    if (report.result === 'committed' && !stored.has(report.key)) {
+      problems.push(
+        `${report.lock}: write ${report.key} by ${report.worker} reported committed but is not stored`,
+      );
+    }
+    if (report.result === 'rejected' && stored.has(report.key)) {
+      problems.push(
+        `${report.lock}: write ${report.key} by ${report.worker} reported rejected but is stored`,
+      );
+    }
+  }
+  const intervals = new Map<string, Interval>();
+  for (const e of entries) {
+    const id = `${e.lock}/${e.token}`;
+    const interval = intervals.get(id);
+    if (!interval) intervals.set(id, { lock: e.lock, token: e.token, min: e.revision, max: e.revision });
+    else {
+      if (e.revision < interval.min) interval.min = e.revision;
+      if (e.revision > interval.max) interval.max = e.revision;
+    }
+  }
+  const all = [...intervals.values()];
+  const permitsHeld = all.filter((i) => i.lock === 'semaphore');
+  const most = maxOverlap(permitsHeld);
+  if (most.count > permits) {
+    problems.push(
+      `semaphore: ${most.count} holders (tokens ${most.tokens.join(', ')}) wrote around revision ${most.at} with ${permits} permits`,
+    );
+  }
+  const rw = all.filter((i) => i.lock !== 'semaphore');
+  for (const writer of rw.filter((i) => i.lock === 'write')) {
+    for (const other of rw) {
+      if (other !== writer && other.min <= writer.max && writer.min <= other.max) {
+        problems.push(
+          `rwlock: writer ${writer.token} (revisions ${writer.min}-${writer.max}) overlapped ${other.lock === 'write' ? 'writer' : 'reader'} ${other.token} (revisions ${other.min}-${other.max})`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/** The largest number of intervals that contain one revision, and where. */
+function maxOverlap(intervals: readonly Interval[]): { count: number; at: bigint; tokens: bigint[] } {
+  let best = { count: 0, at: 0n, tokens: [] as bigint[] };
+  for (const probe of intervals) {
+    // The maximum of closed intervals is reached at some interval's start.
+    const covering = intervals.filter((i) => i.min <= probe.min && probe.min <= i.max);
+    if (covering.length > best.count)
+      best = { count: covering.length, at: probe.min, tokens: covering.map((i) => i.token) };
+  }
+  return best;
 }
 
 /** The instances discovery should show, from the registry keys read linearizably. */

@@ -9,6 +9,19 @@ export const COUNTER_KEY = 'chaos/counter/value';
 export const COUNTER_LOG = 'chaos/counter/log/';
 /** `<prefix><op id>` = the n that op wrote. */
 export const COUNTER_OPS = 'chaos/counter/ops/';
+/** Semaphore the workers share, and its permits. */
+export const SEMAPHORE = 'chaos-sem';
+export const SEMAPHORE_PERMITS = 2;
+/** Read-write lock the workers share. */
+export const RWLOCK = 'chaos-rw';
+/**
+ * `<prefix><lock>/<fencing token>/<seq>` = worker id: writes guarded by a semaphore permit
+ * (`semaphore`) or an rwlock side (`read`, `write`), committed with the handle's txn.
+ */
+export const GUARDED = 'chaos/guarded/';
+/** Which lock guarded a write under {@link GUARDED}. */
+export type GuardedLock = 'semaphore' | 'read' | 'write';
+
 /** The election the workers run for. */
 export const ELECTION = 'chaos';
 /** `<prefix><term>/<seq>` = worker id: the leaders' writes, fenced by their term. */
@@ -32,6 +45,7 @@ export type WriteResult = 'committed' | 'rejected' | 'unknown';
 export type WorkerEvent =
   | { type: 'ready'; worker: string; pid: number }
   | { type: 'counter'; worker: string; op: string; n: number; result: WriteResult; error?: string }
+  | { type: 'guarded'; worker: string; lock: GuardedLock; key: string; result: WriteResult; error?: string }
   | { type: 'elected'; worker: string; term: string }
   | { type: 'deposed'; worker: string; term: string; reason: string }
   | { type: 'fenced'; worker: string; term: string; seq: number; result: WriteResult; error?: string }

@@ -1,6 +1,6 @@
 import type { Etcd3 } from 'etcd3';
-import type { CounterStore, FencedEntry } from './checks.js';
-import { COUNTER_KEY, COUNTER_LOG, COUNTER_OPS, FENCED } from './protocol.js';
+import type { CounterStore, FencedEntry, GuardedEntry } from './checks.js';
+import { COUNTER_KEY, COUNTER_LOG, COUNTER_OPS, FENCED, GUARDED, type GuardedLock } from './protocol.js';
 
 /** A key under a prefix as etcd holds it, read linearizably. */
 export interface StoredKey {
@@ -36,5 +36,13 @@ export async function readFenced(client: Etcd3): Promise<FencedEntry[]> {
   return (await readPrefix(client, FENCED)).map((kv) => {
     const [term, seq] = kv.key.slice(FENCED.length).split('/');
     return { term: BigInt(term!), seq: Number(seq), worker: kv.value, revision: kv.modRevision };
+  });
+}
+
+/** The writes guarded by semaphore permits and rwlock sides, each with its holder's token and commit revision. */
+export async function readGuarded(client: Etcd3): Promise<GuardedEntry[]> {
+  return (await readPrefix(client, GUARDED)).map((kv) => {
+    const [lock, token] = kv.key.slice(GUARDED.length).split('/');
+    return { key: kv.key, lock: lock as GuardedLock, token: BigInt(token!), revision: kv.modRevision };
   });
 }

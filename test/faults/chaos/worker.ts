@@ -1,13 +1,14 @@
 // One client process of the chaos suite. It runs every workload on ONE Concord, through its
 // own proxies (so the test can cut or blackhole it), and reports every guarded write's outcome:
 //   - counter: lock the mutex, read the counter, lock.txn(counter = n, log/n = op, ops/op = n);
+//   - semaphore and rwlock: while holding a permit / a read or write side, write keys with lock.txn;
 //   - election: campaign; while leader, write fenced keys with leadership.txn;
 //   - registry: register itself (it re-registers by itself after a session loss) and update its meta;
 //   - discovery and config consumers: follow instances$ and value$, report them on request;
 //   - config writer (worker w0 only): set, change and delete config keys.
 // Env: CHAOS_WORKER (id), CHAOS_ENDPOINTS (comma separated), CHAOS_TTL (s), CHAOS_SEED, CHAOS_WRITER ('1').
 import type { Subscription } from 'rxjs';
-import { Concord, type Leadership, type ServiceInstance } from '../../../src/index.js';
+import { Concord, type Leadership, type LockHandle, type ServiceInstance } from '../../../src/index.js';
 import { onMessage, send as sendRaw } from '../../support/worker-child.js';
 import {
   CONFIG_PREFIX,
@@ -17,7 +18,12 @@ import {
   COUNTER_OPS,
   ELECTION,
   FENCED,
+  GUARDED,
+  type GuardedLock,
   pad,
+  RWLOCK,
+  SEMAPHORE,
+  SEMAPHORE_PERMITS,
   SERVICE,
   type WorkerCommand,
   type WorkerEvent,
@@ -126,6 +132,67 @@ async function counterLoop(): Promise<void> {
     }
     await sleep(random.int(10, 120));
   }
+}
+
+/** A few writes guarded by `handle`, each reported; stops at the first rejected one. */
+async function guardedWrites(handle: LockHandle, lock: GuardedLock): Promise<void> {
+  const writes = random.int(1, 4);
+  for (let seq = 1; seq <= writes && handle.isHeld && !stop.signal.aborted; seq++) {
+    const key = `${GUARDED}${lock}/${pad(handle.fencingToken)}/${pad(seq)}`;
+    try {
+      const committed = await handle.txn([{ type: 'put', key, value: worker }]);
+      send({ type: 'guarded', worker, lock, key, result: committed ? 'committed' : 'rejected' });
+      if (!committed) return;
+    } catch (err) {
+      send({ type: 'guarded', worker, lock, key, result: 'unknown', error: message(err) });
+      return;
+    }
+    await sleep(random.int(10, 80));
+  }
+}
+
+/** Acquires with `acquire` over and over, writing under the handle each time, until stopped. */
+async function holdLoop(
+  name: string,
+  acquire: (signal: AbortSignal) => Promise<{ handle: LockHandle; lock: GuardedLock }>,
+): Promise<void> {
+  while (!stop.signal.aborted) {
+    let held: { handle: LockHandle; lock: GuardedLock };
+    try {
+      held = await acquire(stop.signal);
+    } catch (err) {
+      if (stop.signal.aborted) break;
+      count(`${name} failed: ${err instanceof Error ? err.name : 'error'}`);
+      await sleep(random.int(50, 300));
+      continue;
+    }
+    count(name);
+    try {
+      await guardedWrites(held.handle, held.lock);
+    } finally {
+      await held.handle
+        .release()
+        .catch((err: unknown) => log('warn', `${name} release failed`, { error: message(err) }));
+    }
+    await sleep(random.int(100, 400));
+  }
+}
+
+function semaphoreLoop(): Promise<void> {
+  const semaphore = concord.semaphore(SEMAPHORE, { permits: SEMAPHORE_PERMITS, ttl });
+  return holdLoop('permits', async (signal) => ({
+    handle: await semaphore.acquire({ signal }),
+    lock: 'semaphore',
+  }));
+}
+
+function rwlockLoop(): Promise<void> {
+  const rwlock = concord.rwlock(RWLOCK, { ttl });
+  return holdLoop('rwlock holds', async (signal) => {
+    // Mostly readers, so that readers really share and writers really wait for them.
+    const lock: GuardedLock = random.int(0, 2) === 0 ? 'write' : 'read';
+    return { handle: await (lock === 'write' ? rwlock.write({ signal }) : rwlock.read({ signal })), lock };
+  });
 }
 
 /** Campaigns once; resolves with the leadership (keeping the subscription) or undefined. */
@@ -270,6 +337,8 @@ process.on('unhandledRejection', (err) => {
 const followers = follow();
 const workloads = Promise.all([
   counterLoop(),
+  semaphoreLoop(),
+  rwlockLoop(),
   electionLoop(),
   registryLoop(),
   ...(isWriter ? [configWriterLoop()] : []),
