@@ -144,3 +144,25 @@ test('a subscriber asking for older history gets its own watch, then leaves the 
   assert.equal(concord.watchStats().upstreamWatches, 1);
   live.subscription.unsubscribe();
 });
+
+test('a revision too large for one response arrives whole: etcd fragments it, the hub reassembles', async () => {
+  const client = cluster.client();
+  const big = Buffer.alloc(1024 * 1024, 'x');
+  for (let i = 0; i < 5; i++) await client.put(`frag/${i}`).value(big);
+  const watched = collect(concord.watch({ prefix: 'frag/' }, { prevKv: true }));
+  await waitUntil(() => watched.batches.length === 1);
+  // Five deletes with their 1 MiB previous values: over 5 MiB in one revision, more than both
+  // etcd's 1.5 MiB response limit and gRPC's default 4 MiB message limit.
+  const res = await client.delete().prefix('frag/').exec();
+  await waitUntil(() => watched.batches.length === 2, { timeoutMs: 10_000 });
+  const batch = watched.batches[1]!;
+  assert.equal(batch.type, 'events');
+  if (batch.type !== 'events') return;
+  assert.equal(batch.revision, BigInt(res.header.revision));
+  assert.deepEqual(
+    batch.events.map((e) => [e.type, e.kv.key, e.prev?.value.length]),
+    [0, 1, 2, 3, 4].map((i) => ['delete', `frag/${i}`, big.length]),
+  );
+  assert.deepEqual(watched.errors, []);
+  watched.subscription.unsubscribe();
+});
