@@ -24,6 +24,8 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   private resyncNeeded = false;
   /** Batches at or below this revision are covered by a resync already delivered. */
   private coveredThrough = 0n;
+  /** The newest revision dropped on overflow since the last re-read started. */
+  private droppedThrough = 0n;
   /** Aborts a re-read in progress when the iterator ends. */
   private readonly abort = new AbortController();
   private readonly detach: () => void;
@@ -50,6 +52,7 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
   async next(): Promise<IteratorResult<WatchBatch>> {
     if (this.resyncNeeded && !this.done) {
       this.resyncNeeded = false;
+      this.droppedThrough = 0n;
       let snapshot: RangeSnapshot;
       try {
         snapshot = await this.read(this.abort.signal);
@@ -63,6 +66,8 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
       }
       this.coveredThrough = snapshot.revision;
       this.buffer = this.buffer.filter((b) => b.revision > snapshot.revision);
+      // Batches that overflowed while reading are covered by this read unless newer than it.
+      if (this.droppedThrough <= snapshot.revision) this.resyncNeeded = false;
       return {
         done: false,
         value: {
@@ -109,6 +114,9 @@ export class BoundedIterator implements AsyncIterableIterator<WatchBatch> {
       }
       // Everything buffered so far, and this batch, is covered by the re-read next() makes; the
       // batch is kept only in case it is newer than that read.
+      for (const dropped of this.buffer) {
+        if (dropped.revision > this.droppedThrough) this.droppedThrough = dropped.revision;
+      }
       this.buffer = [];
       this.resyncNeeded = true;
     }

@@ -6,7 +6,7 @@ import type { View } from '../../src/watch/types.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { startProxy, type TcpProxy } from '../support/proxy.js';
 import { waitUntil } from '../support/wait.js';
-import { collect, eventLines, rangeCalls, waitGauges } from './helpers.js';
+import { collect, eventLines, nextWithin, rangeCalls, waitGauges } from './helpers.js';
 
 let cluster: EtcdCluster;
 let proxy: TcpProxy;
@@ -153,12 +153,12 @@ test('fromRevision below the compaction point yields resync, not an error', asyn
     if (resync!.type !== 'resync') return;
     assert.equal(resync.compactRevision, compactedAt);
     assert.deepEqual(values(resync.snapshot), new Map([['fr/b', '2']]));
-    const first = await iterator.next();
+    const first = await nextWithin(iterator);
     assert.equal(first.value?.type, 'resync');
     const later = await client.put('fr/c').value('3');
     await waitUntil(() => watched.batches.length === 2);
     assert.deepEqual(eventLines(watched.batches.slice(1)), [`put fr/c=3@${later.header.revision}`]);
-    const second = await iterator.next();
+    const second = await nextWithin(iterator);
     assert.equal(second.value?.revision, BigInt(later.header.revision));
     await iterator.return?.();
     watched.subscription.unsubscribe();

@@ -83,3 +83,24 @@ export function eventLines(batches: readonly WatchBatch[]): string[] {
       : [],
   );
 }
+
+/** `promise`, or a failure naming `what` after `timeoutMs` (a test must fail, not hang). */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The iterator's next result, or a failure after `timeoutMs`. */
+export function nextWithin(
+  iterator: AsyncIterator<WatchBatch>,
+  timeoutMs = 5_000,
+): Promise<IteratorResult<WatchBatch>> {
+  return within(iterator.next(), timeoutMs, 'batch');
+}

@@ -7,7 +7,7 @@ import { SlowConsumerError } from '../../src/errors.js';
 import type { WatchBatch } from '../../src/watch/types.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { waitUntil } from '../support/wait.js';
-import { eventLines } from './helpers.js';
+import { collect, eventLines, nextWithin, within } from './helpers.js';
 
 let cluster: EtcdCluster;
 let concord: Concord;
@@ -90,7 +90,7 @@ test('a slow watchIterator does not delay an Observable subscriber', async () =>
   await waitUntil(() => concord.watchStats().upstreamWatches === 1 && consumed.length === 1);
   await putAndMeasure('si/', 10, fast);
   assert.ok(consumed.length <= 3, `iterator consumer already took ${consumed.length}`);
-  await consumer;
+  await within(consumer, 15_000, 'end of the slow consumer');
   assert.deepEqual(eventLines(consumed), eventLines(fast));
   assert.equal(concord.watchStats().subscribers, 1, 'break ended the iterator');
   sub.unsubscribe();
@@ -99,7 +99,7 @@ test('a slow watchIterator does not delay an Observable subscriber', async () =>
 test("watchIterator overflow 'error': buffered batches, then SlowConsumerError, and the watch is released", async () => {
   const iterator = concord.watchIterator({ prefix: 'oe/' }, { maxBuffered: 5, overflow: 'error' });
   await waitUntil(() => concord.watchStats().upstreamWatches === 1);
-  const first = await iterator.next();
+  const first = await nextWithin(iterator);
   assert.equal(first.value?.type, 'progress');
   for (let i = 0; i < 6; i++) await cluster.client().put(`oe/${i}`).value(String(i));
   await waitUntil(() => concord.watchStats().subscribers === 0, { message: 'iterator detached on overflow' });
@@ -107,7 +107,7 @@ test("watchIterator overflow 'error': buffered batches, then SlowConsumerError, 
   const delivered: WatchBatch[] = [];
   await assert.rejects(async () => {
     for (;;) {
-      const { value, done } = await iterator.next();
+      const { value, done } = await nextWithin(iterator);
       if (done) break;
       delivered.push(value);
     }
@@ -123,12 +123,14 @@ test("watchIterator overflow 'resync': a fresh snapshot, then every later change
   const client = cluster.client();
   await client.put('or/stay').value('s');
   const iterator = concord.watchIterator({ prefix: 'or/' }, { maxBuffered: 5 });
-  assert.equal((await iterator.next()).value?.type, 'progress');
+  // Sees what the hub delivered: the iterator got the same batches in the same loop.
+  const alongside = collect(concord.watch({ prefix: 'or/' }));
+  assert.equal((await nextWithin(iterator)).value?.type, 'progress');
   for (let i = 0; i < 30; i++) await client.put(`or/${i % 7}`).value(String(i));
-  await client.delete().key('or/stay');
-  const writtenThrough = await cluster.revision();
+  const writtenThrough = BigInt((await client.delete().key('or/stay')).header.revision);
+  await waitUntil(() => alongside.batches.at(-1)?.revision === writtenThrough);
 
-  const { value: resync } = await iterator.next();
+  const { value: resync } = await nextWithin(iterator);
   assert.equal(resync?.type, 'resync');
   if (resync?.type !== 'resync') return;
   assert.equal(resync.compactRevision, 0n);
@@ -141,12 +143,13 @@ test("watchIterator overflow 'resync': a fresh snapshot, then every later change
   for (let i = 0; i < 4; i++)
     later.push(BigInt((await client.put(`or/${i}`).value(`l${i}`)).header.revision));
   const after: WatchBatch[] = [];
-  while (after.length < 4) after.push((await iterator.next()).value as WatchBatch);
+  while (after.length < 4) after.push((await nextWithin(iterator)).value as WatchBatch);
   assert.deepEqual(
     after.map((b) => b.revision),
     later,
   );
   assert.ok(after.every((b) => b.type === 'events'));
   await iterator.return?.();
+  alongside.subscription.unsubscribe();
   assert.equal(concord.watchStats().subscribers, 0);
 });
