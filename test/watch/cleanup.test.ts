@@ -29,13 +29,14 @@ async function exitDelay(
     const closed = await worker.waitFor((m) => m.type === 'closed', 20_000);
     const exited = await Promise.race([
       worker.exited.then((code) => ({ code })),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000)),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 10_000)),
     ]);
-    assert.ok(exited, `worker (${mode}) still running 5 s after close():\n${worker.stderr()}`);
+    assert.ok(exited, `worker (${mode}) still running 10 s after close():\n${worker.stderr()}`);
     assert.equal(exited.code, 0, worker.stderr());
     const exitMs = Date.now() - Number(closed.closedAt);
-    // Exiting takes tens of ms; a timer close() forgot would hold the process for seconds.
-    assert.ok(exitMs < 1_000, `worker (${mode}) exited ${exitMs} ms after close()`);
+    // Exiting takes tens of ms, up to 1 s when etcd3 closes a channel that is still connecting
+    // (it waits that long for it); a pause close() forgot would hold the process for 8 s.
+    assert.ok(exitMs < 3_000, `worker (${mode}) exited ${exitMs} ms after close()`);
     return { exitMs, messages: worker.all() };
   } finally {
     await worker.kill();
