@@ -70,7 +70,7 @@ export interface ConcordWatchOptions {
    * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
    */
   stallTimeoutMs?: number;
-  /** Keys per page when re-reading a range after compaction. Default 1,000. */
+  /** Keys per page when reading a whole range (first view load, re-read after compaction). Default 5,000. */
   pageSize?: number;
   /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
   maxBuffered?: number;
@@ -147,6 +147,8 @@ export class Concord implements AsyncDisposable {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
+        // Range pages of thousands of keys outgrow gRPC's default 4 MiB receive limit.
+        'grpc.max_receive_message_length': 256 * 1024 * 1024,
       },
       faultHandling: {
         host: options.policies?.host ?? (() => noop),
@@ -176,7 +178,7 @@ export class Concord implements AsyncDisposable {
       monitor,
       {
         stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
-        pageSize: options.watch?.pageSize ?? 1_000,
+        pageSize: options.watch?.pageSize ?? 5_000,
         maxBuffered: options.watch?.maxBuffered ?? 1_000,
       },
       options.policies?.reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
