@@ -50,7 +50,13 @@ export class PlainConfig {
       let node = root;
       for (const segment of segments.slice(0, -1)) {
         const child = node[segment];
-        node = (typeof child === 'object' && child !== null ? child : (node[segment] = {})) as Tree;
+        if (typeof child === 'object' && child !== null) {
+          node = child as Tree;
+        } else {
+          const fresh: Tree = {};
+          node[segment] = fresh;
+          node = fresh;
+        }
       }
       let value: unknown;
       try {

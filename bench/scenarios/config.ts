@@ -103,8 +103,7 @@ export const config: Scenario = {
       }
     };
 
-    const rolloutOf = (value: unknown) =>
-      ((value as { features?: { rollout?: unknown } }).features ?? {}).rollout;
+    const rolloutOf = (value: unknown) => (value as { features?: { rollout?: unknown } }).features?.rollout;
 
     const result = await alternate<Round>(
       rounds,
