@@ -23,9 +23,15 @@ before(async () => {
   observer = new Concord({
     endpoints: proxies.map((p) => p.endpoint),
     watch: { stallTimeoutMs: 1_000 },
-    logger: { info: (message) => logged.push(message), warn: (message) => logged.push(message) },
+    logger: {
+      info: (message) => logged.push(`observer: ${message}`),
+      warn: (message, fields) => logged.push(`observer: ${message} ${JSON.stringify(fields)}`),
+    },
   });
-  actors = new Concord({ endpoints: cluster.endpoints });
+  actors = new Concord({
+    endpoints: cluster.endpoints,
+    logger: { warn: (message, fields) => logged.push(`actors: ${message} ${JSON.stringify(fields)}`) },
+  });
 });
 
 after(async () => {
@@ -34,6 +40,18 @@ after(async () => {
   await Promise.all((proxies ?? []).map((p) => p.close()));
   await cluster?.stop();
 });
+
+/** `promise`, or a rejection naming `what` after `ms`: a stuck step fails the test instead of hanging it. */
+function within<T>(promise: Promise<T>, what: string, ms = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: not done within ${ms} ms (log: ${logged.slice(-20).join(' | ')})`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /** Campaigns and resolves once elected; the subscription stays open (unsubscribing would resign). */
 function elect(election: Election, value: string): { elected: Promise<Leadership>; sub: Subscription } {
@@ -59,14 +77,14 @@ test('leader$ follows every change through stream cuts, killed members and compa
   // Everything the election went through, in order: what leader$ reports must be a subsequence.
   const history: string[] = [];
   const proclaim = async (leadership: Leadership, value: string) => {
-    await leadership.proclaim(value);
+    await within(leadership.proclaim(value), `proclaim ${value}`);
     history.push(value);
   };
 
   await shows(undefined, 'no leader at first');
   const election = actors.election(name, { ttl: 10 });
   const a = elect(election, 'a');
-  const leaderA = await a.elected;
+  const leaderA = await within(a.elected, 'a elected');
   history.push('a');
   await shows('a', 'leader a');
 
@@ -79,28 +97,35 @@ test('leader$ follows every change through stream cuts, killed members and compa
 
   // 2. Each etcd member in turn is SIGKILLed (the raft leader among them) and restarted.
   for (const [i, member] of cluster.members.entries()) {
-    await member.kill();
+    await within(member.kill(), `kill ${member.name}`);
     await proclaim(leaderA, `a-kill-${i}`);
     await shows(`a-kill-${i}`, `value while member ${member.name} is down`);
-    await member.start();
-    await cluster.waitHealthy(20_000);
+    await within(member.start(), `restart ${member.name}`);
+    await within(cluster.waitHealthy(20_000), 'cluster healthy', 25_000);
   }
 
   // 3. A new leader while the observer is blackholed, then compaction past everything it saw.
+  // One after the other, so the queue is a, b, c.
+  const queued = (count: number) =>
+    within(
+      waitUntil(
+        async () => (await cluster.client().getAll().prefix(`election/${name}/`).keys()).length === count,
+      ),
+      `${count} candidates queued`,
+    );
   const b = elect(election, 'b');
+  await queued(2);
   const c = elect(election, 'c');
-  await waitUntil(
-    async () => (await cluster.client().getAll().prefix(`election/${name}/`).keys()).length === 3,
-  );
+  await queued(3);
   for (const p of proxies) p.blackhole();
-  await leaderA.resign();
-  const leaderB = await b.elected;
+  await within(leaderA.resign(), 'a resigns');
+  const leaderB = await within(b.elected, 'b elected');
   history.push('b');
-  await leaderB.resign();
-  const leaderC = await c.elected;
+  await within(leaderB.resign(), 'b resigns');
+  const leaderC = await within(c.elected, 'c elected');
   history.push('c');
   await proclaim(leaderC, 'c-while-blackholed');
-  await cluster.compact();
+  await within(cluster.compact(), 'compaction');
   for (const p of proxies) p.restore();
   await shows('c-while-blackholed', 'the leader elected while blackholed, after compaction');
   assert.ok(
@@ -111,7 +136,7 @@ test('leader$ follows every change through stream cuts, killed members and compa
   // 4. Not silent afterwards.
   await proclaim(leaderC, 'c-after');
   await shows('c-after', 'a change after the resync');
-  await leaderC.resign();
+  await within(leaderC.resign(), 'c resigns');
   await shows(undefined, 'no leader at the end');
 
   // Never stale: every report is the latest at some point, in order, terms never going back.

@@ -148,7 +148,15 @@ test('no two leaders ever commit interleaved writes while processes are killed, 
   const recoveryMs = firstWriteAfter()! - stoppedAt;
   await sleep(300);
   for (const w of everyWorker) w.send({ cmd: 'exit' });
-  const exits = await Promise.all(slots.map((s) => s.worker.exited));
+  // A worker that does not exit within 15 s is killed: its exit code (null) then fails the check below.
+  const exits = await Promise.all(
+    slots.map(async ({ worker }) => {
+      const timer = setTimeout(() => void worker.kill(), 15_000);
+      const code = await worker.exited;
+      clearTimeout(timer);
+      return code;
+    }),
+  );
   assert.deepEqual(
     exits,
     [0, 0, 0],
