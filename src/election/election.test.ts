@@ -169,6 +169,29 @@ describe('campaign', () => {
     c.subscription.unsubscribe();
   });
 
+  test('herd-free: a resignation sends one watch event, to the next candidate only', async () => {
+    const name = fresh();
+    const candidates: Candidate[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Each candidate on its own Concord, as if in its own process.
+      candidates.push(runFor(connect().election(name, { ttl: 5 }), `c${i}`));
+      await queued(name, i + 1);
+    }
+    const leadership = await candidates[0]!.elected;
+    await sleep(200);
+    const member = cluster.members[0]!;
+    const before = await member.metric('etcd_debugging_mvcc_events_total');
+    await leadership.resign();
+    await candidates[1]!.elected;
+    await sleep(300);
+    const sent = (await member.metric('etcd_debugging_mvcc_events_total')) - before;
+    console.log(`watch events sent for one resignation with 5 waiters: ${sent}`);
+    // A herd would send one event per waiter (5); an old leader's own-key watch may still catch one.
+    assert.ok(sent >= 1 && sent <= 2, `${sent} events`);
+    for (const c of candidates.slice(2)) assert.equal(c.electedAt(), undefined);
+    for (const c of candidates) c.subscription.unsubscribe();
+  });
+
   test('unsubscribing before election withdraws the candidacy', async () => {
     const name = fresh();
     const election = connect().election(name, { ttl: 5 });
