@@ -139,7 +139,15 @@ test(`chaos: ${SECONDS}s of seeded faults over 3 members and ${WORKERS} client p
     for (const e of eventsOf(clients, 'stream-error'))
       problems.push(`${e.worker}: ${e.stream} failed: ${e.error}`);
 
-    // Cleanup: after close(), no lease and no server-side watcher is left behind.
+    // Cleanup: after close(), no lease and no server-side watcher is left behind. First make
+    // sure the probe sees the ones that exist now, or an empty answer would prove nothing.
+    const open = await serverResources(cluster);
+    measured.beforeClose = `${open.leases} leases, ${open.watchers} watchers, ${open.streams} watch streams`;
+    if (open.leases === 0 || open.watchers === 0 || open.streams === 0) {
+      problems.push(
+        `the leak probe sees nothing before close() (${measured.beforeClose}): it cannot prove anything`,
+      );
+    }
     await askAll(clients, { cmd: 'close' }, 'closed', 60_000);
     const leftovers = await leftoversAfterClose(cluster);
     measured.cleanAfterCloseMs = leftovers.ms ?? 'never';
@@ -258,19 +266,12 @@ async function leftoversAfterClose(
   const started = Date.now();
   let left: string[] = [];
   while (Date.now() - started <= (TTL_SECONDS + 2) * 1000) {
-    const { leases } = await cluster.client().leaseClient.leaseLeases();
-    const watchers = await Promise.all(
-      cluster.members.map(async (m) => ({
-        member: m.name,
-        watchers: await m.metric('etcd_debugging_mvcc_watcher_total'),
-        streams: await m.metric('etcd_debugging_mvcc_watch_stream_total'),
-      })),
-    );
+    const found = await serverResources(cluster);
     left = [
-      ...(leases.length > 0
-        ? [`${leases.length} lease(s) left after close(): ${leases.map((l) => l.ID).join(', ')}`]
+      ...(found.leases > 0
+        ? [`${found.leases} lease(s) left after close(): ${found.leaseIds.join(', ')}`]
         : []),
-      ...watchers
+      ...found.perMember
         .filter((w) => w.watchers > 0 || w.streams > 0)
         .map((w) => `${w.member} still has ${w.watchers} watcher(s) on ${w.streams} stream(s) after close()`),
     ];
@@ -278,6 +279,25 @@ async function leftoversAfterClose(
     await sleep(200);
   }
   return { ms: undefined, problems: left };
+}
+
+/** Leases etcd holds, and server-side watchers and watch streams summed over the members. */
+async function serverResources(cluster: EtcdCluster) {
+  const { leases } = await cluster.client().leaseClient.leaseLeases();
+  const perMember = await Promise.all(
+    cluster.members.map(async (m) => ({
+      member: m.name,
+      watchers: await m.metric('etcd_debugging_mvcc_watcher_total'),
+      streams: await m.metric('etcd_debugging_mvcc_watch_stream_total'),
+    })),
+  );
+  return {
+    leases: leases.length,
+    leaseIds: leases.map((l) => l.ID),
+    watchers: perMember.reduce((sum, m) => sum + m.watchers, 0),
+    streams: perMember.reduce((sum, m) => sum + m.streams, 0),
+    perMember,
+  };
 }
 
 function tally(
