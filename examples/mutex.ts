@@ -9,7 +9,7 @@
 import { Concord } from '../src/index.js';
 
 const COUNTER = 'demo/mutex/counter';
-const LOCK = 'demo/mutex/lock';
+const LOCK = 'demo-mutex-lock';
 const started = Date.now();
 const log = (who: string, line: string) =>
   console.log(`${String(Date.now() - started).padStart(5)} ms  ${who.padEnd(8)} ${line}`);

@@ -11,6 +11,7 @@ import {
   ConcordError,
   NotConnectedError,
   PermissionDeniedError,
+  SessionLostError,
 } from './errors.js';
 
 /**
@@ -29,6 +30,9 @@ export function toConcordError(err: unknown, what: string): unknown {
     /authentication failed|invalid auth token|user name is empty|auth: invalid/i.test(text)
   ) {
     return new AuthenticationFailedError(`${what}: etcd rejected the credentials`, { cause: err });
+  }
+  if (/requested lease not found/i.test(text)) {
+    return new SessionLostError(`${what}: the session's lease no longer exists`, { cause: err });
   }
   if (/certificate|handshake|SSL|TLS|self.signed|unable to verify/i.test(text)) {
     return new AuthenticationFailedError(`${what}: TLS handshake failed (${shorten(text)})`, { cause: err });

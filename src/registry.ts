@@ -99,6 +99,10 @@ export class Registry {
     const key = `${this.prefix}${instance.service}/${id}`;
     const value: StoredValue = { address: instance.address, registeredAt: isoNow() };
     if (instance.meta !== undefined) value.meta = instance.meta;
+    assertFits(
+      instance.service.length >= id.length ? 'instance.service' : 'instance.id',
+      this.runtime.keys.key(key),
+    );
     assertFits('instance.meta', this.runtime.keys.key(key), encode(value));
     this.runtime.assertOpen('registry.register');
     if (this.active.has(key)) {

@@ -271,6 +271,7 @@ const rows: Row[] = [
   { call: 'mutex(5)', argument: 'name', run: (h) => h.concord.mutex(5 as never) },
   { call: "mutex('a\\nb')", argument: 'name', run: (h) => h.concord.mutex('a\nb') },
   { call: 'mutex(oversize name)', argument: 'name', run: (h) => h.concord.mutex(OVERSIZE) },
+  { call: "mutex('a/b')", argument: 'name', run: (h) => h.concord.mutex('a/b') },
   ...ttlRows("mutex('m', { ttl })", 'options.ttl', (h, ttl) =>
     h.concord.mutex('bad-m', { ttl: ttl as never }),
   ),
@@ -333,6 +334,7 @@ const rows: Row[] = [
 
   // concord.rwlock / semaphore
   { call: "rwlock('')", argument: 'name', run: (h) => h.concord.rwlock('') },
+  { call: "rwlock('a/b')", argument: 'name', run: (h) => h.concord.rwlock('a/b') },
   ...ttlRows("rwlock('r', { ttl })", 'options.ttl', (h, ttl) =>
     h.concord.rwlock('bad-r', { ttl: ttl as never }),
   ),
@@ -374,6 +376,7 @@ const rows: Row[] = [
   { call: "election('')", argument: 'name', run: (h) => h.concord.election('') },
   { call: "election('a/b')", argument: 'name', run: (h) => h.concord.election('a/b') },
   { call: 'election(5)', argument: 'name', run: (h) => h.concord.election(5 as never) },
+  { call: 'election(oversize name)', argument: 'name', run: (h) => h.concord.election(OVERSIZE) },
   ...ttlRows("election('e', { ttl })", 'options.ttl', (h, ttl) =>
     h.concord.election('bad-e', { ttl: ttl as never }),
   ),
@@ -488,6 +491,11 @@ const rows: Row[] = [
     run: (h) => h.concord.registry().register({ service: 'bad', address: 'a:1', meta: { n: 1n } }),
   },
   {
+    call: 'register({ service: oversize })',
+    argument: 'instance.service',
+    run: (h) => h.concord.registry().register({ service: OVERSIZE, address: 'a:1' }),
+  },
+  {
     call: 'register({ meta: oversize })',
     argument: 'instance.meta',
     run: (h) => h.concord.registry().register({ service: 'bad', address: 'a:1', meta: { big: OVERSIZE } }),
@@ -548,6 +556,15 @@ const rows: Row[] = [
   { call: "changes$('')", argument: 'service', run: (h) => h.concord.discovery().changes$('') },
   { call: "changes$('a/b')", argument: 'service', run: (h) => h.concord.discovery().changes$('a/b') },
   { call: "picker('')", argument: 'service', run: (h) => h.concord.discovery().picker('') },
+  {
+    call: "picker('s').ready({ signal: 'x' })",
+    argument: 'options.signal',
+    run: (h) =>
+      h.concord
+        .discovery()
+        .picker('bad-s')
+        .ready({ signal: 'x' as never }),
+  },
   {
     call: "picker('s', { strategy: 'least' })",
     argument: 'options.strategy',

@@ -1,5 +1,6 @@
 import type { Observable, Subscription } from 'rxjs';
 import { ClosedError } from '../errors.js';
+import { checkOptions, checkSignal } from '../validate.js';
 import type { ServiceInstance } from './types.js';
 
 /** How a {@link Picker} chooses: in turn (`round-robin`) or uniformly at random (`random`). */
@@ -62,6 +63,8 @@ export class Picker implements Disposable {
    * is closed or its watch fails first, or with the signal's reason when `signal` aborts.
    */
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkOptions('options', options, ['signal']);
+    checkSignal('options.signal', options.signal);
     const { signal } = options;
     if (this.loaded) return Promise.resolve();
     if (this.failure !== undefined) return Promise.reject(this.failure);

@@ -1,6 +1,7 @@
 import { defer, distinctUntilChanged, map, Observable } from 'rxjs';
 import { InvalidArgumentError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
+import { assertFits } from '../keys.js';
 import type { Runtime } from '../runtime.js';
 import { Session } from '../session.js';
 import { checkOptions, checkSegment, checkTtl } from '../validate.js';
@@ -50,6 +51,7 @@ export class Election {
     private readonly options: ElectionOptions = {},
   ) {
     checkSegment('name', name);
+    assertFits('name', runtime.keys.key(electionPrefix(name)));
     checkOptions('options', options, ['session', 'ttl']);
     checkTtl('options.ttl', options.ttl);
     if (options.session !== undefined && !(options.session instanceof Session)) {

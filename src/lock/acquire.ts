@@ -5,7 +5,7 @@ import { type QueueEntry, waitDeleted } from '../queue.js';
 import type { Runtime } from '../runtime.js';
 import { Session, sessionFor } from '../session.js';
 import { guardedTxn } from '../txn.js';
-import { checkName, checkOptions, checkSignal, checkTtl } from '../validate.js';
+import { checkOptions, checkSegment, checkSignal, checkTtl } from '../validate.js';
 
 /** Options shared by every lock primitive (`concord.mutex(name, options)` and friends). */
 export interface LockPrimitiveOptions {
@@ -52,7 +52,8 @@ export function checkPrimitive(
   options: unknown,
   extra: readonly string[] = [],
 ): LockPrimitiveOptions {
-  checkName('name', name);
+  // One segment: a name containing '/' would nest inside another lock's queue ('jobs' behind 'jobs/a').
+  checkSegment('name', name);
   checkOptions('options', options, ['session', 'ttl', ...extra]);
   const opts = (options ?? {}) as LockPrimitiveOptions;
   if (opts.session !== undefined && !(opts.session instanceof Session)) {
