@@ -1,5 +1,5 @@
 import type { IBackoff } from 'cockatiel';
-import type { IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { IWatchResponse } from 'etcd3';
 import { Observable } from 'rxjs';
 import { ConcordError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
@@ -7,6 +7,7 @@ import type { Closable, Runtime } from '../runtime.js';
 import { checkInteger, checkOptions, checkRevision } from '../validate.js';
 import { BoundedIterator } from './iterator.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
+import { openWatchStream, type WatchStream } from './stream.js';
 import type {
   View,
   WatchBatch,
@@ -24,8 +25,6 @@ const HUB = Symbol('concord.watch-hub');
 export function hubOf(runtime: Runtime): WatchHub {
   return runtime.service(HUB, () => new WatchHub(runtime));
 }
-
-type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
 
 /**
  * Multiplexes every watch of one Concord over a single bidirectional etcd Watch stream.
@@ -253,7 +252,7 @@ export class WatchHub implements Closable {
       return;
     this.opening = true;
     const generation = ++this.generation;
-    this.runtime.etcd.watchClient.watch().then(
+    openWatchStream(this.runtime.etcd).then(
       (stream) => {
         this.opening = false;
         if (generation !== this.generation || this.closed || this.upstreams.size === 0) {
