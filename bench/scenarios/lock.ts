@@ -88,7 +88,7 @@ export const lock: Scenario = {
       rounds,
       {
         concord: async () => {
-          const name = `bench/lock/c${roundSeq++}`;
+          const name = `bench-lock-c${roundSeq++}`;
           const concords = Array.from({ length: CONTENDERS }, () => ctx.scope.concord());
           const mutexes = concords.map((c) => c.mutex(name, { ttl: TTL }));
           await Promise.all(concords.map((c) => c.etcd.get('bench/warm').string()));
@@ -107,7 +107,7 @@ export const lock: Scenario = {
           }
         },
         etcd3: async () => {
-          const name = `bench/lock/e${roundSeq++}`;
+          const name = `bench-lock-e${roundSeq++}`;
           const clients = Array.from({ length: CONTENDERS }, () => ctx.scope.etcd3());
           await Promise.all(clients.map((c) => c.get('bench/warm').string()));
           let failedAttempts = 0;
