@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { filter, firstValueFrom, map } from 'rxjs';
 import { Concord } from '../src/index.js';
-import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
 import { spawnWorker, type Worker, type WorkerMessage } from '../test/support/worker.js';
+import { ensureEtcd } from './support/local-etcd.js';
 
 const TTL = 2;
 const NAMES = ['alpha', 'bravo', 'charlie'] as const;
@@ -57,16 +57,9 @@ function next(
 
 async function main(): Promise<void> {
   console.log('concord leader-failover demo\n');
-  let cluster: EtcdCluster | undefined;
-  let endpoints = process.env.ETCD_ENDPOINTS;
-  if (!endpoints) {
-    line('etcd', 'ETCD_ENDPOINTS is not set: starting a throwaway local etcd');
-    cluster = await startCluster();
-    endpoints = cluster.endpoints.join(',');
-    line('etcd', `listening on ${endpoints} (data in ${cluster.dir}, removed at exit)`);
-  }
+  const etcd = await ensureEtcd((text) => line('etcd', text));
   const namespace = `concord-demo/${process.pid}-${Date.now().toString(36)}/`;
-  const concord = new Concord({ endpoints, namespace });
+  const concord = new Concord({ endpoints: etcd.endpoints, namespace });
   const election = concord.election(ELECTION);
   const candidates: Candidate[] = [];
   try {
@@ -75,7 +68,7 @@ async function main(): Promise<void> {
       line('leader$', leader ? `${leader.value} leads (term ${leader.term})` : 'no leader'),
     );
     const env = {
-      ETCD_ENDPOINTS: endpoints,
+      ETCD_ENDPOINTS: etcd.endpoints,
       CONCORD_NAMESPACE: namespace,
       ELECTION,
       TTL: String(TTL),
@@ -152,7 +145,7 @@ async function main(): Promise<void> {
       }),
     );
     await concord.close();
-    await cluster?.stop();
+    await etcd.stop();
   }
 }
 

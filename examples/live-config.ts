@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { Concord, ConfigValidationError, ConflictError } from '../src/index.js';
+import { ensureEtcd } from './support/local-etcd.js';
 
 const PREFIX = 'demo/live-config/';
 const TIMEOUT_MS = 60_000;
@@ -80,14 +81,7 @@ async function writer(): Promise<void> {
 /** The main process: prints every config change, starting the writer once it is watching. */
 async function printer(): Promise<void> {
   const log = (line: string) => console.log(`[printer] ${line}`);
-  let cluster: { endpoints: string[]; stop(): Promise<void> } | undefined;
-  if (!process.env.ETCD_ENDPOINTS) {
-    // Only the demo needs the test harness: it starts a throwaway etcd on a random port.
-    const { startCluster } = await import('../test/support/etcd.js');
-    cluster = await startCluster();
-    process.env.ETCD_ENDPOINTS = cluster.endpoints.join(',');
-    log(`started etcd at ${process.env.ETCD_ENDPOINTS}`);
-  }
+  const etcd = await ensureEtcd(log);
   const concord = new Concord();
   try {
     await concord.etcd.delete().prefix(PREFIX);
@@ -125,7 +119,7 @@ async function printer(): Promise<void> {
     await concord.etcd.delete().prefix(PREFIX);
   } finally {
     await concord.close();
-    await cluster?.stop();
+    await etcd.stop();
   }
 }
 

@@ -7,6 +7,7 @@
 //   npx tsx examples/mutex.ts                    starts its own etcd (needs the etcd binary)
 //   ETCD_ENDPOINTS=127.0.0.1:2379 npx tsx examples/mutex.ts
 import { Concord } from '../src/index.js';
+import { ensureEtcd } from './support/local-etcd.js';
 
 const COUNTER = 'demo/mutex/counter';
 const LOCK = 'demo-mutex-lock';
@@ -24,13 +25,7 @@ async function increment(concord: Concord, who: string): Promise<void> {
   );
 }
 
-let cluster: { endpoints: string[]; stop(): Promise<void> } | undefined;
-if (!process.env.ETCD_ENDPOINTS) {
-  const { startCluster } = await import('../test/support/etcd.js');
-  cluster = await startCluster();
-  process.env.ETCD_ENDPOINTS = cluster.endpoints.join(',');
-  log('demo', `started etcd at ${process.env.ETCD_ENDPOINTS}`);
-}
+const etcd = await ensureEtcd((line) => log('demo', line));
 const clients = ['alpha', 'bravo', 'charlie', 'delta'].map((name) => ({ name, concord: new Concord() }));
 try {
   await clients[0]!.concord.etcd.delete().prefix('demo/mutex/');
@@ -61,5 +56,5 @@ try {
   await bravo.concord.etcd.delete().prefix('demo/mutex/');
 } finally {
   await Promise.all(clients.map(({ concord }) => concord.close()));
-  await cluster?.stop();
+  await etcd.stop();
 }

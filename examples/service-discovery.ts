@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Concord, type ServiceChange } from '../src/index.js';
+import { ensureEtcd } from './support/local-etcd.js';
 
 const SERVICE = 'greeter';
 const TTL = 2;
@@ -42,14 +43,7 @@ async function instance(id: string): Promise<void> {
 /** The client: follows the instances, calls them round-robin, starts and stops them. */
 async function client(): Promise<void> {
   const log = (line: string) => console.log(`[client]     ${line}`);
-  let cluster: { endpoints: string[]; stop(): Promise<void> } | undefined;
-  if (!process.env.ETCD_ENDPOINTS) {
-    // Only the demo needs the test harness: it starts a throwaway etcd on a random port.
-    const { startCluster } = await import('../test/support/etcd.js');
-    cluster = await startCluster();
-    process.env.ETCD_ENDPOINTS = cluster.endpoints.join(',');
-    log(`started etcd at ${process.env.ETCD_ENDPOINTS}`);
-  }
+  const etcd = await ensureEtcd(log);
   const concord = new Concord();
   const children: ChildProcess[] = [];
   const timer = setTimeout(() => {
@@ -143,7 +137,7 @@ async function client(): Promise<void> {
     for (const child of children)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await concord.close();
-    await cluster?.stop();
+    await etcd.stop();
   }
 }
 
