@@ -1,30 +1,14 @@
 // Runs examples/mutex.ts as a user would (it starts its own etcd when ETCD_ENDPOINTS is unset)
 // and checks the story it tells: 12 fair increments, then a lost lock whose late write is refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runExample } from '../support/example.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/mutex.ts', import.meta.url));
 
 test('examples/mutex.ts: guarded increments add up, a lost holder is told and its late write refused', async () => {
-  const env = { ...process.env };
-  delete env.ETCD_ENDPOINTS;
-  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
+  const { code, out, err } = await runExample(EXAMPLE, { timeoutMs: 60_000 });
   assert.equal(code, 0, `exit code; stdout:\n${out}\nstderr:\n${err}`);
 
   const commits = [...out.matchAll(/token (\d+): counter (\d+) -> (\d+) committed/g)];

@@ -1,30 +1,14 @@
 // Runs examples/service-discovery.ts as a user would (it starts its own etcd when ETCD_ENDPOINTS is
 // unset) and checks that it exits by itself with the story it promises.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runExample } from '../support/example.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/service-discovery.ts', import.meta.url));
 
 test('examples/service-discovery.ts follows instances up and down, calls them round-robin and exits 0', async () => {
-  const env = { ...process.env };
-  delete env.ETCD_ENDPOINTS;
-  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    err += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  clearTimeout(timer);
+  const { code, out, err } = await runExample(EXAMPLE, { timeoutMs: 90_000 });
   assert.equal(code, 0, `exit code; stdout:\n${out}\nstderr:\n${err}`);
 
   const client = out
