@@ -1,27 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
 import { Concord, type ConnectionState, InvalidArgumentError } from '../src/index.js';
-import { type EtcdCluster, startCluster } from './support/etcd.js';
+import { useCluster } from './support/fixture.js';
 import { sleep } from './support/wait.js';
 
 describe('Concord entry point', () => {
-  let cluster: EtcdCluster;
-
-  before(async () => {
-    cluster = await startCluster();
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const shared = useCluster();
 
   test('state$ follows the only member: connected, disconnected when it is killed, connected when it is back', async () => {
-    const concord = new Concord({ endpoints: cluster.endpoints, probeIntervalMs: 100, callTimeoutMs: 500 });
+    const concord = new Concord({
+      endpoints: shared.cluster.endpoints,
+      probeIntervalMs: 100,
+      callTimeoutMs: 500,
+    });
     try {
       const seen: ConnectionState[] = [];
       const sub = concord.state$.subscribe((s) => seen.push(s));
       await firstValueFrom(concord.state$.pipe(filter((s) => s === 'connected')));
-      const member = cluster.members[0]!;
+      const member = shared.cluster.members[0]!;
       await member.kill();
       await firstValueFrom(concord.state$.pipe(filter((s) => s === 'disconnected')));
       await member.start();
@@ -34,7 +31,7 @@ describe('Concord entry point', () => {
   });
 
   test('cancelling many watches back to back never makes later calls fail (no circuit breaker)', async () => {
-    const concord = new Concord({ endpoints: cluster.endpoints });
+    const concord = new Concord({ endpoints: shared.cluster.endpoints });
     try {
       for (let i = 0; i < 8; i++) {
         const sub = concord.watch({ prefix: `breaker/${i}/` }).subscribe();
@@ -59,7 +56,7 @@ describe('Concord entry point', () => {
   });
 
   test('namespace prefixes every key concord writes and is stripped from what it reports', async () => {
-    const concord = new Concord({ endpoints: cluster.endpoints, namespace: 'tenant-a/' });
+    const concord = new Concord({ endpoints: shared.cluster.endpoints, namespace: 'tenant-a/' });
     try {
       // The first batch is the progress batch saying where the watch starts; the put follows.
       const batches = firstValueFrom(
@@ -70,7 +67,7 @@ describe('Concord entry point', () => {
         ),
       );
       await sleep(100);
-      await cluster.client().put('tenant-a/cfg/x').value('1');
+      await shared.cluster.client().put('tenant-a/cfg/x').value('1');
       const [batch] = await batches;
       assert.equal(batch?.type, 'events');
       assert.equal(batch?.type === 'events' ? batch.events[0]?.kv.key : undefined, 'cfg/x');
@@ -83,7 +80,7 @@ describe('Concord entry point', () => {
     const states: ConnectionState[] = [];
     let completed = false;
     {
-      await using concord = new Concord({ endpoints: cluster.endpoints });
+      await using concord = new Concord({ endpoints: shared.cluster.endpoints });
       concord.state$.subscribe({ next: (s) => states.push(s), complete: () => (completed = true) });
       await Promise.all([concord.close(), concord.close()]);
       await concord.close();
@@ -132,11 +129,11 @@ describe('Concord entry point', () => {
 
   test('endpoints default to ETCD_ENDPOINTS', async () => {
     const saved = process.env.ETCD_ENDPOINTS;
-    process.env.ETCD_ENDPOINTS = cluster.endpoints.join(',');
+    process.env.ETCD_ENDPOINTS = shared.cluster.endpoints.join(',');
     const concord = new Concord();
     try {
       await concord.etcd.put('env/default').value('yes');
-      assert.equal(await cluster.client().get('env/default').string(), 'yes');
+      assert.equal(await shared.cluster.client().get('env/default').string(), 'yes');
     } finally {
       process.env.ETCD_ENDPOINTS = saved;
       await concord.close();

@@ -3,16 +3,14 @@
 // every value$ emission is a complete state that was written (never a mix), in write order,
 // and errors$ reports exactly the invalid revisions it could see.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import type { Observable, Subscription } from 'rxjs';
 import { z } from 'zod';
-import { Concord } from '../../src/concord.js';
 import type { LiveConfig } from '../../src/config/live-config.js';
 import type { ConfigError } from '../../src/config/types.js';
 import type { WatchBatch } from '../../src/watch/types.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
-import { startProxy, type TcpProxy } from '../support/proxy.js';
+import { useCluster } from '../support/fixture.js';
 import { sleep, waitUntil } from '../support/wait.js';
 
 const Schema = z.object({ v: z.number().int(), db: z.object({ pool: z.number().int() }) });
@@ -73,41 +71,27 @@ function collect(stream: Observable<WatchBatch>): { batches: WatchBatch[]; sub: 
 }
 
 describe('single member behind a proxy', () => {
-  let cluster: EtcdCluster;
-  let proxy: TcpProxy;
-  let concord: Concord;
-
-  before(async () => {
-    cluster = await startCluster();
-    proxy = await startProxy(cluster.endpoints[0]!);
-    concord = new Concord({ endpoints: proxy.endpoint, watch: { stallTimeoutMs: 2_000 } });
-  });
-
-  after(async () => {
-    await concord?.close();
-    await proxy?.close();
-    await cluster?.stop();
-  });
+  const shared = useCluster({ proxy: true, concord: { watch: { stallTimeoutMs: 2_000 } } });
 
   test('stream cuts: every revision arrives once, in order, invalid ones only on errors$', async () => {
     const prefix = 'cut/';
-    const client = cluster.client();
+    const client = shared.cluster.client();
     await writeState(client, prefix, 0);
-    const config = concord.config(prefix, { schema: Schema });
+    const config = shared.concord.config(prefix, { schema: Schema });
     const rec = new Recorder(config);
     try {
       await rec.reached(0, 'the initial state');
       let invalidRevision = 0n;
       for (let v = 1; v <= 30; v++) {
-        if (v % 10 === 0) proxy.cut();
+        if (v % 10 === 0) shared.proxy.cut();
         if (v === 15) invalidRevision = await writeInvalid(client, prefix);
         await writeState(client, prefix, v);
         await sleep(20);
       }
       // Held off entirely for a while, then back: the hub resumes from the last revision it delivered.
-      proxy.blackhole();
+      shared.proxy.blackhole();
       for (let v = 31; v <= 35; v++) await writeState(client, prefix, v);
-      proxy.restore();
+      shared.proxy.restore();
       await rec.reached(35, 'the last state');
       rec.assertConsistent();
       assert.deepEqual(
@@ -128,21 +112,21 @@ describe('single member behind a proxy', () => {
 
   test('compaction while disconnected: one resync to the final state, nothing in between', async () => {
     const prefix = 'compact/';
-    const client = cluster.client();
+    const client = shared.cluster.client();
     await writeState(client, prefix, 1);
-    const config = concord.config(prefix, { schema: Schema });
+    const config = shared.concord.config(prefix, { schema: Schema });
     const rec = new Recorder(config);
     // A raw watch of the same prefix, to see that etcd really made the hub resync.
-    const raw = collect(concord.watch({ prefix }));
+    const raw = collect(shared.concord.watch({ prefix }));
     try {
       await rec.reached(1, 'the initial state');
-      proxy.blackhole();
+      shared.proxy.blackhole();
       await writeState(client, prefix, 2);
       await writeInvalid(client, prefix);
       await writeState(client, prefix, 3);
       await writeState(client, prefix, 4);
-      await cluster.compact();
-      proxy.restore();
+      await shared.cluster.compact();
+      shared.proxy.restore();
       await rec.reached(4, 'the final state');
       await waitUntil(() => raw.batches.some((b) => b.type === 'resync'), { message: 'a resync batch' });
       rec.assertConsistent();
@@ -166,31 +150,20 @@ describe('single member behind a proxy', () => {
 });
 
 describe('three members', () => {
-  let cluster: EtcdCluster;
-  let concord: Concord;
-
-  before(async () => {
-    cluster = await startCluster({ size: 3 });
-    concord = new Concord({ endpoints: cluster.endpoints, watch: { stallTimeoutMs: 2_000 } });
-  });
-
-  after(async () => {
-    await concord?.close();
-    await cluster?.stop();
-  });
+  const shared = useCluster({ size: 3, concord: { watch: { stallTimeoutMs: 2_000 } } });
 
   test('each member killed in turn: the config follows every write, with no gap or mix', async () => {
     const prefix = 'kill/';
-    await writeState(cluster.members[0]!.client(), prefix, 0);
-    const config = concord.config(prefix, { schema: Schema });
+    await writeState(shared.cluster.members[0]!.client(), prefix, 0);
+    const config = shared.concord.config(prefix, { schema: Schema });
     const rec = new Recorder(config);
     try {
       await rec.reached(0, 'the initial state');
       let v = 0;
       // Killing each member in turn is sure to hit the one carrying the watch stream.
-      for (const [i, member] of cluster.members.entries()) {
+      for (const [i, member] of shared.cluster.members.entries()) {
         await member.kill();
-        const survivor = cluster.members[(i + 1) % cluster.members.length]!;
+        const survivor = shared.cluster.members[(i + 1) % shared.cluster.members.length]!;
         for (let n = 0; n < 3; n++) {
           v++;
           const state = v;
@@ -204,7 +177,7 @@ describe('three members', () => {
         }
         await rec.reached(v, `state ${v} with ${member.name} down`);
         await member.start();
-        await cluster.waitHealthy(20_000);
+        await shared.cluster.waitHealthy(20_000);
       }
       rec.assertConsistent();
       assert.deepEqual(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { describe, test } from 'node:test';
+import { useCluster } from '../support/fixture.js';
 import { startProxy, type TcpProxy } from '../support/proxy.js';
 import { sleep } from '../support/wait.js';
 import { spawnWorker, type Worker } from '../support/worker.js';
@@ -11,14 +11,7 @@ const INCREMENTS = 200;
 const TTL_S = 2;
 
 describe('Mutex under faults', () => {
-  let cluster: EtcdCluster;
-
-  before(async () => {
-    cluster = await startCluster();
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const shared = useCluster();
 
   test('4 processes x 200 guarded increments while processes are paused past the TTL and connections cut: no lost update', async () => {
     const proxies: TcpProxy[] = [];
@@ -26,7 +19,7 @@ describe('Mutex under faults', () => {
     const faults: string[] = [];
     try {
       for (let i = 0; i < WORKERS; i++) {
-        const proxy = await startProxy(cluster.endpoints[0]!);
+        const proxy = await startProxy(shared.cluster.endpoints[0]!);
         proxies.push(proxy);
         workers.push(
           spawnWorker(COUNTER, {
@@ -78,7 +71,7 @@ describe('Mutex under faults', () => {
       const reports = await finished;
       const elapsed = Date.now() - started;
 
-      const client = cluster.client();
+      const client = shared.cluster.client();
       const counter = Number(await client.get('counter').string());
       const log = await client.getAll().prefix('counter-log/').strings();
       const entries = Object.entries(log).map(([key, value]) => ({

@@ -1,30 +1,23 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Concord } from '../../src/index.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { spawnWorker } from '../support/worker.js';
 
 const HOLDER = new URL('./fixtures/mutex-holder.ts', import.meta.url).pathname;
 
 describe('Mutex holder paused past its TTL', () => {
-  let cluster: EtcdCluster;
-
-  before(async () => {
-    cluster = await startCluster();
-  });
-  after(async () => {
-    await cluster?.stop();
-  });
+  const shared = useCluster();
 
   test('loses the lock; the next holder gets it only after etcd expired the lease; the resumed holder cannot write', async () => {
-    const concord = new Concord({ endpoints: cluster.endpoints });
+    const concord = new Concord({ endpoints: shared.cluster.endpoints });
     const worker = spawnWorker(HOLDER, {
-      env: { ETCD_ENDPOINTS: cluster.endpoints.join(','), MUTEX_NAME: 'paused', MUTEX_TTL: '2' },
+      env: { ETCD_ENDPOINTS: shared.cluster.endpoints.join(','), MUTEX_NAME: 'paused', MUTEX_TTL: '2' },
     });
     try {
       const held = await worker.waitFor((m) => m.type === 'held', 15_000);
       const key = String(held.key);
-      const [kv] = (await cluster.client().getAll().prefix(key).exec()).kvs;
+      const [kv] = (await shared.cluster.client().getAll().prefix(key).exec()).kvs;
       assert.ok(kv, 'the holder key exists');
       const leaseId = kv.lease;
 
@@ -33,7 +26,7 @@ describe('Mutex holder paused past its TTL', () => {
       const next = await concord.mutex('paused').lock();
       const acquiredAt = Date.now();
       // Acquisition follows the deletion of the holder's key, which etcd does when it expires the lease.
-      const ttl = await cluster.client().leaseClient.leaseTimeToLive({ ID: leaseId });
+      const ttl = await shared.cluster.client().leaseClient.leaseTimeToLive({ ID: leaseId });
       assert.equal(Number(ttl.TTL), -1, 'the paused holder lease is gone when the next holder acquires');
       // etcd counts the TTL from the last keepalive it received, at most a third of the TTL before the pause.
       assert.ok(acquiredAt - pausedAt >= 1_200, `not handed on before the TTL (${acquiredAt - pausedAt} ms)`);
@@ -56,7 +49,7 @@ describe('Mutex holder paused past its TTL', () => {
       assert.notEqual(answer.lostAt, null, 'lost$ had fired by the time the txn answered');
       assert.ok(Number(lost.at) - resumedAt < 1_000, 'lost$ fires at once after resume');
       assert.equal(
-        await cluster.client().get('paused-data').string(),
+        await shared.cluster.client().get('paused-data').string(),
         null,
         'nothing written by the stale holder',
       );

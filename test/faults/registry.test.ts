@@ -1,13 +1,14 @@
 // Fault injection for the service registry and discovery: a registrant process killed or frozen,
 // etcd losing its data under a live registration, a consumer cut off across a compaction.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { Concord } from '../../src/concord.js';
 import type { ServiceChange } from '../../src/discovery/types.js';
 import type { RegistrationState } from '../../src/registry.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { startProxy } from '../support/proxy.js';
 import { waitUntil } from '../support/wait.js';
 import { spawnWorker, type Worker } from '../support/worker.js';
@@ -15,21 +16,15 @@ import { spawnWorker, type Worker } from '../support/worker.js';
 const REGISTRANT = fileURLToPath(new URL('./fixtures/registrant.ts', import.meta.url));
 const TTL = 2;
 
-let cluster: EtcdCluster;
+const shared = useCluster();
 let seq = 0;
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
 
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-function consumerIn(ns: string, endpoints: string[] = cluster.endpoints): Concord {
+function consumerIn(ns: string, endpoints: string[] = shared.cluster.endpoints): Concord {
   const concord = new Concord({ endpoints, namespace: ns });
   cleanup.push(() => concord.close());
   return concord;
@@ -49,7 +44,7 @@ function follow(concord: Concord, service: string): Array<ServiceChange & { at: 
 function registrant(ns: string, id: string): Worker {
   const worker = spawnWorker(REGISTRANT, {
     env: {
-      ETCD_ENDPOINTS: cluster.endpoints.join(','),
+      ETCD_ENDPOINTS: shared.cluster.endpoints.join(','),
       NS: ns,
       SERVICE: 'user',
       ID: id,
@@ -107,7 +102,7 @@ describe('registry faults', () => {
       changes.map((c) => `${c.type} ${c.instance.id}`),
       ['up sleeper', 'down sleeper', 'up sleeper'],
     );
-    const res = await cluster.client().kv.range({ key: Buffer.from(`${ns}services/user/sleeper`) });
+    const res = await shared.cluster.client().kv.range({ key: Buffer.from(`${ns}services/user/sleeper`) });
     assert.equal(String(res.kvs[0]?.lease), back.leaseId, 'the key is under the new lease');
   });
 
@@ -163,7 +158,7 @@ describe('registry faults', () => {
     const registry = registrant.registry();
     const stay = await registry.register({ service: 'user', id: 'stay', address: 's:1' });
     const leave = await registry.register({ service: 'user', id: 'leave', address: 'l:1' });
-    const proxy = await startProxy(cluster.endpoints[0]!);
+    const proxy = await startProxy(shared.cluster.endpoints[0]!);
     cleanup.push(() => proxy.close());
     const consumer = consumerIn(ns, [proxy.endpoint]);
     const changes = follow(consumer, 'user');
@@ -184,8 +179,8 @@ describe('registry faults', () => {
     await leave.deregister();
     await registry.register({ service: 'user', id: 'new', address: 'n:1' });
     await stay.update({ address: 's:2' });
-    await cluster.compact();
-    proxy.retarget(cluster.endpoints[0]!);
+    await shared.cluster.compact();
+    proxy.retarget(shared.cluster.endpoints[0]!);
 
     await waitUntil(() => changes.length === 5, { message: 'changes after resync', timeoutMs: 20_000 });
     assert.deepEqual(

@@ -1,25 +1,19 @@
 // No gaps, no duplicates while the only etcd member is SIGKILLed and restarted on its data.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { test } from 'node:test';
+import { useCluster } from '../support/fixture.js';
 import { sleep } from '../support/wait.js';
 import { runSequence } from '../watch/sequence.js';
 
-let cluster: EtcdCluster;
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
+const shared = useCluster();
 
 test('5,000 values, the single member killed and restarted twice: each value seen once, in order; the view matches etcd', async (t) => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   let restarts = 0;
   const report = await runSequence({
-    options: { endpoints: cluster.endpoints },
-    writer: cluster.client(),
-    reader: cluster.client(),
+    options: { endpoints: shared.cluster.endpoints },
+    writer: shared.cluster.client(),
+    reader: shared.cluster.client(),
     prefix: 'seq/',
     count: 5_000,
     onWritten: async (i) => {

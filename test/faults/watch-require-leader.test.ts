@@ -2,24 +2,18 @@
 // cancels the stream instead of keeping it open while it can deliver nothing, and once the cluster
 // has a leader again the watch resumes with nothing lost or repeated.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Concord, type KvEvent } from '../../src/index.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 
-let cluster: EtcdCluster;
-before(async () => {
-  cluster = await startCluster({ size: 3 });
-});
-after(async () => {
-  await cluster?.stop();
-});
+const shared = useCluster({ size: 3 });
 
 test('a member without a leader cancels the watch stream; the watch resumes gap-free when quorum is back', async () => {
-  const [m0, m1, m2] = cluster.members as [
-    (typeof cluster.members)[0],
-    (typeof cluster.members)[0],
-    (typeof cluster.members)[0],
+  const [m0, m1, m2] = shared.cluster.members as [
+    (typeof shared.cluster.members)[0],
+    (typeof shared.cluster.members)[0],
+    (typeof shared.cluster.members)[0],
   ];
   const lines: string[] = [];
   const concord = new Concord({
@@ -36,7 +30,7 @@ test('a member without a leader cancels the watch stream; the watch resumes gap-
       timeoutMs: 5_000,
       message: 'watch created',
     });
-    await cluster.client().put('hl/a').value('1');
+    await shared.cluster.client().put('hl/a').value('1');
     await waitUntil(() => seen.length === 1, { timeoutMs: 5_000, message: 'first value' });
 
     // m0 alone has no quorum: it loses its leader (or steps down) and, with the flag, etcd
@@ -51,11 +45,11 @@ test('a member without a leader cancels the watch stream; the watch resumes gap-
     );
 
     await Promise.all([m1.start(), m2.start()]);
-    await cluster.waitHealthy(15_000);
+    await shared.cluster.waitHealthy(15_000);
     await waitUntil(
       async () => {
         try {
-          await cluster.client().put('hl/b').value('2');
+          await shared.cluster.client().put('hl/b').value('2');
           return true;
         } catch {
           return false;
@@ -63,7 +57,7 @@ test('a member without a leader cancels the watch stream; the watch resumes gap-
       },
       { timeoutMs: 15_000, message: 'a write after quorum is back' },
     );
-    await cluster.client().put('hl/c').value('3');
+    await shared.cluster.client().put('hl/c').value('3');
     await waitUntil(() => seen.length >= 3, { timeoutMs: 15_000, message: 'values after recovery' });
     assert.deepEqual(seen, ['1', '2', '3']);
   } finally {

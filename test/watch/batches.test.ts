@@ -1,29 +1,20 @@
 // What a watch delivers: one batch per revision, whole transactions, caller-side key names.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Concord } from '../../src/concord.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import { collect, eventLines } from './helpers.js';
 
-let cluster: EtcdCluster;
-let concord: Concord;
-before(async () => {
-  cluster = await startCluster();
-  concord = new Concord({ endpoints: cluster.endpoints });
-});
-after(async () => {
-  await concord?.close();
-  await cluster?.stop();
-});
+const shared = useCluster({ concord: {} });
 
 test('a transaction writing 5 keys arrives as one events batch with one revision', async () => {
-  const watched = collect(concord.watch({ prefix: 'tx/' }));
+  const watched = collect(shared.concord.watch({ prefix: 'tx/' }));
   // A plain watch starts "now"; its first batch says from which revision on it sees everything.
   await waitUntil(() => watched.batches.length === 1);
   assert.equal(watched.batches[0]!.type, 'progress');
   const keys = ['tx/a', 'tx/b', 'tx/c', 'tx/d', 'tx/e'];
-  const res = await cluster.client().kv.txn({
+  const res = await shared.cluster.client().kv.txn({
     compare: [],
     success: keys.map((key, i) => ({ request_put: { key: Buffer.from(key), value: Buffer.from(`v${i}`) } })),
     failure: [],
@@ -44,15 +35,20 @@ test('a transaction writing 5 keys arrives as one events batch with one revision
 });
 
 test('revisions strictly increase per subscription; puts, deletes and prevKv are reported', async () => {
-  const plain = collect(concord.watch({ prefix: 'ord/' }, { fromRevision: (await cluster.revision()) + 1n }));
-  const withPrev = collect(
-    concord.watch({ prefix: 'ord/' }, { prevKv: true, fromRevision: (await cluster.revision()) + 1n }),
+  const plain = collect(
+    shared.concord.watch({ prefix: 'ord/' }, { fromRevision: (await shared.cluster.revision()) + 1n }),
   );
-  const client = cluster.client();
+  const withPrev = collect(
+    shared.concord.watch(
+      { prefix: 'ord/' },
+      { prevKv: true, fromRevision: (await shared.cluster.revision()) + 1n },
+    ),
+  );
+  const client = shared.cluster.client();
   for (let i = 0; i < 20; i++) await client.put(`ord/k${i % 3}`).value(String(i));
   await client.delete().key('ord/k0');
   await client.delete().prefix('ord/');
-  const last = await cluster.revision();
+  const last = await shared.cluster.revision();
   await waitUntil(
     () => plain.batches.at(-1)?.revision === last && withPrev.batches.at(-1)?.revision === last,
   );
@@ -80,12 +76,12 @@ test('revisions strictly increase per subscription; puts, deletes and prevKv are
 });
 
 test('fromRevision replays history; keys are the caller names without the namespace', async () => {
-  const client = cluster.client();
-  const start = (await cluster.revision()) + 1n;
+  const client = shared.cluster.client();
+  const start = (await shared.cluster.revision()) + 1n;
   await client.put('ns1/app/x').value('1');
   await client.put('ns1/app/y').value('2');
   await client.put('ns2/app/x').value('other namespace');
-  const scoped = new Concord({ endpoints: cluster.endpoints, namespace: 'ns1/' });
+  const scoped = new Concord({ endpoints: shared.cluster.endpoints, namespace: 'ns1/' });
   try {
     const history = collect(scoped.watch({ prefix: 'app/' }, { fromRevision: start }));
     const single = collect(scoped.watch({ key: 'app/y' }, { fromRevision: start }));
@@ -103,15 +99,15 @@ test('fromRevision replays history; keys are the caller names without the namesp
 });
 
 test('a late subscriber of a shared watch gets only what happens after it subscribed', async () => {
-  const client = cluster.client();
-  const first = collect(concord.watch({ prefix: 'late/' }));
+  const client = shared.cluster.client();
+  const first = collect(shared.concord.watch({ prefix: 'late/' }));
   await waitUntil(() => first.batches.length === 1);
   const start = first.batches[0]!;
-  assert.deepEqual(start, { type: 'progress', revision: await cluster.revision() });
+  assert.deepEqual(start, { type: 'progress', revision: await shared.cluster.revision() });
   const a = await client.put('late/a').value('1');
   await waitUntil(() => first.batches.length === 2);
-  const second = collect(concord.watch({ prefix: 'late/' }));
-  assert.equal(concord.watchStats().upstreamWatches, 1);
+  const second = collect(shared.concord.watch({ prefix: 'late/' }));
+  assert.equal(shared.concord.watchStats().upstreamWatches, 1);
   // Joining a watch that is already running: told at once where it starts.
   assert.deepEqual(second.batches, [{ type: 'progress', revision: BigInt(a.header.revision) }]);
   await client.put('late/b').value('2');
@@ -126,30 +122,30 @@ test('a late subscriber of a shared watch gets only what happens after it subscr
 });
 
 test('a subscriber asking for older history gets its own watch, then leaves the shared one alone', async () => {
-  const client = cluster.client();
-  const start = (await cluster.revision()) + 1n;
+  const client = shared.cluster.client();
+  const start = (await shared.cluster.revision()) + 1n;
   await client.put('old/a').value('1');
-  const live = collect(concord.watch({ prefix: 'old/' }));
+  const live = collect(shared.concord.watch({ prefix: 'old/' }));
   await waitUntil(() => live.batches.length === 1);
   await client.put('old/b').value('2');
   await waitUntil(() => live.batches.length === 2);
-  const replay = collect(concord.watch({ prefix: 'old/' }, { fromRevision: start }));
-  assert.equal(concord.watchStats().upstreamWatches, 2);
+  const replay = collect(shared.concord.watch({ prefix: 'old/' }, { fromRevision: start }));
+  assert.equal(shared.concord.watchStats().upstreamWatches, 2);
   await waitUntil(() => replay.batches.length === 2);
   assert.deepEqual(
     eventLines(replay.batches).map((l) => l.split('@')[0]),
     ['put old/a=1', 'put old/b=2'],
   );
   replay.subscription.unsubscribe();
-  assert.equal(concord.watchStats().upstreamWatches, 1);
+  assert.equal(shared.concord.watchStats().upstreamWatches, 1);
   live.subscription.unsubscribe();
 });
 
 test('a revision too large for one response arrives whole: etcd fragments it, the hub reassembles', async () => {
-  const client = cluster.client();
+  const client = shared.cluster.client();
   const big = Buffer.alloc(1024 * 1024, 'x');
   for (let i = 0; i < 5; i++) await client.put(`frag/${i}`).value(big);
-  const watched = collect(concord.watch({ prefix: 'frag/' }, { prevKv: true }));
+  const watched = collect(shared.concord.watch({ prefix: 'frag/' }, { prevKv: true }));
   await waitUntil(() => watched.batches.length === 1);
   // Five deletes with their 1 MiB previous values: over 5 MiB in one revision, more than both
   // etcd's 1.5 MiB response limit and gRPC's default 4 MiB message limit.

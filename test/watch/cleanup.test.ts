@@ -1,23 +1,17 @@
 // Cleanup: nothing concord opened outlives close(), on the server or in the process.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Concord } from '../../src/concord.js';
 import { ClosedError } from '../../src/errors.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { freePort } from '../support/wait.js';
 import { spawnWorker } from '../support/worker.js';
 import { collect, waitGauges } from './helpers.js';
 
 const WORKER = fileURLToPath(new URL('./fixtures/exit-after-close.ts', import.meta.url));
 
-let cluster: EtcdCluster;
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
+const shared = useCluster();
 
 /** Runs the worker in `mode` and resolves with how long after `closed` the process took to exit. */
 async function exitDelay(
@@ -44,20 +38,20 @@ async function exitDelay(
 }
 
 test('unsubscribing everything, then close(): no server-side watcher left and the process exits by itself', async (t) => {
-  await waitGauges(cluster.members[0]!, { watchers: 0, streams: 0 });
-  const { exitMs, messages } = await exitDelay('unsubscribe-then-close', cluster.endpoints.join(','));
+  await waitGauges(shared.cluster.members[0]!, { watchers: 0, streams: 0 });
+  const { exitMs, messages } = await exitDelay('unsubscribe-then-close', shared.cluster.endpoints.join(','));
   const watching = messages.find((m) => m.type === 'watching');
   // The view joins the watch the plain subscribers already share: one server-side watch.
   assert.deepEqual(watching?.stats, { streams: 1, upstreamWatches: 1, subscribers: 3 });
   const released = messages.find((m) => m.type === 'released');
   assert.deepEqual(released?.stats, { streams: 0, upstreamWatches: 0, subscribers: 0 });
   t.diagnostic(`exited ${exitMs} ms after close()`);
-  await waitGauges(cluster.members[0]!, { watchers: 0, streams: 0 });
+  await waitGauges(shared.cluster.members[0]!, { watchers: 0, streams: 0 });
 });
 
 test('close() with live subscriptions releases them all and the process exits by itself', async () => {
-  await exitDelay('close-while-subscribed', cluster.endpoints.join(','));
-  await waitGauges(cluster.members[0]!, { watchers: 0, streams: 0 });
+  await exitDelay('close-while-subscribed', shared.cluster.endpoints.join(','));
+  await waitGauges(shared.cluster.members[0]!, { watchers: 0, streams: 0 });
 });
 
 test('close() while etcd is unreachable leaves no reconnect or retry timer behind', async () => {
@@ -66,7 +60,7 @@ test('close() while etcd is unreachable leaves no reconnect or retry timer behin
 });
 
 test('close() completes every subscriber; later calls fail with ClosedError', async () => {
-  const concord = new Concord({ endpoints: cluster.endpoints });
+  const concord = new Concord({ endpoints: shared.cluster.endpoints });
   const watched = collect(concord.watch({ prefix: 'cl/' }));
   const notYetSubscribed = concord.watch({ prefix: 'cl/' });
   let viewCompleted = false;
@@ -80,5 +74,5 @@ test('close() completes every subscriber; later calls fail with ClosedError', as
   assert.throws(() => concord.watch({ prefix: 'cl/' }), ClosedError);
   assert.throws(() => concord.view({ prefix: 'cl/' }), ClosedError);
   assert.throws(() => concord.watchIterator({ prefix: 'cl/' }), ClosedError);
-  await waitGauges(cluster.members[0]!, { watchers: 0, streams: 0 });
+  await waitGauges(shared.cluster.members[0]!, { watchers: 0, streams: 0 });
 });

@@ -1,22 +1,16 @@
 // One stream, refcounted server-side watches: proved by etcd's own watcher gauges.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Subscription } from 'rxjs';
 import { Concord } from '../../src/concord.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import { watchGauges } from './helpers.js';
 
-let cluster: EtcdCluster;
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
+const shared = useCluster();
 
 async function gaugesEqual(expected: { watchers: number; streams: number }): Promise<void> {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   let last = { watchers: -1, streams: -1 };
   await waitUntil(
     async () => {
@@ -30,9 +24,9 @@ async function gaugesEqual(expected: { watchers: number; streams: number }): Pro
 }
 
 test('1,000 watch() subscribers of one prefix share one server-side watcher and one stream', async (t) => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   const baseline = await watchGauges(member);
-  const concord = new Concord({ endpoints: cluster.endpoints });
+  const concord = new Concord({ endpoints: shared.cluster.endpoints });
   try {
     const counts = new Array<number>(1_000).fill(0);
     const subs: Subscription[] = counts.map((_, i) =>
@@ -44,7 +38,7 @@ test('1,000 watch() subscribers of one prefix share one server-side watcher and 
     assert.deepEqual(concord.watchStats(), { streams: 1, upstreamWatches: 1, subscribers: 1_000 });
 
     const started = performance.now();
-    await cluster.client().put('co/a').value('1');
+    await shared.cluster.client().put('co/a').value('1');
     await waitUntil(() => counts.every((c) => c === 1), {
       intervalMs: 1,
       message: 'every subscriber got the put',
@@ -67,9 +61,9 @@ test('1,000 watch() subscribers of one prefix share one server-side watcher and 
 });
 
 test('1,000 view() subscribers of one prefix share one server-side watcher', async () => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   const baseline = await watchGauges(member);
-  const concord = new Concord({ endpoints: cluster.endpoints });
+  const concord = new Concord({ endpoints: shared.cluster.endpoints });
   try {
     const sizes = new Array<number>(1_000).fill(-1);
     const subs = sizes.map((_, i) =>
@@ -78,7 +72,7 @@ test('1,000 view() subscribers of one prefix share one server-side watcher', asy
       }),
     );
     await gaugesEqual({ watchers: baseline.watchers + 1, streams: baseline.streams + 1 });
-    await cluster.client().put('cv/a').value('1');
+    await shared.cluster.client().put('cv/a').value('1');
     await waitUntil(() => sizes.every((s) => s === 1), { message: 'every view saw the put' });
     assert.deepEqual(concord.watchStats(), { streams: 1, upstreamWatches: 1, subscribers: 1_000 });
     for (const sub of subs) sub.unsubscribe();
@@ -89,9 +83,9 @@ test('1,000 view() subscribers of one prefix share one server-side watcher', asy
 });
 
 test('subscribers of different ranges share the one stream, one watcher per range', async () => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   const baseline = await watchGauges(member);
-  const concord = new Concord({ endpoints: cluster.endpoints });
+  const concord = new Concord({ endpoints: shared.cluster.endpoints });
   try {
     const subs = [
       concord.watch({ prefix: 'dr/a/' }).subscribe(),
@@ -112,10 +106,10 @@ test('subscribers of different ranges share the one stream, one watcher per rang
 });
 
 test('a second Concord opens its own stream; close() removes its watchers', async () => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   const baseline = await watchGauges(member);
-  const a = new Concord({ endpoints: cluster.endpoints });
-  const b = new Concord({ endpoints: cluster.endpoints });
+  const a = new Concord({ endpoints: shared.cluster.endpoints });
+  const b = new Concord({ endpoints: shared.cluster.endpoints });
   try {
     a.watch({ prefix: 'tc/' }).subscribe();
     b.watch({ prefix: 'tc/' }).subscribe();

@@ -1,30 +1,20 @@
 // Compaction: history the hub still needed is gone, so it re-reads the range and says so.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Concord } from '../../src/concord.js';
 import type { View } from '../../src/watch/types.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
-import { startProxy, type TcpProxy } from '../support/proxy.js';
+import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import { collect, eventLines, nextWithin, rangeCalls, waitGauges } from './helpers.js';
 
-let cluster: EtcdCluster;
-let proxy: TcpProxy;
-before(async () => {
-  cluster = await startCluster();
-  proxy = await startProxy(cluster.endpoints[0]!);
-});
-after(async () => {
-  await proxy?.close();
-  await cluster?.stop();
-});
+const shared = useCluster({ proxy: true });
 
 /** The range as etcd holds it now: key -> value, plus the read's revision. */
 async function readPrefix(
   prefix: string,
   revision?: bigint,
 ): Promise<{ revision: bigint; entries: Map<string, string> }> {
-  const res = await cluster.client().kv.range({
+  const res = await shared.cluster.client().kv.range({
     key: Buffer.from(prefix),
     range_end: Buffer.from(
       prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1),
@@ -42,10 +32,10 @@ function values(entries: ReadonlyMap<string, { value: Buffer }>): Map<string, st
 }
 
 test('compacted while cut off: one resync with the right snapshot, then live events; views just move on', async () => {
-  const client = cluster.client();
+  const client = shared.cluster.client();
   await client.put('cp/keep').value('0');
   await client.put('cp/gone').value('0');
-  const concord = new Concord({ endpoints: [proxy.endpoint] });
+  const concord = new Concord({ endpoints: [shared.proxy.endpoint] });
   try {
     const watched = collect(concord.watch({ prefix: 'cp/' }));
     const views: View[] = [];
@@ -58,14 +48,14 @@ test('compacted while cut off: one resync with the right snapshot, then live eve
     await waitUntil(() => watched.batches.length === 2 && views.length === 2);
     const delivered = watched.batches.at(-1)!.revision;
 
-    proxy.blackhole();
+    shared.proxy.blackhole();
     await client.put('cp/keep').value('2');
     await client.delete().key('cp/gone');
     await client.put('cp/new').value('3');
     await client.put('other/x').value('outside the range');
-    const compactedAt = await cluster.compact();
+    const compactedAt = await shared.cluster.compact();
     assert.ok(compactedAt > delivered + 1n);
-    proxy.restore();
+    shared.proxy.restore();
 
     await waitUntil(() => watched.batches.some((b) => b.type === 'resync'), { timeoutMs: 10_000 });
     const resyncs = watched.batches.filter((b) => b.type === 'resync');
@@ -112,19 +102,19 @@ test('compacted while cut off: one resync with the right snapshot, then live eve
 });
 
 test('the watch etcd cancelled for compaction does not linger on the server', async () => {
-  const member = cluster.members[0]!;
+  const member = shared.cluster.members[0]!;
   // Every earlier test closed its Concord: the server ends up with no watch at all.
   await waitGauges(member, { watchers: 0, streams: 0 });
-  const client = cluster.client();
-  const concord = new Concord({ endpoints: [proxy.endpoint] });
+  const client = shared.cluster.client();
+  const concord = new Concord({ endpoints: [shared.proxy.endpoint] });
   try {
     const watched = collect(concord.watch({ prefix: 'lg/' }));
     await waitUntil(() => watched.batches.length === 1);
-    proxy.blackhole();
+    shared.proxy.blackhole();
     await client.put('lg/a').value('1');
     await client.put('lg/a').value('2');
-    await cluster.compact();
-    proxy.restore();
+    await shared.cluster.compact();
+    shared.proxy.restore();
     await waitUntil(() => watched.batches.some((b) => b.type === 'resync'), { timeoutMs: 10_000 });
     const after = await client.put('lg/a').value('3');
     await waitUntil(() => watched.batches.at(-1)!.revision === BigInt(after.header.revision));
@@ -137,13 +127,13 @@ test('the watch etcd cancelled for compaction does not linger on the server', as
 });
 
 test('fromRevision below the compaction point yields resync, not an error', async () => {
-  const client = cluster.client();
-  const start = (await cluster.revision()) + 1n;
+  const client = shared.cluster.client();
+  const start = (await shared.cluster.revision()) + 1n;
   await client.put('fr/a').value('1');
   await client.put('fr/b').value('2');
   await client.delete().key('fr/a');
-  const compactedAt = await cluster.compact();
-  const concord = new Concord({ endpoints: cluster.endpoints });
+  const compactedAt = await shared.cluster.compact();
+  const concord = new Concord({ endpoints: shared.cluster.endpoints });
   try {
     const watched = collect(concord.watch({ prefix: 'fr/' }, { fromRevision: start }));
     const iterator = concord.watchIterator({ prefix: 'fr/' }, { fromRevision: start });
@@ -169,7 +159,7 @@ test('fromRevision below the compaction point yields resync, not an error', asyn
 });
 
 test('a compacted range of 10,000 keys is re-read in pages', async () => {
-  const client = cluster.client();
+  const client = shared.cluster.client();
   for (let batch = 0; batch < 100; batch++) {
     await client.kv.txn({
       compare: [],
@@ -184,7 +174,7 @@ test('a compacted range of 10,000 keys is re-read in pages', async () => {
   }
   const logs: Array<{ message: string; fields?: Record<string, unknown> }> = [];
   const concord = new Concord({
-    endpoints: [proxy.endpoint],
+    endpoints: [shared.proxy.endpoint],
     watch: { pageSize: 1_000 },
     logger: { info: (message, fields) => logs.push({ message, ...(fields ? { fields } : {}) }) },
   });
@@ -197,19 +187,19 @@ test('a compacted range of 10,000 keys is re-read in pages', async () => {
     await waitUntil(() => watched.batches.length === 1 && view?.entries.size === 10_000, {
       timeoutMs: 10_000,
     });
-    proxy.blackhole();
+    shared.proxy.blackhole();
     await client.delete().key('big/00000');
     await client.put('big/10000').value('10000');
-    await cluster.compact();
-    const rangesBefore = await rangeCalls(cluster.members[0]!);
-    proxy.restore();
+    await shared.cluster.compact();
+    const rangesBefore = await rangeCalls(shared.cluster.members[0]!);
+    shared.proxy.restore();
     await waitUntil(
       () => watched.batches.some((b) => b.type === 'resync') && view?.entries.has('big/10000') === true,
       {
         timeoutMs: 15_000,
       },
     );
-    const rangesAfter = await rangeCalls(cluster.members[0]!);
+    const rangesAfter = await rangeCalls(shared.cluster.members[0]!);
     const resync = watched.batches.find((b) => b.type === 'resync');
     assert.equal(resync?.type === 'resync' && resync.snapshot.size, 10_000);
     assert.equal(resync?.type === 'resync' && resync.snapshot.has('big/00000'), false);

@@ -1,24 +1,14 @@
 // Quiet ranges still move forward; a silent stream is noticed and replaced.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Concord } from '../../src/concord.js';
 import type { View } from '../../src/watch/types.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
-import { startProxy, type TcpProxy } from '../support/proxy.js';
+import { useCluster } from '../support/fixture.js';
 import { sleep, waitUntil } from '../support/wait.js';
 import { collect, eventLines, rangeCalls, waitGauges } from './helpers.js';
 
-let chatty: EtcdCluster;
-let plain: EtcdCluster;
-let proxy: TcpProxy;
-before(async () => {
-  [chatty, plain] = await Promise.all([startCluster({ progressNotifyInterval: '200ms' }), startCluster()]);
-  proxy = await startProxy(plain.endpoints[0]!);
-});
-after(async () => {
-  await proxy?.close();
-  await Promise.all([chatty?.stop(), plain?.stop()]);
-});
+const chatty = useCluster({ progressNotifyInterval: '200ms' });
+const plain = useCluster({ proxy: true });
 
 interface LogLine {
   level: string;
@@ -33,7 +23,7 @@ function recordingLogger(lines: LogLine[]) {
 }
 
 test('on a quiet range the revision advances through progress notifications', async () => {
-  const concord = new Concord({ endpoints: chatty.endpoints });
+  const concord = new Concord({ endpoints: chatty.cluster.endpoints });
   try {
     const quiet = collect(concord.watch({ prefix: 'quiet/' }));
     const views: View[] = [];
@@ -41,7 +31,7 @@ test('on a quiet range the revision advances through progress notifications', as
     await waitUntil(() => quiet.batches.length === 1 && views.length === 1);
     let lastWrite = 0n;
     for (let i = 0; i < 5; i++) {
-      lastWrite = BigInt((await chatty.client().put(`busy/${i}`).value(String(i))).header.revision);
+      lastWrite = BigInt((await chatty.cluster.client().put(`busy/${i}`).value(String(i))).header.revision);
       await sleep(100);
     }
     await waitUntil(() => quiet.batches.at(-1)!.revision === lastWrite, {
@@ -55,7 +45,7 @@ test('on a quiet range the revision advances through progress notifications', as
     // The view emits nothing (nothing changed) but its cached revision moved: a late subscriber
     // gets it without a read.
     assert.equal(views.length, 1);
-    const member = chatty.members[0]!;
+    const member = chatty.cluster.members[0]!;
     const reads = await rangeCalls(member);
     let late: View | undefined;
     concord
@@ -77,7 +67,7 @@ test('on a quiet range the revision advances through progress notifications', as
 test('an idle stream stays open past the stall timeout: etcd answers the progress requests', async () => {
   const lines: LogLine[] = [];
   const concord = new Concord({
-    endpoints: plain.endpoints,
+    endpoints: plain.cluster.endpoints,
     watch: { stallTimeoutMs: 400 },
     logger: recordingLogger(lines),
   });
@@ -89,8 +79,8 @@ test('an idle stream stays open past the stall timeout: etcd answers the progres
       lines.filter((l) => l.level === 'warn'),
       [],
     );
-    await waitGauges(plain.members[0]!, { watchers: 1, streams: 1 });
-    const put = await plain.client().put('idle/a').value('1');
+    await waitGauges(plain.cluster.members[0]!, { watchers: 1, streams: 1 });
+    const put = await plain.cluster.client().put('idle/a').value('1');
     await waitUntil(() => idle.batches.length === 2);
     assert.equal(idle.batches[1]!.revision, BigInt(put.header.revision));
     idle.subscription.unsubscribe();
@@ -103,7 +93,7 @@ test('a blackholed connection is detected within the stall timeout and resumed w
   const lines: LogLine[] = [];
   const stallTimeoutMs = 1_000;
   const concord = new Concord({
-    endpoints: [proxy.endpoint],
+    endpoints: [plain.proxy.endpoint],
     watch: { stallTimeoutMs },
     logger: recordingLogger(lines),
   });
@@ -112,12 +102,12 @@ test('a blackholed connection is detected within the stall timeout and resumed w
   try {
     const watched = collect(concord.watch({ prefix: 'bh/' }));
     await waitUntil(() => watched.batches.length === 1);
-    await plain.client().put('bh/0').value('0');
+    await plain.cluster.client().put('bh/0').value('0');
     await waitUntil(() => watched.batches.length === 2);
 
     const blackholedAt = Date.now();
-    proxy.blackhole();
-    for (let i = 1; i <= 5; i++) await plain.client().put(`bh/${i}`).value(String(i));
+    plain.proxy.blackhole();
+    for (let i = 1; i <= 5; i++) await plain.cluster.client().put(`bh/${i}`).value(String(i));
     await waitUntil(() => lines.some((l) => l.message === 'watch stream interrupted; resuming'), {
       timeoutMs: stallTimeoutMs * 3,
       message: 'stall detection',
@@ -130,8 +120,8 @@ test('a blackholed connection is detected within the stall timeout and resumed w
     assert.equal(watched.batches.length, 2, 'nothing arrived while blackholed');
     assert.ok(states.includes('disconnected'));
 
-    proxy.restore();
-    for (let i = 6; i <= 8; i++) await plain.client().put(`bh/${i}`).value(String(i));
+    plain.proxy.restore();
+    for (let i = 6; i <= 8; i++) await plain.cluster.client().put(`bh/${i}`).value(String(i));
     await waitUntil(() => eventLines(watched.batches).length === 9, { timeoutMs: 10_000 });
     assert.deepEqual(
       eventLines(watched.batches).map((l) => l.split('@')[0]),
@@ -149,7 +139,7 @@ test('a connection that dies without a reset is replaced by a fresh one after th
   const lines: LogLine[] = [];
   const stallTimeoutMs = 1_000;
   const concord = new Concord({
-    endpoints: [proxy.endpoint],
+    endpoints: [plain.proxy.endpoint],
     watch: { stallTimeoutMs },
     logger: recordingLogger(lines),
   });
@@ -157,8 +147,8 @@ test('a connection that dies without a reset is replaced by a fresh one after th
     const watched = collect(concord.watch({ prefix: 'fz/' }));
     await waitUntil(() => watched.batches.length === 1);
     const frozenAt = Date.now();
-    proxy.freeze();
-    for (let i = 0; i < 5; i++) await plain.client().put(`fz/${i}`).value(String(i));
+    plain.proxy.freeze();
+    for (let i = 0; i < 5; i++) await plain.cluster.client().put(`fz/${i}`).value(String(i));
     // Only the old connection is dead (frozen ones forward nothing, ever): the hub must not wait
     // for gRPC keepalive (15 s) to give up on it.
     await waitUntil(() => eventLines(watched.batches).length === 5, {
@@ -175,6 +165,6 @@ test('a connection that dies without a reset is replaced by a fresh one after th
     watched.subscription.unsubscribe();
   } finally {
     await concord.close();
-    proxy.cut();
+    plain.proxy.cut();
   }
 });

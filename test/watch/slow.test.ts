@@ -1,24 +1,14 @@
 // Slow consumers never hold up the hub or anyone else; watchIterator bounds what it buffers.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { concatMap, delay, of } from 'rxjs';
-import { Concord } from '../../src/concord.js';
 import { SlowConsumerError } from '../../src/errors.js';
 import type { WatchBatch } from '../../src/watch/types.js';
-import { type EtcdCluster, startCluster } from '../support/etcd.js';
+import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import { collect, eventLines, nextWithin, within } from './helpers.js';
 
-let cluster: EtcdCluster;
-let concord: Concord;
-before(async () => {
-  cluster = await startCluster();
-  concord = new Concord({ endpoints: cluster.endpoints });
-});
-after(async () => {
-  await concord?.close();
-  await cluster?.stop();
-});
+const shared = useCluster({ concord: {} });
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
@@ -30,7 +20,7 @@ async function putAndMeasure(prefix: string, count: number, fast: WatchBatch[]):
   for (let i = 0; i < count; i++) {
     const seen = fast.length;
     const started = performance.now();
-    await cluster.client().put(`${prefix}${i}`).value(String(i));
+    await shared.cluster.client().put(`${prefix}${i}`).value(String(i));
     await waitUntil(() => fast.length > seen, { intervalMs: 1, message: `delivery of put ${i}` });
     latencies.push(performance.now() - started);
   }
@@ -39,15 +29,15 @@ async function putAndMeasure(prefix: string, count: number, fast: WatchBatch[]):
 
 test('a subscriber taking 200 ms per batch does not delay another subscriber of the same range', async (t) => {
   const fast: WatchBatch[] = [];
-  const fastSub = concord.watch({ prefix: 'sl/' }).subscribe((b) => {
+  const fastSub = shared.concord.watch({ prefix: 'sl/' }).subscribe((b) => {
     if (b.type === 'events') fast.push(b);
   });
-  await waitUntil(() => concord.watchStats().upstreamWatches === 1);
+  await waitUntil(() => shared.concord.watchStats().upstreamWatches === 1);
   await putAndMeasure('sl/warm', 5, fast);
   const baseline = await putAndMeasure('sl/base', 20, fast);
 
   const slowDone: WatchBatch[] = [];
-  const slowSub = concord
+  const slowSub = shared.concord
     .watch({ prefix: 'sl/' })
     .pipe(concatMap((b) => of(b).pipe(delay(200))))
     .subscribe((b) => {
@@ -75,10 +65,10 @@ test('a subscriber taking 200 ms per batch does not delay another subscriber of 
 
 test('a slow watchIterator does not delay an Observable subscriber', async () => {
   const fast: WatchBatch[] = [];
-  const sub = concord.watch({ prefix: 'si/' }).subscribe((b) => {
+  const sub = shared.concord.watch({ prefix: 'si/' }).subscribe((b) => {
     if (b.type === 'events') fast.push(b);
   });
-  const iterator = concord.watchIterator({ prefix: 'si/' });
+  const iterator = shared.concord.watchIterator({ prefix: 'si/' });
   const consumed: WatchBatch[] = [];
   const consumer = (async () => {
     for await (const batch of iterator) {
@@ -87,23 +77,25 @@ test('a slow watchIterator does not delay an Observable subscriber', async () =>
       if (consumed.filter((b) => b.type === 'events').length === 10) break;
     }
   })();
-  await waitUntil(() => concord.watchStats().upstreamWatches === 1 && consumed.length === 1);
+  await waitUntil(() => shared.concord.watchStats().upstreamWatches === 1 && consumed.length === 1);
   await putAndMeasure('si/', 10, fast);
   assert.ok(consumed.length <= 3, `iterator consumer already took ${consumed.length}`);
   await within(consumer, 15_000, 'end of the slow consumer');
   assert.deepEqual(eventLines(consumed), eventLines(fast));
-  assert.equal(concord.watchStats().subscribers, 1, 'break ended the iterator');
+  assert.equal(shared.concord.watchStats().subscribers, 1, 'break ended the iterator');
   sub.unsubscribe();
 });
 
 test("watchIterator overflow 'error': buffered batches, then SlowConsumerError, and the watch is released", async () => {
-  const iterator = concord.watchIterator({ prefix: 'oe/' }, { maxBuffered: 5, overflow: 'error' });
-  await waitUntil(() => concord.watchStats().upstreamWatches === 1);
+  const iterator = shared.concord.watchIterator({ prefix: 'oe/' }, { maxBuffered: 5, overflow: 'error' });
+  await waitUntil(() => shared.concord.watchStats().upstreamWatches === 1);
   const first = await nextWithin(iterator);
   assert.equal(first.value?.type, 'progress');
-  for (let i = 0; i < 6; i++) await cluster.client().put(`oe/${i}`).value(String(i));
-  await waitUntil(() => concord.watchStats().subscribers === 0, { message: 'iterator detached on overflow' });
-  assert.equal(concord.watchStats().upstreamWatches, 0);
+  for (let i = 0; i < 6; i++) await shared.cluster.client().put(`oe/${i}`).value(String(i));
+  await waitUntil(() => shared.concord.watchStats().subscribers === 0, {
+    message: 'iterator detached on overflow',
+  });
+  assert.equal(shared.concord.watchStats().upstreamWatches, 0);
   const delivered: WatchBatch[] = [];
   await assert.rejects(async () => {
     for (;;) {
@@ -120,11 +112,11 @@ test("watchIterator overflow 'error': buffered batches, then SlowConsumerError, 
 });
 
 test("watchIterator overflow 'resync': a fresh snapshot, then every later change with no gap", async () => {
-  const client = cluster.client();
+  const client = shared.cluster.client();
   await client.put('or/stay').value('s');
-  const iterator = concord.watchIterator({ prefix: 'or/' }, { maxBuffered: 5 });
+  const iterator = shared.concord.watchIterator({ prefix: 'or/' }, { maxBuffered: 5 });
   // Sees what the hub delivered: the iterator got the same batches in the same loop.
-  const alongside = collect(concord.watch({ prefix: 'or/' }));
+  const alongside = collect(shared.concord.watch({ prefix: 'or/' }));
   assert.equal((await nextWithin(iterator)).value?.type, 'progress');
   for (let i = 0; i < 30; i++) await client.put(`or/${i % 7}`).value(String(i));
   const writtenThrough = BigInt((await client.delete().key('or/stay')).header.revision);
@@ -151,5 +143,5 @@ test("watchIterator overflow 'resync': a fresh snapshot, then every later change
   assert.ok(after.every((b) => b.type === 'events'));
   await iterator.return?.();
   alongside.subscription.unsubscribe();
-  assert.equal(concord.watchStats().subscribers, 0);
+  assert.equal(shared.concord.watchStats().subscribers, 0);
 });
