@@ -4,25 +4,20 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createTestClient } from './client.js';
-import { type EtcdCluster, startCluster } from './etcd.js';
+import { startCluster } from './etcd.js';
 import { resolveEtcdBinary } from './etcd-binary.js';
 import { EtcdMember, EtcdStartError } from './etcd-member.js';
+import { useCluster } from './fixture.js';
 import { startProxy } from './proxy.js';
 import { freePort, sleep, waitUntil } from './wait.js';
 import { spawnWorker } from './worker.js';
 
 const ECHO_WORKER = fileURLToPath(new URL('./fixtures/echo-worker.ts', import.meta.url));
 
-let single: EtcdCluster;
-before(async () => {
-  single = await startCluster();
-});
-after(async () => {
-  await single?.stop();
-});
+const single = useCluster();
 
 function isAlive(pid: number): boolean {
   try {
@@ -34,18 +29,18 @@ function isAlive(pid: number): boolean {
 }
 
 test('single member: starts and serves put/get', async () => {
-  const [member] = single.members;
-  assert.equal(single.members.length, 1);
+  const [member] = single.cluster.members;
+  assert.equal(single.cluster.members.length, 1);
   assert.match(member!.endpoint, /^127\.0\.0\.1:\d+$/);
-  assert.deepEqual(single.endpoints, [member!.endpoint]);
+  assert.deepEqual(single.cluster.endpoints, [member!.endpoint]);
   assert.ok(member!.running && isAlive(member!.pid!));
-  await single.client().put('harness/hello').value('world');
-  assert.equal(await single.client().get('harness/hello').string(), 'world');
+  await single.cluster.client().put('harness/hello').value('world');
+  assert.equal(await single.cluster.client().get('harness/hello').string(), 'world');
 });
 
 test('metrics: /metrics is parsed into numbers', async () => {
-  const member = single.members[0]!;
-  const watcher = await single.client().watch().key('harness/metrics').create();
+  const member = single.cluster.members[0]!;
+  const watcher = await single.cluster.client().watch().key('harness/metrics').create();
   try {
     const series = await member.metrics();
     assert.equal(series.get('etcd_server_has_leader'), 1);
@@ -59,19 +54,19 @@ test('metrics: /metrics is parsed into numbers', async () => {
 });
 
 test('compact: older revisions become unreadable', async () => {
-  const client = single.client();
+  const client = single.cluster.client();
   const first = BigInt((await client.put('harness/compact').value('v1').exec()).header.revision);
   await client.put('harness/compact').value('v2');
-  const at = await single.compact();
-  assert.equal(at, await single.revision());
+  const at = await single.cluster.compact();
+  assert.equal(at, await single.cluster.revision());
   assert.ok(at > first);
   await assert.rejects(client.get('harness/compact').revision(first.toString()).string(), /compacted/);
   assert.equal(await client.get('harness/compact').string(), 'v2');
 });
 
 test('stop + start a member: data survives, same endpoint', async () => {
-  const member = single.members[0]!;
-  await single.client().put('harness/durable').value('kept');
+  const member = single.cluster.members[0]!;
+  await single.cluster.client().put('harness/durable').value('kept');
   const oldPid = member.pid!;
   await member.stop();
   assert.equal(member.running, false);
@@ -79,12 +74,12 @@ test('stop + start a member: data survives, same endpoint', async () => {
   assert.equal(isAlive(oldPid), false);
   await member.start();
   assert.ok(member.running && member.pid !== oldPid);
-  assert.equal(await single.client().get('harness/durable').string(), 'kept');
+  assert.equal(await single.cluster.client().get('harness/durable').string(), 'kept');
 });
 
 test('pause (SIGSTOP) makes requests time out, resume makes them work again', async () => {
-  const member = single.members[0]!;
-  const client = single.client();
+  const member = single.cluster.members[0]!;
+  const client = single.cluster.client();
   await client.put('harness/pause').value('1');
   member.pause();
   try {
@@ -108,8 +103,8 @@ test('pause (SIGSTOP) makes requests time out, resume makes them work again', as
 });
 
 test('proxy: forwards, cut() forces a watch to reconnect, blackhole() stalls, restore() heals', async () => {
-  const direct = single.client();
-  const proxy = await startProxy(single.members[0]!.endpoint);
+  const direct = single.cluster.client();
+  const proxy = await startProxy(single.cluster.members[0]!.endpoint);
   const viaProxy = createTestClient(proxy.endpoint);
   try {
     await viaProxy.put('harness/proxy').value('a');
