@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { IWatchResponse } from 'etcd3';
+import type { IResponseStream, IWatchResponse } from 'etcd3';
 import { firstValueFrom } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { startProxy } from '../../test/support/proxy.js';
@@ -9,18 +9,25 @@ import { Concord } from '../concord.js';
 import { ClosedError, InvalidArgumentError, LockLostError } from '../errors.js';
 import type { LockHandle } from './handle.js';
 
-/** Counts the watch events one Concord's watch streams receive (a tap on its real gRPC stream). */
+/**
+ * Counts the watch events one Concord's watch streams receive: a tap on the real gRPC stream,
+ * installed where etcd3's connection pool hands out the Watch service.
+ */
 function countWatchEvents(concord: Concord): { events: number } {
   const counter = { events: 0 };
-  const client = concord.runtime.etcd.watchClient;
-  const open = client.watch.bind(client);
-  client.watch = async (...args: Parameters<typeof open>) => {
-    const stream = await open(...args);
-    stream.on('data', (res: IWatchResponse) => {
-      counter.events += res.events.length;
+  type WithConnection = (service: string, fn: (args: unknown) => unknown) => Promise<unknown>;
+  const pool = (concord.runtime.etcd as unknown as { pool: { withConnection: WithConnection } }).pool;
+  const original = pool.withConnection.bind(pool);
+  pool.withConnection = (service, fn) =>
+    original(service, (args) => {
+      const result = fn(args);
+      if (service === 'Watch') {
+        (result as IResponseStream<IWatchResponse>).on('data', (res: IWatchResponse) => {
+          counter.events += res.events.length;
+        });
+      }
+      return result;
     });
-    return stream;
-  };
   return counter;
 }
 
