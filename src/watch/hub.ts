@@ -9,6 +9,7 @@ import { BoundedIterator } from './iterator.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import { openWatchStream, type WatchStream } from './stream.js';
 import type {
+  KeyValue,
   View,
   WatchBatch,
   WatchIteratorOptions,
@@ -17,7 +18,7 @@ import type {
   WatchStats,
 } from './types.js';
 import { type Sink, Upstream } from './upstream.js';
-import { ViewCache } from './view.js';
+import { type CachedView, type Projection, RAW, ViewCache } from './view.js';
 
 const HUB = Symbol('concord.watch-hub');
 
@@ -48,7 +49,8 @@ export class WatchHub implements Closable {
   private readonly byId = new Map<string, Upstream>();
   /** Ids of create requests not answered yet, oldest first: etcd answers creates in order. */
   private readonly awaitingCreated: string[] = [];
-  private readonly views = new Map<string, ViewCache>();
+  /** View caches by range and projection id (see `cache`): each one holds its own kind of entries. */
+  private readonly views = new Map<string, ViewCache<object>>();
   private nextWatchId = 1n;
   private backoff: IBackoff<unknown>;
   /** Whether `backoff` has advanced since etcd last answered. */
@@ -90,23 +92,35 @@ export class WatchHub implements Closable {
     checkOptions('range', range, ['prefix']);
     if (typeof range.prefix !== 'string')
       throw new InvalidArgumentError('range.prefix', 'must be a string', range.prefix);
-    const resolved = resolveRange(this.runtime.keys, range);
-    return new Observable<View>((subscriber) => {
+    return this.projectedView<KeyValue>(range.prefix, RAW);
+  }
+
+  /**
+   * `view` with each entry as `projection` reads it (internal: e.g. discovery keeps parsed
+   * instances rather than raw values). One cache, one read and one server-side watch per prefix
+   * and projection, shared by every subscriber, each counted in `stats`.
+   */
+  projectedView<T extends object>(prefix: string, projection: Projection<T>): Observable<CachedView<T>> {
+    const resolved = resolveRange(this.runtime.keys, { prefix });
+    return new Observable<CachedView<T>>((subscriber) => {
       if (this.closed) {
         subscriber.complete();
         return;
       }
-      const id = rangeId(resolved);
-      let cache = this.views.get(id);
-      if (!cache) {
-        const created = new ViewCache(this.runtime, this, resolved, () => {
-          if (this.views.get(id) === created) this.views.delete(id);
-        });
-        cache = created;
-        this.views.set(id, cache);
-      }
-      return cache.subscribe(subscriber);
+      return this.cache(resolved, projection).subscribe(subscriber);
     });
+  }
+
+  private cache<T extends object>(range: EtcdRange, projection: Projection<T>): ViewCache<T> {
+    const id = `${rangeId(range)}:${projection.id}`;
+    // The id names the projection, so the cache found holds entries of type T.
+    const found = this.views.get(id) as ViewCache<T> | undefined;
+    if (found) return found;
+    const created: ViewCache<T> = new ViewCache(this.runtime, this, range, projection, () => {
+      if (this.views.get(id) === created) this.views.delete(id);
+    });
+    this.views.set(id, created);
+    return created;
   }
 
   /** See `Concord.watchIterator`. */

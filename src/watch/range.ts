@@ -26,44 +26,74 @@ export function rangeId(range: EtcdRange): string {
 }
 
 /** The outcome of {@link readRange}: every key in the range as of `revision`. */
-export interface RangeSnapshot {
+export interface RangeSnapshot<T = KeyValue> {
   revision: bigint;
-  entries: Map<string, KeyValue>;
+  /** Each key's entry (as `convert` made it), in etcd's key order. */
+  entries: Map<string, T>;
   /** Range RPCs it took (pages). */
   pages: number;
 }
 
+/** Turns one key read from etcd into what a snapshot keeps for it. */
+export type Convert<T> = (kv: KeyValue) => T;
+
+const asRead: Convert<KeyValue> = (kv) => kv;
+
 /**
  * Reads every key of a range at one revision, `pageSize` keys per request, so that a large
  * prefix never needs one huge response. The first page is a linearizable read and fixes the
- * revision; later pages read at that same revision, so the result is one consistent cut.
+ * revision; later pages read at that same revision, so the result is one consistent cut. Each
+ * next page is requested before the current one is converted, so conversion overlaps the wait.
  */
-export async function readRange(
+export function readRange(
   etcd: Etcd3,
   keys: Keyspace,
   range: EtcdRange,
   pageSize: number,
-  atRevision?: bigint,
-): Promise<RangeSnapshot> {
-  const entries = new Map<string, KeyValue>();
-  let revision = atRevision ?? 0n;
-  let start = range.key;
+): Promise<RangeSnapshot>;
+/** {@link readRange}, keeping `convert(kv)` for each key instead of the KeyValue. */
+export function readRange<T>(
+  etcd: Etcd3,
+  keys: Keyspace,
+  range: EtcdRange,
+  pageSize: number,
+  convert: Convert<T>,
+): Promise<RangeSnapshot<T>>;
+export async function readRange<T>(
+  etcd: Etcd3,
+  keys: Keyspace,
+  range: EtcdRange,
+  pageSize: number,
+  convert?: Convert<T>,
+): Promise<RangeSnapshot<T | KeyValue>> {
+  const keep: Convert<T | KeyValue> = convert ?? asRead;
+  const entries = new Map<string, T | KeyValue>();
+  const page = (start: Buffer, revision: bigint | undefined) =>
+    etcd.kv.range({
+      key: start,
+      ...(range.rangeEnd ? { range_end: range.rangeEnd, limit: pageSize } : {}),
+      ...(revision === undefined ? {} : { revision: revision.toString() }),
+    });
+  let pending = page(range.key, undefined);
+  let revision: bigint | undefined;
   let pages = 0;
   for (;;) {
-    const res = await etcd.kv.range({
-      key: start,
-      ...(range.rangeEnd ? { range_end: range.rangeEnd } : {}),
-      ...(revision > 0n ? { revision: revision.toString() } : {}),
-      ...(range.rangeEnd ? { limit: pageSize } : {}),
-    });
+    const res = await pending;
     pages++;
-    if (revision === 0n) revision = BigInt(res.header.revision);
-    for (const kv of res.kvs) entries.set(keys.strip(kv.key), toKeyValue(keys, kv));
+    revision ??= BigInt(res.header.revision);
     const last = res.kvs.at(-1);
-    if (!res.more || !last || !range.rangeEnd) break;
-    start = Buffer.concat([last.key, Buffer.from([0])]);
+    const more = res.more && last !== undefined && range.rangeEnd !== undefined;
+    if (more) pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
+    for (const raw of res.kvs) {
+      const kv = toKeyValue(keys, raw);
+      entries.set(kv.key, keep(kv));
+    }
+    // grpc-js keeps the decoded response reachable until the callback that delivered it returns,
+    // and that is only after every continuation of this read (the consumers' first View) has run:
+    // drop the page's keys and values now, so converted entries do not live alongside them.
+    res.kvs.length = 0;
+    if (!more) return { revision, entries, pages };
   }
-  return { revision, entries, pages };
 }
 
 /**
@@ -71,16 +101,30 @@ export async function readRange(
  * as etcd is unreachable. Rejects at once with any other error, and with the signal's reason
  * once `signal` aborts (no timer is left behind).
  */
-export async function readRangeRetrying(
+export function readRangeRetrying(
   runtime: Runtime,
   range: EtcdRange,
   signal: AbortSignal,
-): Promise<RangeSnapshot> {
+): Promise<RangeSnapshot>;
+/** {@link readRangeRetrying}, keeping `convert(kv)` for each key instead of the KeyValue. */
+export function readRangeRetrying<T>(
+  runtime: Runtime,
+  range: EtcdRange,
+  signal: AbortSignal,
+  convert: Convert<T>,
+): Promise<RangeSnapshot<T>>;
+export async function readRangeRetrying<T>(
+  runtime: Runtime,
+  range: EtcdRange,
+  signal: AbortSignal,
+  convert?: Convert<T>,
+): Promise<RangeSnapshot<T | KeyValue>> {
+  const keep: Convert<T | KeyValue> = convert ?? asRead;
   let backoff = runtime.reconnectBackoff.next(undefined);
   for (;;) {
     signal.throwIfAborted();
     try {
-      const snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize);
+      const snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
       signal.throwIfAborted();
       runtime.monitor.report(true);
       return snapshot;

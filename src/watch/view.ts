@@ -4,20 +4,49 @@ import { toConcordError } from '../etcd-errors.js';
 import type { Runtime } from '../runtime.js';
 import type { WatchHub } from './hub.js';
 import { type EtcdRange, type RangeSnapshot, readRangeRetrying } from './range.js';
-import type { KeyValue, View, WatchBatch } from './types.js';
+import type { KeyValue, WatchBatch } from './types.js';
+import { VersionedMap } from './versioned-map.js';
 
 /**
- * The shared, materialized state of one prefix. The first subscriber triggers one paginated
- * read and one watch from the revision after it; later subscribers get the cached View at once.
- * Every subscriber sees the same View objects in the same order.
+ * What a view keeps for each key instead of its KeyValue (e.g. discovery keeps the parsed
+ * instance, so it holds no raw values). `project` must not throw; it is called once per write
+ * of a key (key and mod revision) while the cache lives, whatever the number of subscribers.
  */
-export class ViewCache {
-  private readonly subs = new Set<Subscriber<View>>();
-  private entries = new Map<string, KeyValue>();
-  /** The current entries were handed out in a View and must be copied before changing. */
-  private handedOut = false;
-  private revision = 0n;
-  private current: View | undefined;
+export interface Projection<T extends object> {
+  /** Names the projection: one cache is shared per range and projection id. */
+  readonly id: string;
+  project(kv: KeyValue): T;
+  /** The mod revision `value` was projected from: a resync keeps the values of unchanged keys. */
+  revisionOf(value: T): bigint;
+}
+
+/** The projection of `Concord.view`: every key's KeyValue as it is. */
+export const RAW: Projection<KeyValue> = {
+  id: 'raw',
+  project: (kv) => kv,
+  revisionOf: (kv) => kv.modRevision,
+};
+
+/**
+ * The state of every key under a prefix as of `revision`, each key as a projection reads it.
+ * `entries` is a {@link VersionedMap}: consumers that remember the View they handled last ask
+ * `entries.changedSince(last.entries)` for the keys changed since, instead of diffing whole maps.
+ */
+export interface CachedView<T extends object> {
+  revision: bigint;
+  entries: VersionedMap<T>;
+}
+
+/**
+ * The shared, materialized state of one prefix under one projection. The first subscriber
+ * triggers one paginated read and one watch from the revision after it; later subscribers get
+ * the cached View at once. Every subscriber sees the same View objects in the same order, and a
+ * View never changes once handed out. A new revision costs O(keys changed), not a copy of the
+ * prefix.
+ */
+export class ViewCache<T extends object> {
+  private readonly subs = new Set<Subscriber<CachedView<T>>>();
+  private current: CachedView<T> | undefined;
   private detach: (() => void) | undefined;
   /** Set while the first read is under way; aborting it stops the read (and its retries). */
   private loading: AbortController | undefined;
@@ -26,6 +55,7 @@ export class ViewCache {
     private readonly runtime: Runtime,
     private readonly hub: WatchHub,
     private readonly range: EtcdRange,
+    private readonly projection: Projection<T>,
     private readonly onIdle: () => void,
   ) {}
 
@@ -34,7 +64,7 @@ export class ViewCache {
     return this.subs.size;
   }
 
-  subscribe(subscriber: Subscriber<View>): TeardownLogic {
+  subscribe(subscriber: Subscriber<CachedView<T>>): TeardownLogic {
     this.subs.add(subscriber);
     if (this.current) subscriber.next(this.current);
     else if (!this.loading) void this.load();
@@ -55,9 +85,12 @@ export class ViewCache {
   private async load(): Promise<void> {
     this.loading = new AbortController();
     const { signal } = this.loading;
-    let snapshot: RangeSnapshot;
+    let snapshot: RangeSnapshot<T>;
     try {
-      snapshot = await readRangeRetrying(this.runtime, this.range, signal);
+      // Projected page by page: the KeyValues of a large prefix never all exist at once.
+      snapshot = await readRangeRetrying(this.runtime, this.range, signal, (kv) =>
+        this.projection.project(kv),
+      );
     } catch (err) {
       // Aborted: every subscriber left (or the hub closed) while reading. Otherwise typed, so a
       // refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
@@ -65,8 +98,6 @@ export class ViewCache {
       return;
     }
     this.loading = undefined;
-    this.entries = snapshot.entries;
-    this.revision = snapshot.revision;
     this.detach = this.hub.attach(
       this.range,
       { fromRevision: snapshot.revision + 1n, prevKv: false, share: true },
@@ -78,35 +109,38 @@ export class ViewCache {
         complete: () => this.complete(),
       },
     );
-    this.emit();
+    this.emit(snapshot.revision, VersionedMap.from(snapshot.entries));
   }
 
   private apply(batch: WatchBatch): void {
+    const current = this.current;
+    // Stopped during this very delivery: a sink of the same upstream served before this one
+    // unsubscribed the view's last subscriber.
+    if (current === undefined) return;
     if (batch.type === 'progress') {
-      this.revision = batch.revision;
-      this.current = { revision: this.revision, entries: this.current?.entries ?? this.entries };
-      return;
-    }
-    if (batch.type === 'resync') {
-      this.entries = new Map(batch.snapshot);
-      this.handedOut = false;
+      // Nothing changed: not emitted, but a late subscriber gets the newer revision.
+      this.current = { revision: batch.revision, entries: current.entries };
+    } else if (batch.type === 'resync') {
+      // A new lineage: consumers compare it whole. Unchanged keys keep their projected values.
+      const { projection } = this;
+      const entries = new Map<string, T>();
+      for (const [key, kv] of batch.snapshot) {
+        const kept = current.entries.get(key);
+        const same = kept !== undefined && projection.revisionOf(kept) === kv.modRevision;
+        entries.set(key, same ? kept : projection.project(kv));
+      }
+      this.emit(batch.revision, VersionedMap.from(entries));
     } else {
-      if (this.handedOut) {
-        this.entries = new Map(this.entries);
-        this.handedOut = false;
-      }
-      for (const event of batch.events) {
-        if (event.type === 'put') this.entries.set(event.kv.key, event.kv);
-        else this.entries.delete(event.kv.key);
-      }
+      const changes = batch.events.map(
+        (event) =>
+          [event.kv.key, event.type === 'put' ? this.projection.project(event.kv) : undefined] as const,
+      );
+      this.emit(batch.revision, current.entries.update(changes));
     }
-    this.revision = batch.revision;
-    this.emit();
   }
 
-  private emit(): void {
-    this.handedOut = true;
-    const view: View = { revision: this.revision, entries: this.entries };
+  private emit(revision: bigint, entries: VersionedMap<T>): void {
+    const view: CachedView<T> = { revision, entries };
     this.current = view;
     for (const sub of [...this.subs]) sub.next(view);
   }
@@ -122,7 +156,6 @@ export class ViewCache {
     this.loading?.abort(new ClosedError('the view has no subscribers'));
     this.loading = undefined;
     this.current = undefined;
-    this.entries = new Map();
     const detach = this.detach;
     this.detach = undefined;
     detach?.();
