@@ -1,5 +1,5 @@
 import { defer, map, mergeMap, type Observable, Subject } from 'rxjs';
-import { type Catalog, catalog$, diff } from './discovery/catalog.js';
+import { type Catalog, catalog$ } from './discovery/catalog.js';
 import { Picker, type PickerOptions } from './discovery/picker.js';
 import type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
 import { InvalidArgumentError } from './errors.js';
@@ -31,11 +31,13 @@ export function servicePrefix(options: ServicePrefixOptions | undefined): string
 
 /**
  * Finds the instances registered under a prefix and follows them live. Every stream is built on
- * the watch hub's shared view of the prefix: however many subscribers (and Discovery objects)
- * one Concord has, it keeps one server-side watch per service (plus one for the whole prefix
- * when `changes$()` follows every service), survives reconnects and compaction, and parses each
- * write once per Discovery. Streams are cold: nothing is read until subscribe, and the last
- * unsubscribe releases the watch.
+ * the watch hub's shared, parsed view of the prefix: however many subscribers (and Discovery
+ * objects) one Concord has, it reads each service once, keeps one server-side watch per service
+ * (plus one for the whole prefix when `changes$()` follows every service) and one parsed copy of
+ * each instance (no raw values), survives reconnects and compaction, and parses each write once.
+ * A change costs in proportion to the keys it changed (plus one pass over the sorted list per
+ * Discovery), not to the size of the service. Streams are cold: nothing is read until subscribe,
+ * and the last unsubscribe releases the watch.
  *
  * Values are the registry's JSON `{ address, meta?, registeredAt }`, etcd Go `endpoints` JSON
  * (`{ Addr, Metadata }`) or a plain address string, so instances registered by other clients
@@ -87,12 +89,14 @@ export class Discovery {
     if (service !== undefined) checkSegment('service', service);
     const catalogs = this.catalog(service);
     return defer(() => {
-      let before: Catalog | undefined;
+      // The first catalog (the current one, for a late subscriber) is reported whole; each one
+      // after it carries its changes since the one before.
+      let started = false;
       return catalogs.pipe(
-        mergeMap((after) => {
-          const changes = diff(before, after);
-          before = after;
-          return changes;
+        mergeMap((catalog): readonly ServiceChange[] => {
+          if (started) return catalog.changes;
+          started = true;
+          return catalog.list.map((instance) => ({ type: 'up', instance }));
         }),
       );
     });
@@ -127,6 +131,10 @@ export class Discovery {
   private report(error: DiscoveryError): void {
     if (this.reported.get(error.key) === error.revision) return;
     this.reported.set(error.key, error.revision);
+    this.runtime.log.warn('discovery skipped an invalid instance entry', {
+      key: error.key,
+      reason: error.message,
+    });
     this.errors.next(error);
   }
 }
