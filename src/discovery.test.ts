@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, type Subscription, timeout } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
-import { waitUntil } from '../test/support/wait.js';
+import { sleep, waitUntil } from '../test/support/wait.js';
 import { Concord } from './concord.js';
 import type { Picker } from './discovery/picker.js';
 import type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
@@ -201,7 +201,18 @@ describe('discovery', () => {
   test('20 subscribers share one upstream etcd watch per prefix', async () => {
     const { registrant, consumer } = setup();
     const member = cluster.members[0]!;
-    const baseline = await member.metric('etcd_debugging_mvcc_watcher_total');
+    // etcd drops the watchers of earlier tests' closed streams asynchronously: wait until the
+    // count holds still before taking it as the baseline.
+    let baseline = -1;
+    await waitUntil(
+      async () => {
+        const before = await member.metric('etcd_debugging_mvcc_watcher_total');
+        await sleep(150);
+        baseline = await member.metric('etcd_debugging_mvcc_watcher_total');
+        return before === baseline;
+      },
+      { timeoutMs: 10_000, message: 'a steady watcher count before the test' },
+    );
     const seen: number[] = [];
     const subscriptions: Subscription[] = [];
     const pickers: Picker[] = [];

@@ -134,7 +134,7 @@ export const discoveryLoad: Scenario = {
         { name: 'memory holding the instances', unit: 'bytes', better: 'lower', ...both((r) => r.bytes) },
       ],
       notes: [
-        `concord reads the prefix in pages of 5,000 keys (its default) at one revision, keeps the shared view and a sorted list of parsed instances (with key and revision); the etcd3 consumer reads everything in one request into a Map of parsed instances. Median of the rounds; memory = heap growth while the consumer is live. "One more registration" = median of 5 puts of a 10,001st instance (100 ms apart, each removed again) → the consumer lists it (concord rebuilds and re-sorts the service's list on every change).`,
+        `concord reads the prefix in pages of 5,000 keys (its default) at one revision and keeps one parsed instance per key (with key and revision) in a shared projected view plus a sorted list; the etcd3 consumer reads everything in one request into a Map of parsed instances. Median of the rounds; memory = heap growth while the consumer is live. "One more registration" = median of 5 puts of a 10,001st instance (100 ms apart, each removed again) → the consumer lists it (concord re-parses only the changed key and merges it into the sorted list).`,
       ],
     };
   },
