@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { IResponseStream, IWatchResponse } from 'etcd3';
 import { firstValueFrom } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { useCluster } from '../../test/support/fixture.js';
 import { startProxy } from '../../test/support/proxy.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
@@ -42,53 +42,43 @@ function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 
 describe('Mutex', () => {
-  let cluster: EtcdCluster;
-  let concord: Concord;
-
-  before(async () => {
-    cluster = await startCluster();
-    concord = new Concord({ endpoints: cluster.endpoints });
-  });
-  after(async () => {
-    await concord?.close();
-    await cluster?.stop();
-  });
+  const fx = useCluster({ concord: {} });
 
   async function keysUnder(prefix: string): Promise<string[]> {
-    return cluster.client().getAll().prefix(prefix).keys();
+    return fx.cluster.client().getAll().prefix(prefix).keys();
   }
 
   test('bad input is an InvalidArgumentError naming the argument, before anything is written', async () => {
-    const revision = await cluster.revision();
-    const session = await concord.session({ ttl: 5 });
+    const revision = await fx.cluster.revision();
+    const session = await fx.concord.session({ ttl: 5 });
     const cases: Array<[() => unknown, string]> = [
-      [() => concord.mutex(''), 'name'],
-      [() => concord.mutex(42 as unknown as string), 'name'],
-      [() => concord.mutex('m', { ttl: 1 }), 'options.ttl'],
-      [() => concord.mutex('m', { ttl: 2.5 }), 'options.ttl'],
-      [() => concord.mutex('m', { session, ttl: 5 }), 'options.ttl'],
-      [() => concord.mutex('m', { session: {} as never }), 'options.session'],
-      [() => concord.mutex('m', { tll: 5 } as never), 'options.tll'],
-      [() => concord.mutex('x'.repeat(2 * 1024 * 1024)), 'name'],
+      [() => fx.concord.mutex(''), 'name'],
+      [() => fx.concord.mutex(42 as unknown as string), 'name'],
+      [() => fx.concord.mutex('m', { ttl: 1 }), 'options.ttl'],
+      [() => fx.concord.mutex('m', { ttl: 2.5 }), 'options.ttl'],
+      [() => fx.concord.mutex('m', { session, ttl: 5 }), 'options.ttl'],
+      [() => fx.concord.mutex('m', { session: {} as never }), 'options.session'],
+      [() => fx.concord.mutex('m', { tll: 5 } as never), 'options.tll'],
+      [() => fx.concord.mutex('x'.repeat(2 * 1024 * 1024)), 'name'],
     ];
     for (const [make, argument] of cases) {
       assert.throws(make, (err: unknown) => err instanceof InvalidArgumentError && err.argument === argument);
     }
     await assert.rejects(
-      concord.mutex('m').lock({ signal: 'no' as never }),
+      fx.concord.mutex('m').lock({ signal: 'no' as never }),
       (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'options.signal',
     );
     await session.close();
     // Granting and revoking the session's lease writes no revision; nothing else was written.
-    assert.equal(await cluster.revision(), revision);
+    assert.equal(await fx.cluster.revision(), revision);
   });
 
   test('10 waiters acquire in the order they asked; each release wakes exactly one waiter', async () => {
     const name = 'fair';
-    const others = Array.from({ length: 10 }, () => new Concord({ endpoints: cluster.endpoints }));
+    const others = Array.from({ length: 10 }, () => new Concord({ endpoints: fx.cluster.endpoints }));
     try {
       const taps = others.map(countWatchEvents);
-      const first = await concord.mutex(name).lock();
+      const first = await fx.concord.mutex(name).lock();
       const order: number[] = [];
       const handles: LockHandle[] = [];
       const waits: Promise<LockHandle>[] = [];
@@ -143,21 +133,21 @@ describe('Mutex', () => {
   });
 
   test('tryLock never waits: undefined on a held lock without writing anything, a handle on a free one', async () => {
-    const session = await concord.session({ ttl: 10 });
+    const session = await fx.concord.session({ ttl: 10 });
     try {
-      const holder = await concord.mutex('try').lock();
-      const revision = await cluster.revision();
+      const holder = await fx.concord.mutex('try').lock();
+      const revision = await fx.cluster.revision();
       const started = performance.now();
-      assert.equal(await concord.mutex('try', { session }).tryLock(), undefined);
-      assert.equal(await concord.mutex('try').tryLock(), undefined);
+      assert.equal(await fx.concord.mutex('try', { session }).tryLock(), undefined);
+      assert.equal(await fx.concord.mutex('try').tryLock(), undefined);
       assert.ok(performance.now() - started < 2_000);
-      assert.equal(await cluster.revision(), revision, 'a failed tryLock writes nothing');
+      assert.equal(await fx.cluster.revision(), revision, 'a failed tryLock writes nothing');
       await holder.release();
-      const got = await concord.mutex('try', { session }).tryLock();
+      const got = await fx.concord.mutex('try', { session }).tryLock();
       assert.ok(got?.isHeld);
-      assert.equal(await concord.mutex('try').tryLock(), undefined);
+      assert.equal(await fx.concord.mutex('try').tryLock(), undefined);
       await got.release();
-      const own = await concord.mutex('try').tryLock();
+      const own = await fx.concord.mutex('try').tryLock();
       assert.ok(own?.isHeld);
       await own.release();
       assert.deepEqual(await keysUnder('try/'), []);
@@ -167,17 +157,17 @@ describe('Mutex', () => {
   });
 
   test('aborting a wait rejects with the reason and removes the waiter key (and its own lease)', async () => {
-    const holder = await concord.mutex('abort').lock();
-    const session = await concord.session({ ttl: 10 });
+    const holder = await fx.concord.mutex('abort').lock();
+    const session = await fx.concord.session({ ttl: 10 });
     try {
       const ac = new AbortController();
       const shared = new AbortController();
-      const waiting = concord.mutex('abort').lock({ signal: ac.signal });
-      const waitingShared = concord.mutex('abort', { session }).lock({ signal: shared.signal });
+      const waiting = fx.concord.mutex('abort').lock({ signal: ac.signal });
+      const waitingShared = fx.concord.mutex('abort', { session }).lock({ signal: shared.signal });
       await waitUntil(async () => (await keysUnder('abort/')).length === 3, {
         message: 'two waiters queued',
       });
-      const leases = (await cluster.client().leaseClient.leaseLeases()).leases.length;
+      const leases = (await fx.cluster.client().leaseClient.leaseLeases()).leases.length;
       const reason = new Error('changed my mind');
       ac.abort(reason);
       await assert.rejects(waiting, (err) => err === reason);
@@ -187,9 +177,9 @@ describe('Mutex', () => {
         (err: unknown) => err instanceof Error && err.name === 'AbortError',
       );
       assert.deepEqual(await keysUnder('abort/'), [holder.key]);
-      assert.equal((await cluster.client().leaseClient.leaseLeases()).leases.length, leases - 1);
+      assert.equal((await fx.cluster.client().leaseClient.leaseLeases()).leases.length, leases - 1);
       assert.equal(session.isAlive, true, 'a shared session survives an aborted wait');
-      await assert.rejects(concord.mutex('abort').lock({ signal: AbortSignal.abort() }));
+      await assert.rejects(fx.concord.mutex('abort').lock({ signal: AbortSignal.abort() }));
       assert.deepEqual(await keysUnder('abort/'), [holder.key]);
     } finally {
       await holder.release();
@@ -198,9 +188,9 @@ describe('Mutex', () => {
   });
 
   test('two lock() calls on one session exclude each other', async () => {
-    const session = await concord.session({ ttl: 10 });
+    const session = await fx.concord.session({ ttl: 10 });
     try {
-      const mutex = concord.mutex('same-session', { session });
+      const mutex = fx.concord.mutex('same-session', { session });
       const a = await mutex.lock();
       const b = mutex.lock();
       await sleep(300);
@@ -216,60 +206,60 @@ describe('Mutex', () => {
   });
 
   test('txn commits only while held; a lost lock returns false and fires lost$', async () => {
-    const lock = await concord.mutex('fence').lock();
+    const lock = await fx.concord.mutex('fence').lock();
     assert.equal(await lock.txn([{ type: 'put', key: 'fence-data', value: 'one' }]), true);
-    assert.equal(await cluster.client().get('fence-data').string(), 'one');
+    assert.equal(await fx.cluster.client().get('fence-data').string(), 'one');
     await assert.rejects(lock.txn([{ type: 'nope', key: 'x' } as never]), InvalidArgumentError);
     const lost = firstValueFrom(lock.lost$);
     // Someone breaks the lock (an operator deleting the key).
-    await cluster.client().delete().key(lock.key).exec();
+    await fx.cluster.client().delete().key(lock.key).exec();
     const error = await lost;
     assert.ok(error instanceof LockLostError);
     assert.equal(lock.isHeld, false);
     assert.equal(await lock.txn([{ type: 'put', key: 'fence-data', value: 'two' }]), false);
-    assert.equal(await cluster.client().get('fence-data').string(), 'one');
+    assert.equal(await fx.cluster.client().get('fence-data').string(), 'one');
     await lock.release();
   });
 
   test('a guarded txn from a stale holder fails even before it notices the loss', async () => {
-    const session = await concord.session({ ttl: 10 });
-    const lock = await concord.mutex('stale', { session }).lock();
+    const session = await fx.concord.session({ ttl: 10 });
+    const lock = await fx.concord.mutex('stale', { session }).lock();
     // Revoke the lease behind the session's back: the key goes at once, the session learns of it
     // only at its next keepalive answer.
-    await cluster.client().leaseClient.leaseRevoke({ ID: session.leaseId });
-    const next = await concord.mutex('stale').lock();
+    await fx.cluster.client().leaseClient.leaseRevoke({ ID: session.leaseId });
+    const next = await fx.concord.mutex('stale').lock();
     assert.ok(next.fencingToken > lock.fencingToken);
     assert.equal(await lock.txn([{ type: 'put', key: 'stale-data', value: 'stale' }]), false);
-    assert.equal(await cluster.client().get('stale-data').string(), null);
+    assert.equal(await fx.cluster.client().get('stale-data').string(), null);
     assert.equal(await next.txn([{ type: 'put', key: 'stale-data', value: 'fresh' }]), true);
     await next.release();
     await session.close();
   });
 
   test('release is guarded: a late release never deletes a newer key of the same session', async () => {
-    const session = await concord.session({ ttl: 10 });
+    const session = await fx.concord.session({ ttl: 10 });
     try {
-      const mutex = concord.mutex('guarded', { session });
+      const mutex = fx.concord.mutex('guarded', { session });
       const first = await mutex.lock();
       await first.release();
       const second = await mutex.lock();
       await first.release();
       assert.deepEqual(await keysUnder('guarded/'), [second.key]);
       // The same key name re-created under the same lease is a different key (new create revision).
-      await cluster.client().delete().key(second.key).exec();
-      await cluster.client().put(second.key).value('').lease(session.leaseId).exec();
+      await fx.cluster.client().delete().key(second.key).exec();
+      await fx.cluster.client().put(second.key).value('').lease(session.leaseId).exec();
       await firstValueFrom(second.lost$);
       await second.release();
       assert.deepEqual(await keysUnder('guarded/'), [second.key]);
-      await cluster.client().delete().key(second.key).exec();
+      await fx.cluster.client().delete().key(second.key).exec();
     } finally {
       await session.close();
     }
   });
 
   test('a session lost while waiting rejects the wait at once with LockLostError', async () => {
-    const holder = await concord.mutex('lost-wait').lock();
-    const proxy = await startProxy(cluster.endpoints[0]!);
+    const holder = await fx.concord.mutex('lost-wait').lock();
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
     const cut = new Concord({ endpoints: [proxy.endpoint], callTimeoutMs: 1_000 });
     try {
       const session = await cut.session({ ttl: 2 });
@@ -288,7 +278,7 @@ describe('Mutex', () => {
   });
 
   test('hold$ acquires on subscribe, releases on unsubscribe, errors with LockLostError on loss', async () => {
-    const mutex = concord.mutex('hold');
+    const mutex = fx.concord.mutex('hold');
     const sub = mutex.hold$().subscribe();
     await waitUntil(async () => (await keysUnder('hold/')).length === 1, { message: 'held' });
     sub.unsubscribe();
@@ -298,14 +288,14 @@ describe('Mutex', () => {
     const errors: unknown[] = [];
     mutex.hold$().subscribe({ next: (h) => (handle = h), error: (err: unknown) => errors.push(err) });
     await waitUntil(() => handle !== undefined, { message: 'held again' });
-    await cluster.client().delete().key(handle!.key).exec();
+    await fx.cluster.client().delete().key(handle!.key).exec();
     await waitUntil(() => errors.length === 1, { message: 'hold$ errored' });
     assert.ok(errors[0] instanceof LockLostError);
     await waitUntil(async () => (await keysUnder('hold/')).length === 0, { message: 'all gone' });
   });
 
-  test('concord.close() releases held locks and rejects waits with ClosedError', async () => {
-    const other = new Concord({ endpoints: cluster.endpoints });
+  test('fx.concord.close() releases held locks and rejects waits with ClosedError', async () => {
+    const other = new Concord({ endpoints: fx.cluster.endpoints });
     const held = await other.mutex('closing').lock();
     const waiting = other.mutex('closing').lock();
     await waitUntil(async () => (await keysUnder('closing/')).length === 2, { message: 'waiter queued' });

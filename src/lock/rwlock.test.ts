@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { describe, test } from 'node:test';
+import { useCluster } from '../../test/support/fixture.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -17,30 +17,20 @@ function settled(promise: Promise<unknown>): Promise<boolean> {
 }
 
 describe('RWLock', () => {
-  let cluster: EtcdCluster;
-  let concord: Concord;
-
-  before(async () => {
-    cluster = await startCluster();
-    concord = new Concord({ endpoints: cluster.endpoints });
-  });
-  after(async () => {
-    await concord?.close();
-    await cluster?.stop();
-  });
+  const fx = useCluster({ concord: {} });
 
   async function keyCount(prefix: string): Promise<number> {
-    return (await cluster.client().getAll().prefix(prefix).keys()).length;
+    return (await fx.cluster.client().getAll().prefix(prefix).keys()).length;
   }
 
   test('bad input is an InvalidArgumentError', async () => {
-    assert.throws(() => concord.rwlock(''), InvalidArgumentError);
-    assert.throws(() => concord.rwlock('rw', { ttl: 0 }), InvalidArgumentError);
-    await assert.rejects(concord.rwlock('rw').read({ signal: 1 as never }), InvalidArgumentError);
+    assert.throws(() => fx.concord.rwlock(''), InvalidArgumentError);
+    assert.throws(() => fx.concord.rwlock('rw', { ttl: 0 }), InvalidArgumentError);
+    await assert.rejects(fx.concord.rwlock('rw').read({ signal: 1 as never }), InvalidArgumentError);
   });
 
   test('readers share; a writer waits for them; readers that come after a waiting writer wait for it', async () => {
-    const rw = concord.rwlock('share');
+    const rw = fx.concord.rwlock('share');
     const r1 = await rw.read();
     const r2 = await rw.read();
     assert.ok(r1.isHeld && r2.isHeld, 'two readers hold at once');
@@ -75,7 +65,7 @@ describe('RWLock', () => {
   });
 
   test('a writer is not starved by a steady stream of readers', async () => {
-    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: cluster.endpoints }));
+    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: fx.cluster.endpoints }));
     try {
       const rws = others.map((c) => c.rwlock('steady'));
       let stop = false;
@@ -101,7 +91,7 @@ describe('RWLock', () => {
       await sleep(600);
       assert.ok(maxActive >= 2, 'readers overlap');
       writerAskedAt = performance.now();
-      const writer = await concord.rwlock('steady').write();
+      const writer = await fx.concord.rwlock('steady').write();
       writerHeldFrom = performance.now();
       assert.equal(active, 0, 'no reader holds while the writer does');
       await sleep(200);
@@ -121,7 +111,7 @@ describe('RWLock', () => {
   });
 
   test('under contention writers are alone and readers never overlap a writer', async () => {
-    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: cluster.endpoints }));
+    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: fx.cluster.endpoints }));
     try {
       let readers = 0;
       let writers = 0;

@@ -1,43 +1,33 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { firstValueFrom } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { useCluster } from '../../test/support/fixture.js';
 import { startProxy } from '../../test/support/proxy.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError } from '../errors.js';
 
 describe('Semaphore', () => {
-  let cluster: EtcdCluster;
-  let concord: Concord;
-
-  before(async () => {
-    cluster = await startCluster();
-    concord = new Concord({ endpoints: cluster.endpoints });
-  });
-  after(async () => {
-    await concord?.close();
-    await cluster?.stop();
-  });
+  const fx = useCluster({ concord: {} });
 
   async function keyCount(prefix: string): Promise<number> {
-    return (await cluster.client().getAll().prefix(prefix).keys()).length;
+    return (await fx.cluster.client().getAll().prefix(prefix).keys()).length;
   }
 
   test('permits must be an integer >= 1', () => {
     for (const permits of [0, -1, 1.5, Number.NaN, '2' as unknown as number]) {
       assert.throws(
-        () => concord.semaphore('sem', { permits }),
+        () => fx.concord.semaphore('sem', { permits }),
         (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'options.permits',
       );
     }
-    assert.throws(() => concord.semaphore('sem', undefined as never), InvalidArgumentError);
-    assert.throws(() => concord.semaphore('sem', { permits: 2, extra: 1 } as never), InvalidArgumentError);
+    assert.throws(() => fx.concord.semaphore('sem', undefined as never), InvalidArgumentError);
+    assert.throws(() => fx.concord.semaphore('sem', { permits: 2, extra: 1 } as never), InvalidArgumentError);
   });
 
   test('never more than `permits` holders under contention of 3x permits', async () => {
     const permits = 3;
-    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: cluster.endpoints }));
+    const others = Array.from({ length: 3 }, () => new Concord({ endpoints: fx.cluster.endpoints }));
     try {
       let holders = 0;
       let maxHolders = 0;
@@ -67,12 +57,12 @@ describe('Semaphore', () => {
   });
 
   test('waiters get permits in the order they asked; tryAcquire never waits and leaves nothing behind', async () => {
-    const sem = concord.semaphore('order', { permits: 2 });
+    const sem = fx.concord.semaphore('order', { permits: 2 });
     const a = await sem.acquire();
     const b = await sem.acquire();
-    const revision = await cluster.revision();
+    const revision = await fx.cluster.revision();
     assert.equal(await sem.tryAcquire(), undefined);
-    assert.equal(await cluster.revision(), revision, 'a visibly full semaphore is not even written to');
+    assert.equal(await fx.cluster.revision(), revision, 'a visibly full semaphore is not even written to');
     const order: string[] = [];
     const c = sem.acquire().then((h) => {
       order.push('c');
@@ -100,10 +90,10 @@ describe('Semaphore', () => {
   });
 
   test("a permit comes back when its holder's session is lost", async () => {
-    const proxy = await startProxy(cluster.endpoints[0]!);
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
     const cut = new Concord({ endpoints: [proxy.endpoint], callTimeoutMs: 1_000 });
     try {
-      const sem = concord.semaphore('lost', { permits: 2 });
+      const sem = fx.concord.semaphore('lost', { permits: 2 });
       const stranded = await cut.semaphore('lost', { permits: 2, ttl: 2 }).acquire();
       const kept = await sem.acquire();
       const waiting = sem.acquire();
