@@ -135,40 +135,6 @@ describe('Session', () => {
     }
   });
 
-  test('blackholed client: lost$ fires before another client sees the lease gone', async () => {
-    const proxy = await startProxy(cluster.endpoints[0]!);
-    const concord = new Concord({ endpoints: [proxy.endpoint], callTimeoutMs: 1_000 });
-    try {
-      const session = await concord.session({ ttl: 2 });
-      const states: SessionState['status'][] = [];
-      session.state$.subscribe((s) => states.push(s.status));
-      await sleep(1_000);
-      const lost = firstValueFrom(session.lost$).then(() => Date.now());
-      const blackholedAt = Date.now();
-      proxy.blackhole();
-      let goneAt = 0;
-      await waitUntil(
-        async () => {
-          if ((await remainingTtl(session.leaseId)) !== -1) return false;
-          goneAt = Date.now();
-          return true;
-        },
-        { timeoutMs: 10_000, intervalMs: 20, message: 'etcd to expire the lease' },
-      );
-      const lostAt = await lost;
-      console.log(
-        `blackholed at 0 ms: session lost locally at ${lostAt - blackholedAt} ms, ` +
-          `etcd reported the lease gone at ${goneAt - blackholedAt} ms`,
-      );
-      assert.ok(lostAt < goneAt, `lost locally (${lostAt}) before etcd expired it (${goneAt})`);
-      assert.deepEqual(states.slice(-2), ['expiring', 'lost']);
-      proxy.restore();
-    } finally {
-      await concord.close();
-      await proxy.close();
-    }
-  });
-
   test('after the keepalive stream is cut, it reconnects and the session stays alive', async () => {
     const proxy = await startProxy(cluster.endpoints[0]!);
     const concord = new Concord({ endpoints: [proxy.endpoint] });
