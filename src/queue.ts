@@ -1,7 +1,10 @@
 import type { Subscription } from 'rxjs';
 import { ClosedError } from './errors.js';
 import type { Runtime } from './runtime.js';
+import { ownKeyCompare } from './txn.js';
 import { hubOf } from './watch/hub.js';
+import { resolveRange } from './watch/range.js';
+import type { WatchRange } from './watch/types.js';
 
 /** A waiter ahead of the caller in a create-revision-ordered queue. */
 export interface QueueEntry {
@@ -10,29 +13,40 @@ export interface QueueEntry {
 }
 
 /**
- * The keys under `prefix` created before `createRevision`, newest first, at most `limit`
- * of them, plus the revision the read saw. A fair queue waits on these: the caller is at the
- * front once none remain.
+ * Reads, in one transaction guarded by `own` still existing at its create revision, the keys
+ * under `prefix` created before it, newest first (at most `limit`; 0 for all). Reports `lost`
+ * when the guard fails, so a waiter whose key expired can never believe it reached the front.
  */
-export async function predecessors(
+export async function keysAhead(
   runtime: Runtime,
+  own: QueueEntry,
   prefix: string,
-  createRevision: bigint,
   limit: number,
-): Promise<{ entries: QueueEntry[]; revision: bigint }> {
+): Promise<{ lost: true } | { lost: false; revision: bigint; entries: QueueEntry[] }> {
   const range = runtime.keys.prefixRange(prefix);
-  const res = await runtime.etcd.kv.range({
-    key: range.key,
-    range_end: range.rangeEnd,
-    max_create_revision: (createRevision - 1n).toString(),
-    sort_target: 'Create',
-    sort_order: 'Descend',
-    limit,
-    keys_only: true,
+  const res = await runtime.etcd.kv.txn({
+    compare: [ownKeyCompare(runtime, own.key, own.createRevision)],
+    success: [
+      {
+        request_range: {
+          key: range.key,
+          range_end: range.rangeEnd,
+          max_create_revision: (own.createRevision - 1n).toString(),
+          sort_target: 'Create',
+          sort_order: 'Descend',
+          limit,
+          keys_only: true,
+        },
+      },
+    ],
+    failure: [],
   });
+  if (!res.succeeded) return { lost: true };
+  const kvs = res.responses[0]?.response_range?.kvs ?? [];
   return {
+    lost: false,
     revision: BigInt(res.header.revision),
-    entries: res.kvs.map((kv) => ({
+    entries: kvs.map((kv) => ({
       key: runtime.keys.strip(kv.key),
       createRevision: BigInt(kv.create_revision),
     })),
@@ -51,6 +65,30 @@ export function waitDeleted(
   revision: bigint,
   signal: AbortSignal,
 ): Promise<void> {
+  return waitForDeletes(
+    runtime,
+    { key },
+    new Set([key]),
+    (remaining) => remaining.size === 0,
+    revision,
+    signal,
+  );
+}
+
+/**
+ * Resolves once `enough(remaining)` holds, where `remaining` holds the `keys` (all within
+ * `range`, all seen existing at `revision`) not deleted since. Keys only ever leave
+ * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}.
+ */
+export function waitForDeletes(
+  runtime: Runtime,
+  range: WatchRange,
+  keys: ReadonlySet<string>,
+  enough: (remaining: ReadonlySet<string>) => boolean,
+  revision: bigint,
+  signal: AbortSignal,
+): Promise<void> {
+  const remaining = new Set(keys);
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
@@ -68,28 +106,33 @@ export function waitDeleted(
     };
     const onAbort = () => finish(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
+    const keep = (present: (key: string) => boolean) => {
+      for (const key of [...remaining]) if (!present(key)) remaining.delete(key);
+      if (enough(remaining)) finish();
+    };
 
     // Watching from `revision + 1` would be exact, but etcd serves a watch that starts in the
     // past from a catch-up loop that runs only every 100 ms, which would delay every handoff.
     // So the watch starts "now", and once etcd has established it (the hub's first progress
-    // batch) one read tells whether the key went away in between. If that read fails, fall back
-    // to the exact watch from `revision + 1`.
+    // batch) one read tells which keys went away in between. If that read fails, fall back to
+    // the exact watch from `revision + 1`.
     const follow = (fromRevision: bigint | undefined) => {
       let checked = fromRevision !== undefined;
       subscription?.unsubscribe();
       subscription = hubOf(runtime)
-        .watch({ key }, fromRevision === undefined ? undefined : { fromRevision })
+        .watch(range, fromRevision === undefined ? undefined : { fromRevision })
         .subscribe({
           next: (batch) => {
             if (batch.type === 'events') {
-              if (batch.events.some((e) => e.type === 'delete' && e.kv.key === key)) finish();
+              const deleted = new Set(batch.events.filter((e) => e.type === 'delete').map((e) => e.kv.key));
+              keep((key) => !deleted.has(key));
             } else if (batch.type === 'resync') {
-              if (!batch.snapshot.has(key)) finish();
+              keep((key) => batch.snapshot.has(key));
             } else if (!checked) {
               checked = true;
-              exists(runtime, key).then(
+              existing(runtime, range).then(
                 (present) => {
-                  if (!present) finish();
+                  if (!settled) keep((key) => present.has(key));
                 },
                 () => {
                   if (!settled) follow(revision + 1n);
@@ -105,7 +148,13 @@ export function waitDeleted(
   });
 }
 
-async function exists(runtime: Runtime, key: string): Promise<boolean> {
-  const res = await runtime.etcd.kv.range({ key: runtime.keys.key(key), count_only: true });
-  return BigInt(res.count) > 0n;
+/** The keys that exist in `range` now. */
+async function existing(runtime: Runtime, range: WatchRange): Promise<Set<string>> {
+  const { key, rangeEnd } = resolveRange(runtime.keys, range);
+  const res = await runtime.etcd.kv.range({
+    key,
+    ...(rangeEnd ? { range_end: rangeEnd } : {}),
+    keys_only: true,
+  });
+  return new Set(res.kvs.map((kv) => runtime.keys.strip(kv.key)));
 }

@@ -1,4 +1,4 @@
-import type { IRequestOp } from 'etcd3';
+import type { ICompare, IRequestOp } from 'etcd3';
 import { InvalidArgumentError } from './errors.js';
 import { assertFits, toBytes } from './keys.js';
 import type { Runtime } from './runtime.js';
@@ -36,6 +36,19 @@ export function toRequestOps(runtime: Runtime, ops: unknown): IRequestOp[] {
 }
 
 /**
+ * The compare that holds only while `key` still exists with `createRevision`: the check behind
+ * every fencing token (guarded writes, a waiter's look at the queue, a leader's term).
+ */
+export function ownKeyCompare(runtime: Runtime, key: string, createRevision: bigint): ICompare {
+  return {
+    key: runtime.keys.key(key),
+    target: 'Create',
+    result: 'Equal',
+    create_revision: createRevision.toString(),
+  };
+}
+
+/**
  * Commits `ops` atomically if and only if `guardKey` still exists with `createRevision` (the
  * holder's fencing token). Resolves to whether it committed. A lock or leadership that was
  * lost (key deleted, lease expired, or re-created by someone else) can never commit.
@@ -48,14 +61,7 @@ export async function guardedTxn(
 ): Promise<boolean> {
   const success = toRequestOps(runtime, ops);
   const res = await runtime.etcd.kv.txn({
-    compare: [
-      {
-        key: runtime.keys.key(guardKey),
-        target: 'Create',
-        result: 'Equal',
-        create_revision: createRevision.toString(),
-      },
-    ],
+    compare: [ownKeyCompare(runtime, guardKey, createRevision)],
     success,
     failure: [],
   });

@@ -3,10 +3,10 @@ import type { ICompare } from 'etcd3';
 import type { Subscriber, Subscription } from 'rxjs';
 import { ClosedError, ConcordError, LeadershipLostError } from '../errors.js';
 import { isTransient, toConcordError } from '../etcd-errors.js';
-import { waitDeleted } from '../queue.js';
+import { keysAhead, waitDeleted } from '../queue.js';
 import type { Closable, Runtime } from '../runtime.js';
 import { type Session, sessionFor } from '../session.js';
-import { guardedTxn, toRequestOps } from '../txn.js';
+import { guardedTxn, ownKeyCompare, toRequestOps } from '../txn.js';
 import { hubOf } from '../watch/hub.js';
 import type { WatchBatch } from '../watch/types.js';
 import { candidateKey, checkValue } from './layout.js';
@@ -129,40 +129,21 @@ export class Candidacy implements Closable {
    * which the winning check ran.
    */
   private async waitForTurn(): Promise<bigint> {
-    const key = this.runtime.keys.key(this.key!);
-    const term = this.term!;
-    const range = this.runtime.keys.prefixRange(this.settings.prefix);
+    const own = { key: this.key!, createRevision: this.term! };
     for (;;) {
-      const res = await this.retrying('campaign', () =>
-        this.runtime.etcd.kv.txn({
-          compare: [{ key, target: 'Create', result: 'Equal', create_revision: term.toString() }],
-          success: [
-            {
-              request_range: {
-                key: range.key,
-                range_end: range.rangeEnd,
-                max_create_revision: (term - 1n).toString(),
-                sort_target: 'Create',
-                sort_order: 'Descend',
-                limit: 1,
-                keys_only: true,
-              },
-            },
-          ],
-          failure: [],
-        }),
+      const ahead = await this.retrying('campaign', () =>
+        keysAhead(this.runtime, own, this.settings.prefix, 1),
       );
       this.abort.signal.throwIfAborted();
-      if (!res.succeeded) {
+      if (ahead.lost) {
         this.keyGone = true;
         throw new LeadershipLostError(
           `campaign: the candidate key ${this.key} was deleted before it was elected (its session expired or it was removed)`,
         );
       }
-      const revision = BigInt(res.header.revision);
-      const predecessor = res.responses[0]?.response_range?.kvs[0];
-      if (!predecessor) return revision;
-      await waitDeleted(this.runtime, this.runtime.keys.strip(predecessor.key), revision, this.abort.signal);
+      const predecessor = ahead.entries[0];
+      if (!predecessor) return ahead.revision;
+      await waitDeleted(this.runtime, predecessor.key, ahead.revision, this.abort.signal);
     }
   }
 
@@ -254,12 +235,7 @@ export class Candidacy implements Closable {
   }
 
   private termGuard(): ICompare {
-    return {
-      key: this.runtime.keys.key(this.key!),
-      target: 'Create',
-      result: 'Equal',
-      create_revision: this.term!.toString(),
-    };
+    return ownKeyCompare(this.runtime, this.key!, this.term!);
   }
 
   /** The session's signal aborted: it was lost (or closed by its owner). Either way we lead no more. */

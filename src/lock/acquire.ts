@@ -1,11 +1,12 @@
 import { ClosedError, InvalidArgumentError, LockLostError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
 import { assertFits } from '../keys.js';
-import { type QueueEntry, waitDeleted } from '../queue.js';
+import { keysAhead, waitDeleted } from '../queue.js';
 import type { Runtime } from '../runtime.js';
 import { Session, sessionFor } from '../session.js';
 import { guardedTxn } from '../txn.js';
 import { checkOptions, checkSegment, checkSignal, checkTtl } from '../validate.js';
+import { LockHandle } from './handle.js';
 
 /** Options shared by every lock primitive (`concord.mutex(name, options)` and friends). */
 export interface LockPrimitiveOptions {
@@ -117,6 +118,29 @@ export async function enter(
 }
 
 /**
+ * One waiting acquisition: validates `options`, enters the queue under `keyPrefix`, waits for
+ * `turnOf` to put it at the front and hands out the lock. A failed or cancelled wait takes the
+ * contender out of the queue again before rejecting (see {@link waitTurn} for the reasons).
+ */
+export async function acquire(
+  runtime: Runtime,
+  primitive: LockPrimitiveOptions,
+  what: string,
+  keyPrefix: string,
+  turnOf: (contender: Contender) => Promise<Turn>,
+  options: unknown,
+): Promise<LockHandle> {
+  const signal = checkLockOptions(options);
+  const contender = await enter(runtime, primitive, what, keyPrefix, signal);
+  try {
+    return new LockHandle(contender, await waitTurn(contender, turnOf, signal));
+  } catch (err) {
+    await abandon(contender);
+    throw err;
+  }
+}
+
+/**
  * Waits until `turnOf` reports the contender at the front, waiting as it says in between.
  * Resolves with the
  * revision at which the contender was first found at the front with its own key intact.
@@ -149,61 +173,13 @@ export async function waitTurn(
 }
 
 /**
- * Reads, in one transaction guarded by the contender's own key still existing at its create
- * revision, the newest key under `prefix` created before it (at most `limit` of them, newest
- * first). Reports `lost` when the guard fails.
- */
-export async function keysAhead(
-  contender: Contender,
-  prefix: string,
-  limit: number,
-): Promise<{ lost: true } | { lost: false; revision: bigint; entries: QueueEntry[] }> {
-  const { runtime } = contender;
-  const range = runtime.keys.prefixRange(prefix);
-  const res = await runtime.etcd.kv.txn({
-    compare: [
-      {
-        key: runtime.keys.key(contender.key),
-        target: 'Create',
-        result: 'Equal',
-        create_revision: contender.createRevision.toString(),
-      },
-    ],
-    success: [
-      {
-        request_range: {
-          key: range.key,
-          range_end: range.rangeEnd,
-          max_create_revision: (contender.createRevision - 1n).toString(),
-          sort_target: 'Create',
-          sort_order: 'Descend',
-          limit,
-          keys_only: true,
-        },
-      },
-    ],
-    failure: [],
-  });
-  if (!res.succeeded) return { lost: true };
-  const kvs = res.responses[0]?.response_range?.kvs ?? [];
-  return {
-    lost: false,
-    revision: BigInt(res.header.revision),
-    entries: kvs.map((kv) => ({
-      key: runtime.keys.strip(kv.key),
-      createRevision: BigInt(kv.create_revision),
-    })),
-  };
-}
-
-/**
  * The turn of a contender that may go once no key under `prefix` is older than its own. It
  * waits on the newest such key only, so a release wakes only the waiter directly behind it, and
  * then looks again (a waiter ahead may have given up while an older one still holds).
  */
 export function newestAhead(prefix: string): (contender: Contender) => Promise<Turn> {
   return async (contender) => {
-    const ahead = await keysAhead(contender, prefix, 1);
+    const ahead = await keysAhead(contender.runtime, contender, prefix, 1);
     if (ahead.lost) return ahead;
     const { revision } = ahead;
     const blocker = ahead.entries[0];

@@ -1,15 +1,12 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../runtime.js';
 import {
-  abandon,
-  checkLockOptions,
+  acquire,
   checkPrimitive,
-  enter,
   type LockOptions,
   type LockPrimitiveOptions,
   newestAhead,
   tryEnter,
-  waitTurn,
 } from './acquire.js';
 import { LockHandle } from './handle.js';
 import { holdWhile } from './hold.js';
@@ -45,16 +42,15 @@ export class Mutex {
    * Aborting `options.signal` removes the waiter's key and rejects with the signal's reason; a
    * session lost while waiting rejects at once with {@link LockLostError}.
    */
-  async lock(options?: LockOptions): Promise<LockHandle> {
-    const signal = checkLockOptions(options);
-    const contender = await enter(this.#runtime, this.#options, this.#what, this.#prefix, signal);
-    try {
-      const revision = await waitTurn(contender, newestAhead(this.#prefix), signal);
-      return new LockHandle(contender, revision);
-    } catch (err) {
-      await abandon(contender);
-      throw err;
-    }
+  lock(options?: LockOptions): Promise<LockHandle> {
+    return acquire(
+      this.#runtime,
+      this.#options,
+      this.#what,
+      this.#prefix,
+      newestAhead(this.#prefix),
+      options,
+    );
   }
 
   /**

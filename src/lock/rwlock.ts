@@ -1,15 +1,12 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../runtime.js';
 import {
-  abandon,
-  checkLockOptions,
+  acquire,
   checkPrimitive,
-  enter,
   type LockOptions,
   type LockPrimitiveOptions,
   newestAhead,
   tryEnter,
-  waitTurn,
 } from './acquire.js';
 import { LockHandle } from './handle.js';
 import { holdWhile } from './hold.js';
@@ -78,19 +75,12 @@ export class RWLock {
     return holdWhile(this.#runtime, (signal) => this.write({ signal }));
   }
 
-  async #acquire(
+  #acquire(
     keyPrefix: string,
     blockers: string,
     what: string,
     options: LockOptions | undefined,
   ): Promise<LockHandle> {
-    const signal = checkLockOptions(options);
-    const contender = await enter(this.#runtime, this.#options, what, keyPrefix, signal);
-    try {
-      return new LockHandle(contender, await waitTurn(contender, newestAhead(blockers), signal));
-    } catch (err) {
-      await abandon(contender);
-      throw err;
-    }
+    return acquire(this.#runtime, this.#options, what, keyPrefix, newestAhead(blockers), options);
   }
 }

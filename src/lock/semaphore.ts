@@ -1,19 +1,17 @@
-import type { Observable, Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { InvalidArgumentError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
+import { keysAhead, waitForDeletes } from '../queue.js';
 import type { Runtime } from '../runtime.js';
-import { hubOf } from '../watch/hub.js';
 import {
   abandon,
+  acquire as acquireLock,
   type Contender,
-  checkLockOptions,
   checkPrimitive,
   enter,
-  keysAhead,
   type LockOptions,
   type LockPrimitiveOptions,
   type Turn,
-  waitTurn,
 } from './acquire.js';
 import { LockHandle } from './handle.js';
 import { holdWhile } from './hold.js';
@@ -66,15 +64,8 @@ export class Semaphore {
    * key and rejects with the signal's reason; a session lost while waiting rejects at once with
    * {@link LockLostError}.
    */
-  async acquire(options?: LockOptions): Promise<LockHandle> {
-    const signal = checkLockOptions(options);
-    const contender = await enter(this.#runtime, this.#options, this.#what, this.#prefix, signal);
-    try {
-      return new LockHandle(contender, await waitTurn(contender, this.#turn, signal));
-    } catch (err) {
-      await abandon(contender);
-      throw err;
-    }
+  acquire(options?: LockOptions): Promise<LockHandle> {
+    return acquireLock(this.#runtime, this.#options, this.#what, this.#prefix, this.#turn, options);
   }
 
   /**
@@ -111,7 +102,7 @@ export class Semaphore {
   }
 
   readonly #turn = async (contender: Contender): Promise<Turn> => {
-    const ahead = await keysAhead(contender, this.#prefix, 0);
+    const ahead = await keysAhead(this.#runtime, contender, this.#prefix, 0);
     if (ahead.lost) return ahead;
     const { revision, entries } = ahead;
     if (entries.length < this.permits) return { lost: false, revision };
@@ -119,53 +110,17 @@ export class Semaphore {
     return {
       lost: false,
       revision,
-      wait: (signal) => this.#waitFewer(contender, older, revision, signal),
+      // Done once fewer than `permits` older keys remain, or the contender's own key went (the
+      // next look at the queue then reports it lost).
+      wait: (signal) =>
+        waitForDeletes(
+          this.#runtime,
+          { prefix: this.#prefix },
+          new Set([...older, contender.key]),
+          (remaining) => !remaining.has(contender.key) || remaining.size - 1 < this.permits,
+          revision,
+          signal,
+        ),
     };
   };
-
-  /**
-   * Resolves once fewer than `permits` of the `older` keys remain (or the contender's own key
-   * went), following deletions under the prefix from `revision` on.
-   */
-  #waitFewer(contender: Contender, older: Set<string>, revision: bigint, signal: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      let done = false;
-      let subscription: Subscription | undefined;
-      const finish = (err?: unknown) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', onAbort);
-        subscription?.unsubscribe();
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const onAbort = () => finish(signal.reason);
-      subscription = hubOf(this.#runtime)
-        .watch({ prefix: this.#prefix }, { fromRevision: revision + 1n })
-        .subscribe({
-          next: (batch) => {
-            let ownGone = false;
-            if (batch.type === 'events') {
-              for (const event of batch.events) {
-                if (event.type !== 'delete') continue;
-                older.delete(event.kv.key);
-                if (event.kv.key === contender.key) ownGone = true;
-              }
-            } else if (batch.type === 'resync') {
-              for (const key of [...older]) if (!batch.snapshot.has(key)) older.delete(key);
-              ownGone = batch.snapshot.get(contender.key)?.createRevision !== contender.createRevision;
-            }
-            if (ownGone || older.size < this.permits) finish();
-          },
-          error: (err: unknown) => finish(err),
-          complete: () => finish(signal.reason ?? new Error('watch completed')),
-        });
-      if (done) subscription.unsubscribe();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
 }
