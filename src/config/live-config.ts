@@ -380,29 +380,27 @@ export class LiveConfig<T> implements AsyncDisposable {
   private onBroken(err: unknown, generation: number): void {
     if (generation !== this.generation) return;
     this.broken = err;
-    const values = [...this.values];
-    const errors = [...this.errorSubs];
-    const waiters = [...this.waiters];
-    this.values.clear();
-    this.errorSubs.clear();
-    this.waiters.clear();
-    this.dropHold();
+    const { values, errors, waiters } = this.detachAll();
     // Each subscriber's teardown releases its hold; the watch stops with the last one.
     for (const subscriber of values) subscriber.error(err);
     for (const subscriber of errors) subscriber.error(err);
     for (const waiter of waiters) waiter.reject(err);
   }
 
-  private shutdown(): void {
-    if (this.closed) return;
-    this.closed = true;
-    const values = [...this.values];
-    const errors = [...this.errorSubs];
-    const waiters = [...this.waiters];
+  /** Forgets every subscriber and waiter (handing them back to be ended) and releases the watch. */
+  private detachAll(): { values: Subscriber<T>[]; errors: Subscriber<ConfigError>[]; waiters: Waiter<T>[] } {
+    const detached = { values: [...this.values], errors: [...this.errorSubs], waiters: [...this.waiters] };
     this.values.clear();
     this.errorSubs.clear();
     this.waiters.clear();
     this.dropHold();
+    return detached;
+  }
+
+  private shutdown(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const { values, errors, waiters } = this.detachAll();
     for (const subscriber of values) subscriber.complete();
     for (const subscriber of errors) subscriber.complete();
     const closed = new ClosedError(`config '${this.prefix}' was closed`);
