@@ -2,6 +2,7 @@ import type { ICompare, IRequestOp } from 'etcd3';
 import { InvalidArgumentError } from './errors.js';
 import { assertFits, toBytes } from './keys.js';
 import type { Runtime } from './runtime.js';
+import { txnOnce } from './txn-once.js';
 
 /** One write inside a guarded transaction (`lock.txn`, `leadership.txn`). Keys are the caller's names. */
 export type TxnOp =
@@ -60,7 +61,8 @@ export async function guardedTxn(
   ops: unknown,
 ): Promise<boolean> {
   const success = toRequestOps(runtime, ops);
-  const res = await runtime.etcd.kv.txn({
+  // Exactly once: a retried fenced write could report `false` although an attempt was applied.
+  const res = await txnOnce(runtime.etcd, {
     compare: [ownKeyCompare(runtime, guardKey, createRevision)],
     success,
     failure: [],
