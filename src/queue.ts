@@ -13,6 +13,29 @@ export interface QueueEntry {
 }
 
 /**
+ * Creates `key` with `value` on the lease `leaseId` unless it exists, and resolves to its create
+ * revision. A key already there on the same lease is adopted: it is what an earlier attempt of
+ * this very call wrote before its answer was lost, so retrying after a cut is safe. Resolves to
+ * undefined when the key exists on another lease.
+ */
+export async function createOwnKey(
+  runtime: Runtime,
+  key: string,
+  value: Buffer,
+  leaseId: string,
+): Promise<bigint | undefined> {
+  const etcdKey = runtime.keys.key(key);
+  const res = await runtime.etcd.kv.txn({
+    compare: [{ key: etcdKey, target: 'Create', result: 'Equal', create_revision: '0' }],
+    success: [{ request_put: { key: etcdKey, value, lease: leaseId } }],
+    failure: [{ request_range: { key: etcdKey } }],
+  });
+  if (res.succeeded) return BigInt(res.header.revision);
+  const existing = res.responses[0]?.response_range?.kvs[0];
+  return existing && existing.lease === leaseId ? BigInt(existing.create_revision) : undefined;
+}
+
+/**
  * Reads, in one transaction guarded by `own` still existing at its create revision, the keys
  * under `prefix` created before it, newest first (at most `limit`; 0 for all). Reports `lost`
  * when the guard fails, so a waiter whose key expired can never believe it reached the front.

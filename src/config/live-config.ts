@@ -10,6 +10,7 @@ import {
 import { toConcordError } from '../etcd-errors.js';
 import { assertFits } from '../keys.js';
 import type { Runtime } from '../runtime.js';
+import { txnOnce } from '../txn-once.js';
 import { checkName, checkOptions, checkRevision, checkSignal } from '../validate.js';
 import { hubOf } from '../watch/hub.js';
 import { readRange } from '../watch/range.js';
@@ -198,7 +199,9 @@ export class LiveConfig<T> implements AsyncDisposable {
    *
    * With `ifRevision`, a compare-and-set on the key's mod revision in the same etcd
    * transaction as the write: when the key was written since (or exists although `0n` was
-   * given), it throws `ConflictError` and writes nothing.
+   * given), it throws `ConflictError` and writes nothing. The write is sent once: when its
+   * answer is lost (etcd unreachable), it rejects with `NotConnectedError` and the write may or
+   * may not have landed, never with a `ConflictError` caused by its own earlier attempt.
    */
   async set(path: string, value: unknown, options?: ConfigSetOptions): Promise<bigint> {
     checkPath(path);
@@ -240,7 +243,8 @@ export class LiveConfig<T> implements AsyncDisposable {
       const op: IRequestOp = bytes
         ? { request_put: { key: etcdKey, value: bytes } }
         : { request_delete_range: { key: etcdKey } };
-      const res = await this.runtime.etcd.kv.txn({ compare, success: [op], failure: [] });
+      // Exactly once: a retried compare-and-set whose first attempt landed would report a conflict.
+      const res = await txnOnce(this.runtime.etcd, { compare, success: [op], failure: [] });
       if (!res.succeeded) throw this.conflict(path, undefined, ifRevision ?? 0n);
       return BigInt(res.header.revision);
     } catch (err) {

@@ -1,9 +1,9 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import type { ICompare } from 'etcd3';
 import type { Subscriber, Subscription } from 'rxjs';
 import { ClosedError, ConcordError, LeadershipLostError } from '../errors.js';
-import { isTransient, toConcordError } from '../etcd-errors.js';
-import { keysAhead, waitDeleted } from '../queue.js';
+import { toConcordError } from '../etcd-errors.js';
+import { createOwnKey, keysAhead, waitDeleted } from '../queue.js';
+import { retryTransient } from '../retry.js';
 import type { Closable, Runtime } from '../runtime.js';
 import { type Session, sessionFor } from '../session.js';
 import { guardedTxn, ownKeyCompare, toRequestOps } from '../txn.js';
@@ -97,28 +97,12 @@ export class Candidacy implements Closable {
   private async enqueue(session: Session): Promise<void> {
     for (;;) {
       const key = candidateKey(this.settings.prefix, session.leaseId);
-      const etcdKey = this.runtime.keys.key(key);
-      const value = checkValue(etcdKey, this.settings.value);
+      const value = checkValue(this.runtime.keys.key(key), this.settings.value);
       // Known before the put is sent, so a withdrawal racing the put can still delete the key.
       this.key = key;
-      const res = await this.retrying('campaign', () =>
-        this.runtime.etcd.kv.txn({
-          compare: [{ key: etcdKey, target: 'Create', result: 'Equal', create_revision: '0' }],
-          success: [{ request_put: { key: etcdKey, value, lease: session.leaseId } }],
-          failure: [{ request_range: { key: etcdKey } }],
-        }),
-      );
-      if (res.succeeded) {
-        this.term = BigInt(res.header.revision);
-        return;
-      }
-      // The key exists: either an earlier attempt of this very put landed before its answer was
-      // lost (same lease: adopt it), or, against all odds, another campaign drew the same suffix.
-      const existing = res.responses[0]?.response_range?.kvs[0];
-      if (existing && existing.lease === session.leaseId) {
-        this.term = BigInt(existing.create_revision);
-        return;
-      }
+      // Undefined only if another campaign drew the same random suffix: draw again.
+      this.term = await this.retrying(() => createOwnKey(this.runtime, key, value, session.leaseId));
+      if (this.term !== undefined) return;
     }
   }
 
@@ -131,9 +115,7 @@ export class Candidacy implements Closable {
   private async waitForTurn(): Promise<bigint> {
     const own = { key: this.key!, createRevision: this.term! };
     for (;;) {
-      const ahead = await this.retrying('campaign', () =>
-        keysAhead(this.runtime, own, this.settings.prefix, 1),
-      );
+      const ahead = await this.retrying(() => keysAhead(this.runtime, own, this.settings.prefix, 1));
       this.abort.signal.throwIfAborted();
       if (ahead.lost) {
         this.keyGone = true;
@@ -313,22 +295,8 @@ export class Candidacy implements Closable {
   }
 
   /** Runs `call`, retrying transient failures (etcd unreachable) with backoff until the campaign ends. */
-  private async retrying<T>(what: string, call: () => Promise<T>): Promise<T> {
-    let backoff = this.runtime.reconnectBackoff.next(undefined);
-    for (;;) {
-      this.abort.signal.throwIfAborted();
-      try {
-        return await call();
-      } catch (err) {
-        if (!isTransient(err) || this.abort.signal.aborted) throw toConcordError(err, what);
-        this.runtime.log.warn(`${what}: etcd unreachable; retrying`, {
-          error: err instanceof Error ? err.message : String(err),
-          retryInMs: backoff.duration,
-        });
-        await delay(backoff.duration, undefined, { signal: this.abort.signal });
-        backoff = backoff.next(undefined);
-      }
-    }
+  private retrying<T>(call: () => Promise<T>): Promise<T> {
+    return retryTransient(this.runtime, 'campaign', this.abort.signal, call);
   }
 }
 

@@ -1,7 +1,8 @@
 import { ClosedError, InvalidArgumentError, LockLostError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
 import { assertFits } from '../keys.js';
-import { keysAhead, waitDeleted } from '../queue.js';
+import { createOwnKey, keysAhead, waitDeleted } from '../queue.js';
+import { retryTransient } from '../retry.js';
 import type { Runtime } from '../runtime.js';
 import { Session, sessionFor } from '../session.js';
 import { guardedTxn } from '../txn.js';
@@ -19,7 +20,14 @@ export interface LockPrimitiveOptions {
   ttl?: number;
 }
 
-/** Options of a waiting acquisition (`lock()`, `read()`, `write()`, `acquire()`). */
+/**
+ * Options of a waiting acquisition (`lock()`, `read()`, `write()`, `acquire()`).
+ *
+ * A waiting acquisition outlasts etcd being unreachable: it retries with the Concord's
+ * reconnect backoff for as long as its session lives, so a connection cut costs no place in
+ * the queue. It rejects with `NotConnectedError` only when the per-acquisition session cannot
+ * be created in the first place.
+ */
 export interface LockOptions {
   /** Aborting cancels the wait, removes the waiter's key and rejects with the signal's reason. */
   signal?: AbortSignal;
@@ -88,8 +96,10 @@ export function uniqueKey(prefix: string, session: Session): string {
 }
 
 /**
- * Puts the caller's key (under `keyPrefix`, with the session's lease) at the back of the queue.
- * If the session was created here and the put fails, the session is closed again.
+ * Puts the caller's key (under `keyPrefix`, with the session's lease) at the back of the queue,
+ * retrying while etcd is unreachable. Rejects at once when `signal` aborts, the session is lost
+ * ({@link LockLostError}) or the Concord closes; a key that still lands afterwards is removed
+ * again (an owned session is closed, which takes the key with its lease).
  */
 export async function enter(
   runtime: Runtime,
@@ -101,19 +111,26 @@ export async function enter(
   runtime.assertOpen(what);
   signal?.throwIfAborted();
   const { session, owned } = await sessionFor(runtime, options, what);
+  const key = uniqueKey(keyPrefix, session);
+  const stop = stopSignal(runtime, session, signal);
+  // The key name is unique to this acquisition, so it can only exist on another lease by misuse.
+  const putting = retryTransient(runtime, what, stop, () =>
+    createOwnKey(runtime, key, Buffer.alloc(0), session.leaseId),
+  ).then((createRevision) => {
+    if (createRevision === undefined) throw new LockLostError(`${what}: ${key} exists on another lease`);
+    return createRevision;
+  });
   try {
-    signal?.throwIfAborted();
-    const key = uniqueKey(keyPrefix, session);
-    const res = await runtime.etcd.kv.put({
-      key: runtime.keys.key(key),
-      value: Buffer.alloc(0),
-      lease: session.lease,
-    });
-    // The key is new (unique name), so the put's revision is its create revision.
-    return { runtime, what, session, owned, key, createRevision: BigInt(res.header.revision) };
+    const createRevision = await abortable(putting, stop);
+    return { runtime, what, session, owned, key, createRevision };
   } catch (err) {
     if (owned) await session.close();
-    throw toConcordError(err, what);
+    else
+      void putting.then(
+        () => withdraw(runtime, key, session),
+        () => withdraw(runtime, key, session),
+      );
+    throw explain(err, what);
   }
 }
 
@@ -154,15 +171,16 @@ export async function waitTurn(
   signal: AbortSignal | undefined,
 ): Promise<bigint> {
   const { runtime, session, what } = contender;
-  const signals = [session.signal, runtime.signal];
-  if (signal) signals.push(signal);
-  const combined = AbortSignal.any(signals);
+  const combined = stopSignal(runtime, session, signal);
   try {
     for (;;) {
       // Reading isLost checks the local deadline, so a process just resumed from a pause
       // learns of a loss before it trusts anything it read earlier.
       if (session.isLost || combined.aborted) combined.throwIfAborted();
-      const turn = await abortable(turnOf(contender), combined);
+      const turn = await abortable(
+        retryTransient(runtime, what, combined, () => turnOf(contender)),
+        combined,
+      );
       if (turn.lost) throw new LockLostError(`${what}: its key ${contender.key} vanished while waiting`);
       if (!turn.wait) return turn.revision;
       await turn.wait(combined);
@@ -216,8 +234,9 @@ export async function tryEnter(
     if (Number(taken.count) > 0) return undefined;
   }
   const { session, owned } = await sessionFor(runtime, options, what);
+  const key = uniqueKey(keyPrefix, session);
+  const etcdKey = runtime.keys.key(key);
   try {
-    const key = uniqueKey(keyPrefix, session);
     // A range compare holds for every key in the range; on an empty range etcd compares the
     // zero value, so "create revision == 0" means "no key under the prefix".
     const res = await runtime.etcd.kv.txn({
@@ -231,18 +250,29 @@ export async function tryEnter(
         },
       ],
       success: [
-        { request_put: { key: runtime.keys.key(key), value: Buffer.alloc(0), lease: session.lease } },
+        { request_put: { key: etcdKey, value: Buffer.alloc(0), lease: session.leaseId, prev_kv: true } },
       ],
-      failure: [],
+      failure: [{ request_range: { key: etcdKey } }],
     });
-    if (!res.succeeded) {
+    // etcd3 retries a call whose answer was lost, so our own key may be there already: an
+    // earlier attempt found the prefix empty and took the lock. Its create revision counts.
+    const ours = res.succeeded
+      ? res.responses[0]?.response_put?.prev_kv
+      : res.responses[0]?.response_range?.kvs[0];
+    const createRevision = ours
+      ? BigInt(ours.create_revision)
+      : res.succeeded
+        ? BigInt(res.header.revision)
+        : undefined;
+    if (createRevision === undefined) {
       if (owned) await session.close();
       return undefined;
     }
     const revision = BigInt(res.header.revision);
-    return { contender: { runtime, what, session, owned, key, createRevision: revision }, revision };
+    return { contender: { runtime, what, session, owned, key, createRevision }, revision };
   } catch (err) {
     if (owned) await session.close();
+    else void withdraw(runtime, key, session);
     throw toConcordError(err, what);
   }
 }
@@ -257,6 +287,34 @@ export async function abandon(contender: Contender): Promise<void> {
   try {
     if (owned) await session.close();
     else if (!session.isLost) await guardedTxn(runtime, key, createRevision, [{ type: 'delete', key }]);
+  } catch (err) {
+    runtime.log.warn('could not remove a lock waiter key; it goes with its session', {
+      key,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+/** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
+function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): AbortSignal {
+  return AbortSignal.any(
+    signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal],
+  );
+}
+
+/**
+ * Deletes `key` if it is on `session`'s lease, for a put whose outcome is unknown. Never throws:
+ * a key that cannot be deleted goes with the lease.
+ */
+async function withdraw(runtime: Runtime, key: string, session: Session): Promise<void> {
+  if (session.isLost) return;
+  const etcdKey = runtime.keys.key(key);
+  try {
+    await runtime.etcd.kv.txn({
+      compare: [{ key: etcdKey, target: 'Lease', result: 'Equal', lease: session.leaseId }],
+      success: [{ request_delete_range: { key: etcdKey } }],
+      failure: [],
+    });
   } catch (err) {
     runtime.log.warn('could not remove a lock waiter key; it goes with its session', {
       key,

@@ -277,6 +277,42 @@ describe('Mutex', () => {
     }
   });
 
+  test('a wait outlasts etcd being unreachable for less than its TTL and keeps its place', async () => {
+    const holder = await fx.concord.mutex('outage').lock();
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
+    const cut = new Concord({
+      endpoints: [proxy.endpoint],
+      callTimeoutMs: 300,
+      watch: { stallTimeoutMs: 500 },
+    });
+    try {
+      const session = await cut.session({ ttl: 8 });
+      // Entering while unreachable: the put times out and is retried, not reported.
+      proxy.blackhole();
+      const waiting = cut.mutex('outage', { session }).lock();
+      await sleep(1_200);
+      assert.equal(await settled(waiting), false, 'still waiting through the outage');
+      proxy.restore();
+      await waitUntil(async () => (await keysUnder('outage/')).length === 2, { message: 'waiter queued' });
+      const queued = (await keysUnder('outage/')).find((key) => key !== holder.key);
+      // Waiting while unreachable: the holder leaves meanwhile; the waiter learns it on reconnect.
+      proxy.blackhole();
+      await holder.release();
+      await sleep(1_200);
+      proxy.restore();
+      const lock = await waiting;
+      assert.equal(lock.key, queued);
+      assert.ok(lock.fencingToken > holder.fencingToken);
+      assert.deepEqual(await keysUnder('outage/'), [lock.key]);
+      await lock.release();
+      assert.deepEqual(await keysUnder('outage/'), []);
+    } finally {
+      await holder.release();
+      await cut.close();
+      await proxy.close();
+    }
+  });
+
   test('hold$ acquires on subscribe, releases on unsubscribe, errors with LockLostError on loss', async () => {
     const mutex = fx.concord.mutex('hold');
     const sub = mutex.hold$().subscribe();

@@ -40,7 +40,8 @@ export class Mutex {
   /**
    * Waits for the lock, first come first served by the create revision of the waiter's key.
    * Aborting `options.signal` removes the waiter's key and rejects with the signal's reason; a
-   * session lost while waiting rejects at once with {@link LockLostError}.
+   * session lost while waiting rejects at once with {@link LockLostError}. While etcd is
+   * unreachable the wait goes on for as long as the session lives (see {@link LockOptions}).
    */
   lock(options?: LockOptions): Promise<LockHandle> {
     return acquire(

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { isTransient } from '../etcd-errors.js';
 import type { Keyspace } from '../keys.js';
+import { sleep } from '../retry.js';
 import type { Runtime } from '../runtime.js';
 import { toKeyValue } from './decode.js';
 import type { KeyValue, WatchRange } from './types.js';
@@ -140,19 +141,4 @@ export async function readRangeRetrying<T>(
       backoff = backoff.next(undefined);
     }
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
