@@ -170,6 +170,8 @@ export class Candidacy implements Closable {
     this.assertLeading('proclaim');
     let res: { succeeded: boolean };
     try {
+      // Retried after a lost answer, unlike txn(): putting the same value under the same term
+      // twice is harmless, and a retry that finds the term gone reports a real loss.
       res = await this.runtime.etcd.kv.txn({
         compare: [this.termGuard()],
         success: [{ request_put: { key: etcdKey, value: bytes, lease: session.leaseId } }],
