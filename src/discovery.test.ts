@@ -239,11 +239,13 @@ describe('discovery', () => {
     await waitUntil(() => seen.every((n) => n === 1) && pickers.every((p) => p.next()?.id === 'i1'), {
       message: 'every subscriber to see the instance',
     });
-    assert.equal(await member.metric('etcd_debugging_mvcc_watcher_total'), baseline + 1);
+    // The registrant follows its own instance key: one watcher of its own, on its own stream.
+    assert.equal(registrant.watchStats().upstreamWatches, 1);
+    assert.equal(await member.metric('etcd_debugging_mvcc_watcher_total'), baseline + 2);
     for (const s of subscriptions) s.unsubscribe();
     for (const p of pickers) p.close();
     assert.equal(consumer.watchStats().upstreamWatches, 0);
-    await waitUntil(async () => (await member.metric('etcd_debugging_mvcc_watcher_total')) === baseline, {
+    await waitUntil(async () => (await member.metric('etcd_debugging_mvcc_watcher_total')) === baseline + 1, {
       message: 'the watch to be cancelled on the server',
     });
   });

@@ -13,7 +13,8 @@ export type ConcordErrorCode =
   | 'AUTHENTICATION_FAILED'
   | 'CONFLICT'
   | 'CLOSED'
-  | 'SLOW_CONSUMER';
+  | 'SLOW_CONSUMER'
+  | 'INSTANCE_REMOVED';
 
 /**
  * Base class of every error concord raises on purpose. `code` is stable across releases and
@@ -137,6 +138,17 @@ export class ClosedError extends ConcordError {
 export class SlowConsumerError extends ConcordError {
   constructor(message: string) {
     super('SLOW_CONSUMER', message);
+  }
+}
+
+/**
+ * A registered instance's key was deleted by someone else while its session
+ * lived. Reported as the `reason` of a registration's `reregistering` state: the registration
+ * writes the instance again.
+ */
+export class InstanceRemovedError extends ConcordError {
+  constructor(message: string) {
+    super('INSTANCE_REMOVED', message);
   }
 }
 

@@ -42,6 +42,7 @@ export {
   ConfigNotLoadedError,
   ConfigValidationError,
   ConflictError,
+  InstanceRemovedError,
   InvalidArgumentError,
   LeadershipLostError,
   LockLostError,

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
-import { waitUntil } from '../test/support/wait.js';
+import { sleep, waitUntil } from '../test/support/wait.js';
 import { Concord } from './concord.js';
-import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
+import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from './errors.js';
 import type { RegistrationState } from './registry.js';
 
 let cluster: EtcdCluster;
@@ -284,6 +284,41 @@ describe('registry', () => {
       assert.equal(await read(`${ns}services/user/i1`), undefined);
       const lease = await cluster.client().leaseClient.leaseTimeToLive({ ID: stored.lease });
       assert.equal(Number(lease.TTL), -1, 'the lease it created was revoked');
+    } finally {
+      await concord.close();
+    }
+  });
+
+  test('an instance key deleted by another client while the session lives is written again under the same lease', async () => {
+    const { concord, ns } = open();
+    try {
+      const reg = await concord
+        .registry()
+        .register({ service: 'user', id: 'i1', address: 'a:1', meta: { k: 1 } }, { ttl: 5 });
+      const states: RegistrationState[] = [];
+      reg.state$.subscribe((s) => states.push(s));
+      const before = (await read(`${ns}services/user/i1`))!;
+      await cluster.client().delete().key(`${ns}services/user/i1`).exec();
+      await waitUntil(() => states.length === 3, { message: 'registered again' });
+      assert.deepEqual(
+        states.map((s) => s.status),
+        ['registered', 'reregistering', 'registered'],
+      );
+      assert.ok((states[1] as { reason: Error }).reason instanceof InstanceRemovedError);
+      const after = await read(`${ns}services/user/i1`);
+      assert.equal(after?.lease, before.lease, 'same lease');
+      assert.deepEqual((JSON.parse(after!.value) as { meta: unknown }).meta, { k: 1 });
+      // Overwritten by another registration instead: left to it (last registration wins).
+      await cluster.client().put(`${ns}services/user/i1`).value('b:2').exec();
+      await sleep(300);
+      assert.equal((await read(`${ns}services/user/i1`))?.value, 'b:2');
+      assert.equal(states.length, 3);
+      await reg.deregister();
+      assert.equal(
+        (await read(`${ns}services/user/i1`))?.value,
+        'b:2',
+        'deregister leaves a key it does not own',
+      );
     } finally {
       await concord.close();
     }

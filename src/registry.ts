@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
 import { isAddress, isPlainObject } from './discovery/parse.js';
 import { type ServicePrefixOptions, servicePrefix } from './discovery.js';
-import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
+import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from './errors.js';
 import { toConcordError } from './etcd-errors.js';
 import { assertFits } from './keys.js';
 import type { Runtime } from './runtime.js';
 import { Session, sessionFor } from './session.js';
 import { checkOptions, checkSegment, checkTtl } from './validate.js';
+import { hubOf } from './watch/hub.js';
+import type { WatchBatch } from './watch/types.js';
 
 /** The instance `register()` announces. */
 export interface InstanceRegistration {
@@ -44,8 +46,9 @@ export interface InstanceUpdate {
  * - `registered`: the instance key exists under lease `leaseId`, last written at `revision`
  *   (emitted again after every `update()` and every re-registration);
  * - `reregistering`: the session's lease was lost (expired while the process was paused or cut
- *   off, or etcd lost its data); the instance is written again under a new lease as soon as
- *   etcd answers. `reason` says why;
+ *   off, or etcd lost its data), or someone else deleted the instance key; the
+ *   instance is written again (under a new lease if the old one is gone) as soon as etcd
+ *   answers. `reason` says why: a {@link SessionLostError} or an {@link InstanceRemovedError};
  * - `deregistered`: `deregister()` (or `concord.close()`) removed the instance; final.
  */
 export type RegistrationState =
@@ -158,7 +161,11 @@ interface RegistrationInit {
 /**
  * One registered instance. It stays registered until `deregister()`: when its session is lost it
  * writes the instance again under a new session of its own as soon as etcd answers, retrying with
- * the Concord's reconnect backoff, and `state$` shows each step. Closed by `concord.close()`.
+ * the Concord's reconnect backoff, and `state$` shows each step. The same happens when another
+ * client deletes the instance key while the session lives (it is written again under the same
+ * lease): to take an instance out, stop its process or call `deregister()`. A key overwritten
+ * by another registration is left to it (last registration wins, no tug of war).
+ * Closed by `concord.close()`.
  */
 export class Registration implements AsyncDisposable {
   /** The service name. */
@@ -179,6 +186,7 @@ export class Registration implements AsyncDisposable {
   private writes: Promise<unknown> = Promise.resolve();
   private recovering: Promise<void> | undefined;
   private lostSubscription: Subscription | undefined;
+  private keySubscription: Subscription | undefined;
   private readonly stopping = new AbortController();
   private deregistering: Promise<void> | undefined;
   private readonly untrack: () => void;
@@ -211,6 +219,7 @@ export class Registration implements AsyncDisposable {
     });
     this.untrack = runtime.track({ close: () => this.deregister() });
     this.followSession();
+    this.followKey(init.revision);
   }
 
   /** The address currently announced. */
@@ -269,6 +278,7 @@ export class Registration implements AsyncDisposable {
   private async stop(): Promise<void> {
     this.stopping.abort();
     this.lostSubscription?.unsubscribe();
+    this.keySubscription?.unsubscribe();
     this.untrack();
     this.release(this);
     await this.recovering;
@@ -307,6 +317,25 @@ export class Registration implements AsyncDisposable {
   private registered(revision: bigint): void {
     this.state.next({ status: 'registered', leaseId: this.session.leaseId, revision });
     this.followSession();
+    this.followKey(revision);
+  }
+
+  /** Watches the instance key after our write at `revision`, to notice anyone else removing it. */
+  private followKey(revision: bigint): void {
+    const session = this.session;
+    this.keySubscription?.unsubscribe();
+    this.keySubscription = hubOf(this.runtime)
+      .watch({ key: this.key }, { fromRevision: revision + 1n })
+      .subscribe({
+        next: (batch) => {
+          if (deleted(batch, this.key)) void this.onKeyDeleted(session);
+        },
+        error: (err: unknown) =>
+          this.runtime.log.warn('registration can no longer watch its key', {
+            key: this.key,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+      });
   }
 
   private followSession(): void {
@@ -319,7 +348,34 @@ export class Registration implements AsyncDisposable {
     });
   }
 
+  /**
+   * Someone deleted the instance key. If etcd dropped the whole lease (revoked, expired), that
+   * is a lost session; otherwise the key alone went, and is written again under the same lease.
+   */
+  private async onKeyDeleted(session: Session): Promise<void> {
+    let leaseExists = true;
+    try {
+      const res = await this.runtime.etcd.leaseClient.leaseTimeToLive({ ID: session.leaseId });
+      leaseExists = Number(res.TTL) > 0;
+    } catch {
+      // Unknown: write again; a write under a lease etcd no longer has reports it (see recover).
+    }
+    if (leaseExists) {
+      this.reregister(session, new InstanceRemovedError(`registration ${this.key}: the key was deleted`));
+    } else {
+      session.leaseGone();
+    }
+  }
+
   private onLost(session: Session): void {
+    const reason = new SessionLostError(
+      `registration ${this.key}: session ${session.leaseId} was ${session.isLost ? 'lost' : 'closed'}`,
+    );
+    this.reregister(session, reason);
+  }
+
+  /** Starts writing the instance again, unless that is under way or no longer wanted. */
+  private reregister(session: Session, reason: Error): void {
     if (
       session !== this.session ||
       this.state.value.status !== 'registered' ||
@@ -330,10 +386,12 @@ export class Registration implements AsyncDisposable {
     }
     this.lostSubscription?.unsubscribe();
     this.lostSubscription = undefined;
-    const reason = new SessionLostError(
-      `registration ${this.key}: session ${session.leaseId} was ${session.isLost ? 'lost' : 'closed'}`,
-    );
-    this.runtime.log.warn('registration lost its session; re-registering', { key: this.key });
+    this.keySubscription?.unsubscribe();
+    this.keySubscription = undefined;
+    this.runtime.log.warn('registration lost its key; re-registering', {
+      key: this.key,
+      reason: reason.message,
+    });
     this.state.next({ status: 'reregistering', reason });
     const recovering = this.recover();
     this.recovering = recovering;
@@ -367,6 +425,8 @@ export class Registration implements AsyncDisposable {
         return;
       } catch (err) {
         if (signal.aborted || this.runtime.closed) return;
+        // The lease went while we were writing under it: the next attempt takes a new session.
+        if (toConcordError(err, '') instanceof SessionLostError) this.session.leaseGone();
         this.runtime.log.warn('re-registration failed; retrying', {
           key: this.key,
           error: err instanceof Error ? err.message : String(err),
@@ -413,6 +473,12 @@ async function putInstance(
 ): Promise<bigint> {
   const res = await runtime.etcd.kv.put({ key: runtime.keys.key(key), value: encode(value), lease: leaseId });
   return BigInt(res.header.revision);
+}
+
+/** True when `batch` shows `key` gone: deleted, or missing from a resync snapshot. */
+function deleted(batch: WatchBatch, key: string): boolean {
+  if (batch.type === 'resync') return !batch.snapshot.has(key);
+  return batch.type === 'events' && batch.events.some((e) => e.type === 'delete' && e.kv.key === key);
 }
 
 function encode(value: StoredValue): Buffer {

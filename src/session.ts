@@ -127,6 +127,11 @@ export class Session implements AsyncDisposable {
     return this.state.value.status === 'lost';
   }
 
+  /** @internal etcd answered that the lease no longer exists (revoked or expired): the session is lost now. */
+  leaseGone(): void {
+    this.markLost('etcd no longer has the lease');
+  }
+
   /** True while the lease is known to exist (neither lost, closed, nor past its local deadline). */
   get isAlive(): boolean {
     this.checkDeadline();
