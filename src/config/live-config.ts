@@ -199,9 +199,10 @@ export class LiveConfig<T> implements AsyncDisposable {
    *
    * With `ifRevision`, a compare-and-set on the key's mod revision in the same etcd
    * transaction as the write: when the key was written since (or exists although `0n` was
-   * given), it throws `ConflictError` and writes nothing. The write is sent once: when its
+   * given), it throws `ConflictError` and writes nothing. Such a write is sent once: when its
    * answer is lost (etcd unreachable), it rejects with `NotConnectedError` and the write may or
-   * may not have landed, never with a `ConflictError` caused by its own earlier attempt.
+   * may not have landed, never with a `ConflictError` caused by its own earlier attempt. A write
+   * without `ifRevision` is retried on transient failures like any other call.
    */
   async set(path: string, value: unknown, options?: ConfigSetOptions): Promise<bigint> {
     checkPath(path);
@@ -243,8 +244,12 @@ export class LiveConfig<T> implements AsyncDisposable {
       const op: IRequestOp = bytes
         ? { request_put: { key: etcdKey, value: bytes } }
         : { request_delete_range: { key: etcdKey } };
-      // Exactly once: a retried compare-and-set whose first attempt landed would report a conflict.
-      const res = await txnOnce(this.runtime.etcd, { compare, success: [op], failure: [] });
+      // A compare-and-set runs exactly once: a retry after its first attempt landed would report
+      // a conflict. A plain write is safe to retry (etcd3's policy moves on to another member).
+      const request = { compare, success: [op], failure: [] };
+      const res = await (compare.length > 0
+        ? txnOnce(this.runtime.etcd, request)
+        : this.runtime.etcd.kv.txn(request));
       if (!res.succeeded) throw this.conflict(path, undefined, ifRevision ?? 0n);
       return BigInt(res.header.revision);
     } catch (err) {
