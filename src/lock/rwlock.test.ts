@@ -69,18 +69,16 @@ describe('RWLock', () => {
     try {
       const rws = others.map((c) => c.rwlock('steady'));
       let stop = false;
-      let writerAskedAt = Number.POSITIVE_INFINITY;
-      let writerHeldFrom = Number.POSITIVE_INFINITY;
       let writerHeldUntil = Number.POSITIVE_INFINITY;
-      const lateReadersAcquired: number[] = [];
+      // Queue order is the create revision (the fencing token), not the moment read() was called.
+      const readerHolds: Array<{ token: bigint; at: number }> = [];
       let active = 0;
       let maxActive = 0;
       const readers = rws.map(async (rw) => {
         // Overlapping reads: at every moment at least one reader holds.
         while (!stop) {
-          const askedAt = performance.now();
           const h = await rw.read();
-          if (askedAt > writerAskedAt) lateReadersAcquired.push(performance.now());
+          readerHolds.push({ token: h.fencingToken, at: performance.now() });
           active++;
           maxActive = Math.max(maxActive, active);
           await sleep(150);
@@ -88,22 +86,23 @@ describe('RWLock', () => {
           await h.release();
         }
       });
-      await sleep(600);
-      assert.ok(maxActive >= 2, 'readers overlap');
-      writerAskedAt = performance.now();
+      await waitUntil(() => maxActive >= 2, { timeoutMs: 10_000, message: 'readers overlap' });
+      const writerAskedAt = performance.now();
       const writer = await fx.concord.rwlock('steady').write();
-      writerHeldFrom = performance.now();
+      const writerHeldFrom = performance.now();
       assert.equal(active, 0, 'no reader holds while the writer does');
       await sleep(200);
       writerHeldUntil = performance.now();
       await writer.release();
-      await sleep(400);
+      await waitUntil(() => readerHolds.some((r) => r.token > writer.fencingToken), {
+        timeoutMs: 10_000,
+        message: 'a reader queued behind the writer acquires after it',
+      });
       stop = true;
       await Promise.all(readers);
       assert.ok(writerHeldFrom - writerAskedAt < 3_000, 'the writer got its turn');
-      assert.ok(lateReadersAcquired.length > 0);
-      for (const at of lateReadersAcquired) {
-        assert.ok(at >= writerHeldUntil, 'readers that asked after the writer acquired only after it');
+      for (const hold of readerHolds.filter((r) => r.token > writer.fencingToken)) {
+        assert.ok(hold.at >= writerHeldUntil, 'readers queued behind the writer acquired only after it');
       }
     } finally {
       await Promise.all(others.map((c) => c.close()));
