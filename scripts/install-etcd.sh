@@ -3,13 +3,21 @@
 # Order: $ETCD_BIN, then `etcd` on PATH, then Debian/Ubuntu's `etcd-server` package when running as root.
 set -euo pipefail
 
+# Prints the first line of `<binary> --version`. Not `| head -1`: head exits early, etcd then
+# dies of SIGPIPE and pipefail fails the script at random.
+first_version_line() {
+  local out
+  out=$("$1" --version)
+  echo "${out%%$'\n'*}"
+}
+
 if [[ -n "${ETCD_BIN:-}" ]]; then
-  if [[ -x "$ETCD_BIN" ]]; then "$ETCD_BIN" --version | head -1; exit 0; fi
+  if [[ -x "$ETCD_BIN" ]]; then first_version_line "$ETCD_BIN"; exit 0; fi
   echo "ETCD_BIN=$ETCD_BIN is not an executable file" >&2
   exit 1
 fi
 if command -v etcd >/dev/null 2>&1; then
-  etcd --version | head -1
+  first_version_line etcd
   exit 0
 fi
 if [[ -r /etc/debian_version ]] && [[ "$(id -u)" == "0" ]] && command -v apt-get >/dev/null 2>&1; then
@@ -21,7 +29,7 @@ if [[ -r /etc/debian_version ]] && [[ "$(id -u)" == "0" ]] && command -v apt-get
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet etcd 2>/dev/null; then
     systemctl stop etcd || true
   fi
-  etcd --version | head -1
+  first_version_line etcd
   exit 0
 fi
 cat >&2 <<'MSG'
