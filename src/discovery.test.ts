@@ -240,8 +240,14 @@ describe('discovery', () => {
       message: 'every subscriber to see the instance',
     });
     // The registrant follows its own instance key: one watcher of its own, on its own stream.
-    assert.equal(registrant.watchStats().upstreamWatches, 1);
-    assert.equal(await member.metric('etcd_debugging_mvcc_watcher_total'), baseline + 2);
+    await waitUntil(() => registrant.watchStats().upstreamWatches === 1, {
+      message: 'the registrant key watch',
+    });
+    await waitUntil(async () => (await member.metric('etcd_debugging_mvcc_watcher_total')) === baseline + 2, {
+      message: 'etcd to report the consumers’ one watcher and the registrant’s',
+    });
+    await sleep(200);
+    assert.equal(await member.metric('etcd_debugging_mvcc_watcher_total'), baseline + 2, 'and no more');
     for (const s of subscriptions) s.unsubscribe();
     for (const p of pickers) p.close();
     assert.equal(consumer.watchStats().upstreamWatches, 0);
