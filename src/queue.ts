@@ -4,7 +4,7 @@ import type { Runtime } from './runtime.js';
 import { ownKeyCompare } from './txn.js';
 import { hubOf } from './watch/hub.js';
 import { resolveRange } from './watch/range.js';
-import type { WatchRange } from './watch/types.js';
+import type { WatchBatch, WatchRange } from './watch/types.js';
 
 /** A waiter ahead of the caller in a create-revision-ordered queue. */
 export interface QueueEntry {
@@ -180,4 +180,16 @@ async function existing(runtime: Runtime, range: WatchRange): Promise<Set<string
     keys_only: true,
   });
   return new Set(res.kvs.map((kv) => runtime.keys.strip(kv.key)));
+}
+
+/**
+ * True when a batch of a watch on `key` shows it deleted or re-created (another create
+ * revision than `createRevision`): the holder of that key has lost what it guarded.
+ */
+export function keyReplaced(batch: WatchBatch, key: string, createRevision: bigint): boolean {
+  if (batch.type === 'progress') return false;
+  if (batch.type === 'resync') return batch.snapshot.get(key)?.createRevision !== createRevision;
+  return batch.events.some(
+    (e) => e.kv.key === key && (e.type === 'delete' || e.kv.createRevision !== createRevision),
+  );
 }

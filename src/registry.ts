@@ -5,8 +5,10 @@ import { type ServicePrefixOptions, servicePrefix } from './discovery.js';
 import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from './errors.js';
 import { toConcordError } from './etcd-errors.js';
 import { assertFits } from './keys.js';
+import { sleep } from './retry.js';
 import type { Runtime } from './runtime.js';
 import { Session, sessionFor } from './session.js';
+import { leaseCompare } from './txn.js';
 import { checkOptions, checkSegment, checkTtl } from './validate.js';
 import { hubOf } from './watch/hub.js';
 import type { WatchBatch } from './watch/types.js';
@@ -285,14 +287,7 @@ export class Registration implements AsyncDisposable {
     await this.writes;
     try {
       await this.runtime.etcd.kv.txn({
-        compare: [
-          {
-            key: this.runtime.keys.key(this.key),
-            target: 'Lease',
-            result: 'Equal',
-            lease: this.session.leaseId,
-          },
-        ],
+        compare: [leaseCompare(this.runtime, this.key, this.session.leaseId)],
         success: [{ request_delete_range: { key: this.runtime.keys.key(this.key) } }],
         failure: [],
       });
@@ -432,7 +427,8 @@ export class Registration implements AsyncDisposable {
           error: err instanceof Error ? err.message : String(err),
           retryInMs: backoff.duration,
         });
-        await sleep(backoff.duration, signal);
+        // Aborted means deregistering: the loop condition ends it.
+        await sleep(backoff.duration, signal).catch(() => undefined);
         backoff = backoff.next(undefined);
       }
     }
@@ -487,21 +483,4 @@ function encode(value: StoredValue): Buffer {
 
 function isoNow(): string {
   return new Date().toISOString();
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,11 +1,12 @@
-import { isTransient, toConcordError } from './etcd-errors.js';
+import { isTransient } from './etcd-errors.js';
 import type { Runtime } from './runtime.js';
 
 /**
  * Runs `call`, retrying with the Concord's reconnect backoff for as long as it fails only
  * because etcd is unreachable and `signal` has not aborted. Rejects with the signal's reason
- * once it aborts between attempts, and with the concord error of any other failure. An
- * attempt already sent is never interrupted (its outcome decides what was written).
+ * once it aborts, and with any other failure as it came (callers type it for their context).
+ * An attempt already sent is never interrupted (its outcome decides what was written). `what`
+ * names the work in the log.
  */
 export async function retryTransient<T>(
   runtime: Runtime,
@@ -19,7 +20,8 @@ export async function retryTransient<T>(
     try {
       return await call();
     } catch (err) {
-      if (!isTransient(err) || signal.aborted) throw toConcordError(err, what);
+      if (signal.aborted) throw signal.reason;
+      if (!isTransient(err)) throw err;
       runtime.log.warn(`${what}: etcd unreachable; retrying`, {
         error: err instanceof Error ? err.message : String(err),
         retryInMs: backoff.duration,

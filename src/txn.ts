@@ -50,6 +50,15 @@ export function ownKeyCompare(runtime: Runtime, key: string, createRevision: big
 }
 
 /**
+ * The compare that holds only while `key` exists on the lease `leaseId`: proof enough that a
+ * key whose name is unique to its writer is still that writer's, when its create revision is
+ * unknown (an answer was lost) or beside the point (a registration's key).
+ */
+export function leaseCompare(runtime: Runtime, key: string, leaseId: string): ICompare {
+  return { key: runtime.keys.key(key), target: 'Lease', result: 'Equal', lease: leaseId };
+}
+
+/**
  * Commits `ops` atomically if and only if `guardKey` still exists with `createRevision` (the
  * holder's fencing token). Resolves to whether it committed. A lock or leadership that was
  * lost (key deleted, lease expired, or re-created by someone else) can never commit.

@@ -2,13 +2,12 @@ import type { ICompare } from 'etcd3';
 import type { Subscriber, Subscription } from 'rxjs';
 import { ClosedError, ConcordError, LeadershipLostError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
-import { createOwnKey, keysAhead, waitDeleted } from '../queue.js';
+import { createOwnKey, keyReplaced, keysAhead, waitDeleted } from '../queue.js';
 import { retryTransient } from '../retry.js';
 import type { Closable, Runtime } from '../runtime.js';
 import { type Session, sessionFor } from '../session.js';
-import { guardedTxn, ownKeyCompare, toRequestOps } from '../txn.js';
+import { guardedTxn, leaseCompare, ownKeyCompare, toRequestOps } from '../txn.js';
 import { hubOf } from '../watch/hub.js';
-import type { WatchBatch } from '../watch/types.js';
 import { candidateKey, checkValue } from './layout.js';
 import { Leadership } from './leadership.js';
 
@@ -267,12 +266,7 @@ export class Candidacy implements Closable {
           // Unknown term (the put's answer never came): the lease still proves the key is ours.
           compare: [
             this.term === undefined
-              ? {
-                  key: this.runtime.keys.key(this.key),
-                  target: 'Lease',
-                  result: 'Equal',
-                  lease: session.leaseId,
-                }
+              ? leaseCompare(this.runtime, this.key, session.leaseId)
               : this.termGuard(),
           ],
           success: [{ request_delete_range: { key: this.runtime.keys.key(this.key) } }],
@@ -300,11 +294,4 @@ export class Candidacy implements Closable {
   private retrying<T>(call: () => Promise<T>): Promise<T> {
     return retryTransient(this.runtime, 'campaign', this.abort.signal, call);
   }
-}
-
-/** True when a batch of the watch on our own key shows it deleted or re-created under another term. */
-function keyReplaced(batch: WatchBatch, key: string, term: bigint): boolean {
-  if (batch.type === 'progress') return false;
-  if (batch.type === 'resync') return batch.snapshot.get(key)?.createRevision !== term;
-  return batch.events.some((e) => e.kv.key === key && (e.type === 'delete' || e.kv.createRevision !== term));
 }

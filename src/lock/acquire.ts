@@ -5,7 +5,7 @@ import { createOwnKey, keysAhead, waitDeleted } from '../queue.js';
 import { retryTransient } from '../retry.js';
 import type { Runtime } from '../runtime.js';
 import { Session, sessionFor } from '../session.js';
-import { guardedTxn } from '../txn.js';
+import { leaseCompare } from '../txn.js';
 import { checkOptions, checkSegment, checkSignal, checkTtl } from '../validate.js';
 import { LockHandle } from './handle.js';
 
@@ -279,20 +279,12 @@ export async function tryEnter(
 
 /**
  * Takes a contender out of the queue after a failed or cancelled wait: closes its own session,
- * or deletes its key (guarded by its create revision, so nothing else is ever deleted). Never
- * throws: a key that cannot be deleted goes with its session's lease.
+ * or deletes its key. Never throws: a key that cannot be deleted goes with its session's lease.
  */
 export async function abandon(contender: Contender): Promise<void> {
-  const { runtime, session, owned, key, createRevision } = contender;
-  try {
-    if (owned) await session.close();
-    else if (!session.isLost) await guardedTxn(runtime, key, createRevision, [{ type: 'delete', key }]);
-  } catch (err) {
-    runtime.log.warn('could not remove a lock waiter key; it goes with its session', {
-      key,
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
+  const { runtime, session, owned, key } = contender;
+  if (owned) await session.close();
+  else await withdraw(runtime, key, session);
 }
 
 /** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
@@ -303,16 +295,16 @@ function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | un
 }
 
 /**
- * Deletes `key` if it is on `session`'s lease, for a put whose outcome is unknown. Never throws:
- * a key that cannot be deleted goes with the lease.
+ * Deletes `key` if it is on `session`'s lease. The key name is unique to one acquisition, so
+ * the lease proves it is ours even when the put's outcome (and so its create revision) is
+ * unknown. Never throws: a key that cannot be deleted goes with the lease.
  */
 async function withdraw(runtime: Runtime, key: string, session: Session): Promise<void> {
   if (session.isLost) return;
-  const etcdKey = runtime.keys.key(key);
   try {
     await runtime.etcd.kv.txn({
-      compare: [{ key: etcdKey, target: 'Lease', result: 'Equal', lease: session.leaseId }],
-      success: [{ request_delete_range: { key: etcdKey } }],
+      compare: [leaseCompare(runtime, key, session.leaseId)],
+      success: [{ request_delete_range: { key: runtime.keys.key(key) } }],
       failure: [],
     });
   } catch (err) {

@@ -1,6 +1,7 @@
 import { type Observable, ReplaySubject, type Subscription } from 'rxjs';
 import { ClosedError, LockLostError } from '../errors.js';
 import { toConcordError } from '../etcd-errors.js';
+import { keyReplaced } from '../queue.js';
 import { guardedTxn, type TxnOp, toRequestOps } from '../txn.js';
 import { hubOf } from '../watch/hub.js';
 import type { Contender } from './acquire.js';
@@ -48,11 +49,7 @@ export class LockHandle implements AsyncDisposable {
       .watch({ key: this.key }, { fromRevision: revision + 1n })
       .subscribe({
         next: (batch) => {
-          const gone =
-            batch.type === 'events'
-              ? batch.events.some((e) => e.type === 'delete' || e.kv.createRevision !== this.fencingToken)
-              : batch.type === 'resync' && batch.snapshot.get(this.key)?.createRevision !== this.fencingToken;
-          if (gone) this.#markLost('its key was deleted');
+          if (keyReplaced(batch, this.key, this.fencingToken)) this.#markLost('its key was deleted');
         },
         error: (err: unknown) => {
           runtime.log.warn('watching a held lock key failed; relying on the session alone', {

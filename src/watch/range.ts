@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { isTransient } from '../etcd-errors.js';
 import type { Keyspace } from '../keys.js';
-import { sleep } from '../retry.js';
+import { retryTransient } from '../retry.js';
 import type { Runtime } from '../runtime.js';
 import { toKeyValue } from './decode.js';
 import type { KeyValue, WatchRange } from './types.js';
@@ -121,24 +121,17 @@ export async function readRangeRetrying<T>(
   convert?: Convert<T>,
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
-  let backoff = runtime.reconnectBackoff.next(undefined);
-  for (;;) {
-    signal.throwIfAborted();
+  return retryTransient(runtime, 'reading a watched range', signal, async () => {
+    let snapshot: RangeSnapshot<T | KeyValue>;
     try {
-      const snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
-      signal.throwIfAborted();
-      runtime.monitor.report(true);
-      return snapshot;
+      snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
     } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      if (!isTransient(err)) throw err;
-      runtime.monitor.report(false);
-      runtime.log.warn('reading a watched range failed; retrying', {
-        error: err instanceof Error ? err.message : String(err),
-        retryInMs: backoff.duration,
-      });
-      await sleep(backoff.duration, signal);
-      backoff = backoff.next(undefined);
+      // Connection evidence for state$, as the hub's own streams give.
+      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false);
+      throw err;
     }
-  }
+    signal.throwIfAborted();
+    runtime.monitor.report(true);
+    return snapshot;
+  });
 }
