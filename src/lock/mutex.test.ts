@@ -4,7 +4,7 @@ import type { IResponseStream, IWatchResponse } from 'etcd3';
 import { firstValueFrom } from 'rxjs';
 import { useCluster } from '../../test/support/fixture.js';
 import { startProxy } from '../../test/support/proxy.js';
-import { sleep, waitUntil } from '../../test/support/wait.js';
+import { settled, sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { ClosedError, InvalidArgumentError, LockLostError } from '../errors.js';
 import type { LockHandle } from './handle.js';
@@ -29,16 +29,6 @@ function countWatchEvents(concord: Concord): { events: number } {
       return result;
     });
   return counter;
-}
-
-function settled(promise: Promise<unknown>): Promise<boolean> {
-  return Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    sleep(0).then(() => false),
-  ]);
 }
 
 describe('Mutex', () => {

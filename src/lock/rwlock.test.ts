@@ -1,20 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { useCluster } from '../../test/support/fixture.js';
-import { sleep, waitUntil } from '../../test/support/wait.js';
+import { settled, sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { LockHandle } from './handle.js';
-
-function settled(promise: Promise<unknown>): Promise<boolean> {
-  return Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    sleep(0).then(() => false),
-  ]);
-}
 
 describe('RWLock', () => {
   const fx = useCluster({ concord: {} });

@@ -5,6 +5,17 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Whether `promise` has settled (either way) by the next macrotask; never rejects. */
+export function settled(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    sleep(0).then(() => false),
+  ]);
+}
+
 /** Options for {@link waitUntil}. */
 export interface WaitUntilOptions {
   /** Give up after this long (default 5000 ms). */
