@@ -12,20 +12,20 @@ import type { Observable } from 'rxjs';
 import { LiveConfig } from './config/live-config.js';
 import type { StandardSchemaV1 } from './config/standard-schema.js';
 import type { ConfigOptions, ConfigValue } from './config/types.js';
-import { ConnectionMonitor, type ConnectionState } from './connection.js';
-import { Discovery, type ServicePrefixOptions } from './discovery.js';
+import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
+import { assertFits, Keyspace } from './core/keys.js';
+import { Log, type Logger } from './core/log.js';
+import { Runtime } from './core/runtime.js';
+import { checkInteger, checkOptions } from './core/validate.js';
 import { Election, type ElectionOptions } from './election/election.js';
 import { InvalidArgumentError } from './errors.js';
-import { assertFits, Keyspace } from './keys.js';
 import type { LockPrimitiveOptions } from './lock/acquire.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
 import { Semaphore, type SemaphoreOptions } from './lock/semaphore.js';
-import { Log, type Logger } from './log.js';
-import { Registry } from './registry.js';
-import { Runtime } from './runtime.js';
-import { Session, type SessionOptions } from './session.js';
-import { checkInteger, checkOptions } from './validate.js';
+import { Discovery, type ServicePrefixOptions } from './service/discovery.js';
+import { Registry } from './service/registry.js';
+import { Session, type SessionOptions } from './session/session.js';
 import { hubOf } from './watch/hub.js';
 import type {
   View,

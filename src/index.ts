@@ -24,12 +24,8 @@ export type {
   ConfigValue,
   DeepPartial,
 } from './config/types.js';
-export type { ConnectionState } from './connection.js';
-export type { PickerOptions, PickStrategy } from './discovery/picker.js';
-export { Picker } from './discovery/picker.js';
-export type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
-export type { ServicePrefixOptions } from './discovery.js';
-export { DEFAULT_SERVICE_PREFIX, Discovery } from './discovery.js';
+export type { ConnectionState } from './core/connection.js';
+export type { Logger } from './core/log.js';
 export type { ElectionOptions } from './election/election.js';
 export { Election } from './election/election.js';
 export type { LeaderInfo } from './election/layout.js';
@@ -57,16 +53,20 @@ export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
 export type { SemaphoreOptions } from './lock/semaphore.js';
 export { Semaphore } from './lock/semaphore.js';
-export type { Logger } from './log.js';
+export type { ServicePrefixOptions } from './service/discovery.js';
+export { DEFAULT_SERVICE_PREFIX, Discovery } from './service/discovery.js';
+export type { PickerOptions, PickStrategy } from './service/picker.js';
+export { Picker } from './service/picker.js';
 export type {
   InstanceRegistration,
   InstanceUpdate,
   RegisterOptions,
   RegistrationState,
-} from './registry.js';
-export { Registration, Registry } from './registry.js';
-export type { SessionOptions, SessionState } from './session.js';
-export { Session } from './session.js';
+} from './service/registry.js';
+export { Registration, Registry } from './service/registry.js';
+export type { DiscoveryError, ServiceChange, ServiceInstance } from './service/types.js';
+export type { SessionOptions, SessionState } from './session/session.js';
+export { Session } from './session/session.js';
 export type {
   KeyValue,
   KvEvent,

@@ -1,12 +1,7 @@
+import { isPlainObject } from '../core/validate.js';
+
 /** A JSON-like object: what a config prefix maps to before validation. */
 export type ConfigObject = { [key: string]: unknown };
-
-/** True for objects created by `{}`, `JSON.parse` or `Object.create(null)` (not arrays, Dates, classes). */
-export function isPlainObject(value: unknown): value is ConfigObject {
-  if (value === null || typeof value !== 'object') return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /**
  * Sets an own, enumerable property. Plain assignment is not used because a key named

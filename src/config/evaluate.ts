@@ -1,3 +1,4 @@
+import { errorText } from '../core/error-text.js';
 import { deepMerge } from './data.js';
 import type { StandardIssue, StandardResult, StandardSchemaV1 } from './standard-schema.js';
 import { buildTree, type ConfigEntry, splitPath } from './tree.js';
@@ -59,7 +60,7 @@ function thrown(err: unknown): Evaluation {
   return {
     ok: false,
     path: undefined,
-    issues: [`the schema's validator threw: ${err instanceof Error ? err.message : String(err)}`],
+    issues: [`the schema's validator threw: ${errorText(err)}`],
   };
 }
 

@@ -1,5 +1,9 @@
 import type { ICompare, IRequestOp } from 'etcd3';
 import { defer, Observable, type Subscriber, type Subscription } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import { assertFits } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkName, checkOptions, checkRevision, checkSignal, isPlainObject } from '../core/validate.js';
 import {
   ClosedError,
   ConfigNotLoadedError,
@@ -7,15 +11,12 @@ import {
   ConflictError,
   InvalidArgumentError,
 } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { assertFits } from '../keys.js';
-import type { Runtime } from '../runtime.js';
-import { txnOnce } from '../txn-once.js';
-import { checkName, checkOptions, checkRevision, checkSignal } from '../validate.js';
+import { toConcordError } from '../etcd/translate.js';
+import { txnOnce } from '../etcd/txn-once.js';
 import { hubOf } from '../watch/hub.js';
 import { readRange } from '../watch/range.js';
 import type { KeyValue, View } from '../watch/types.js';
-import { deepEqual, deepFreeze, isPlainObject } from './data.js';
+import { deepEqual, deepFreeze } from './data.js';
 import { type ConfigRules, type Evaluation, evaluate } from './evaluate.js';
 import { isStandardSchema } from './standard-schema.js';
 import { type ConfigEntry, decodeValue, splitPath } from './tree.js';
@@ -485,7 +486,7 @@ function toJson(value: unknown, argument = 'value'): string {
     });
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
-    throw new InvalidArgumentError(argument, `${rule}; ${err instanceof Error ? err.message : String(err)}`);
+    throw new InvalidArgumentError(argument, `${rule}; ${errorText(err)}`);
   }
   if (text === undefined) throw new InvalidArgumentError(argument, rule, value);
   return text;

@@ -1,4 +1,5 @@
-import { type ConfigObject, getOwn, isPlainObject, setOwn } from './data.js';
+import { isPlainObject } from '../core/validate.js';
+import { type ConfigObject, getOwn, setOwn } from './data.js';
 
 /** One key below a config prefix: its path ('db/pool') and its decoded value. */
 export interface ConfigEntry {

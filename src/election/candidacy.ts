@@ -1,12 +1,13 @@
 import type { ICompare } from 'etcd3';
 import type { Subscriber, Subscription } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import type { Closable, Runtime } from '../core/runtime.js';
 import { ClosedError, ConcordError, LeadershipLostError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { createOwnKey, keyReplaced, keysAhead, waitDeleted } from '../queue.js';
-import { retryTransient } from '../retry.js';
-import type { Closable, Runtime } from '../runtime.js';
-import { type Session, sessionFor } from '../session.js';
-import { guardedTxn, leaseCompare, ownKeyCompare, toRequestOps } from '../txn.js';
+import { retryTransient } from '../etcd/retry.js';
+import { toConcordError } from '../etcd/translate.js';
+import { guardedTxn, leaseCompare, ownKeyCompare, toRequestOps } from '../etcd/txn.js';
+import { createOwnKey, keyReplaced, keysAhead, waitDeleted } from '../queue/queue.js';
+import { type Session, sessionFor } from '../session/session.js';
 import { hubOf } from '../watch/hub.js';
 import { candidateKey, checkValue } from './layout.js';
 import { Leadership } from './leadership.js';
@@ -275,14 +276,14 @@ export class Candidacy implements Closable {
       } catch (err) {
         this.runtime.log.warn('could not delete a candidate key; it goes when its lease expires', {
           key: this.key,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
       }
     }
     if (owned && session) {
       await session.close().catch((err: unknown) =>
         this.runtime.log.warn('closing a campaign session failed', {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         }),
       );
     }

@@ -1,10 +1,9 @@
 import { defer, distinctUntilChanged, map, Observable } from 'rxjs';
-import { InvalidArgumentError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { assertFits } from '../keys.js';
-import type { Runtime } from '../runtime.js';
-import { Session } from '../session.js';
-import { checkOptions, checkSegment, checkTtl } from '../validate.js';
+import { assertFits } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkSegment } from '../core/validate.js';
+import { toConcordError } from '../etcd/translate.js';
+import { checkSessionChoice, type Session } from '../session/session.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
 import { Candidacy } from './candidacy.js';
@@ -53,13 +52,7 @@ export class Election {
     checkSegment('name', name);
     assertFits('name', runtime.keys.key(electionPrefix(name)));
     checkOptions('options', options, ['session', 'ttl']);
-    checkTtl('options.ttl', options.ttl);
-    if (options.session !== undefined && !(options.session instanceof Session)) {
-      throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
-    }
-    if (options.session !== undefined && options.ttl !== undefined) {
-      throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
-    }
+    checkSessionChoice(options);
     runtime.assertOpen('election');
     this.name = name;
     this.prefix = electionPrefix(name);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { assertFits, toBytes } from '../core/keys.js';
 import { InvalidArgumentError } from '../errors.js';
-import { assertFits, toBytes } from '../keys.js';
 import type { KeyValue } from '../watch/types.js';
 
 /**

@@ -1,6 +1,6 @@
 import { type Observable, ReplaySubject } from 'rxjs';
 import { LeadershipLostError } from '../errors.js';
-import type { TxnOp } from '../txn.js';
+import type { TxnOp } from '../etcd/txn.js';
 
 /** What a {@link Leadership} asks of the campaign that won it. */
 export interface LeadershipControl {

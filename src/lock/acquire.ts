@@ -1,12 +1,14 @@
-import { ClosedError, InvalidArgumentError, LockLostError, SessionLostError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { assertFits } from '../keys.js';
-import { createOwnKey, keysAhead, waitDeleted } from '../queue.js';
-import { retryTransient } from '../retry.js';
-import type { Runtime } from '../runtime.js';
-import { Session, sessionFor } from '../session.js';
-import { leaseCompare } from '../txn.js';
-import { checkOptions, checkSegment, checkSignal, checkTtl } from '../validate.js';
+import { abortable } from '../core/abort.js';
+import { errorText } from '../core/error-text.js';
+import { assertFits } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkSegment, checkSignal } from '../core/validate.js';
+import { ClosedError, LockLostError, SessionLostError } from '../errors.js';
+import { retryTransient } from '../etcd/retry.js';
+import { toConcordError } from '../etcd/translate.js';
+import { leaseCompare } from '../etcd/txn.js';
+import { createOwnKey, keysAhead, waitDeleted } from '../queue/queue.js';
+import { checkSessionChoice, type Session, sessionFor } from '../session/session.js';
 import { LockHandle } from './handle.js';
 
 /** Options shared by every lock primitive (`concord.mutex(name, options)` and friends). */
@@ -65,13 +67,7 @@ export function checkPrimitive(
   checkSegment('name', name);
   checkOptions('options', options, ['session', 'ttl', ...extra]);
   const opts = (options ?? {}) as LockPrimitiveOptions;
-  if (opts.session !== undefined && !(opts.session instanceof Session)) {
-    throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
-  }
-  if (opts.session !== undefined && opts.ttl !== undefined) {
-    throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
-  }
-  checkTtl('options.ttl', opts.ttl);
+  checkSessionChoice(opts);
   // The longest key a contender writes: name + '/write/' + 16 hex digits + '-' + a counter.
   assertFits('name', runtime.keys.key(`${name}/write/${'f'.repeat(16)}-${Number.MAX_SAFE_INTEGER}`));
   return opts;
@@ -310,32 +306,9 @@ async function withdraw(runtime: Runtime, key: string, session: Session): Promis
   } catch (err) {
     runtime.log.warn('could not remove a lock waiter key; it goes with its session', {
       key,
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
     });
   }
-}
-
-/** Rejects as soon as `signal` aborts, whatever `promise` does. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    // Nobody waits for `promise` any more; its own failure must not go unhandled.
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 /** The error a failed wait reports: a lost session becomes a {@link LockLostError}. */

@@ -1,8 +1,9 @@
 import { type Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { errorText } from '../core/error-text.js';
 import { ClosedError, LockLostError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { keyReplaced } from '../queue.js';
-import { guardedTxn, type TxnOp, toRequestOps } from '../txn.js';
+import { toConcordError } from '../etcd/translate.js';
+import { guardedTxn, type TxnOp, toRequestOps } from '../etcd/txn.js';
+import { keyReplaced } from '../queue/queue.js';
 import { hubOf } from '../watch/hub.js';
 import type { Contender } from './acquire.js';
 
@@ -54,7 +55,7 @@ export class LockHandle implements AsyncDisposable {
         error: (err: unknown) => {
           runtime.log.warn('watching a held lock key failed; relying on the session alone', {
             key: this.key,
-            error: err instanceof Error ? err.message : String(err),
+            error: errorText(err),
           });
         },
       });

@@ -1,6 +1,7 @@
 import { Observable } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import type { Runtime } from '../core/runtime.js';
 import { ClosedError } from '../errors.js';
-import type { Runtime } from '../runtime.js';
 import type { LockHandle } from './handle.js';
 
 /**
@@ -34,7 +35,7 @@ export function holdWhile(
       handle?.release().catch((err: unknown) => {
         runtime.log.warn('releasing a lock after unsubscribe failed; it goes with its session', {
           key: handle?.key,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
       });
     };

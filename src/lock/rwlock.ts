@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../core/runtime.js';
 import {
   acquire,
   checkPrimitive,

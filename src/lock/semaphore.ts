@@ -1,8 +1,8 @@
 import type { Observable } from 'rxjs';
+import type { Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import { keysAhead, waitForDeletes } from '../queue.js';
-import type { Runtime } from '../runtime.js';
+import { toConcordError } from '../etcd/translate.js';
+import { keysAhead, waitForDeletes } from '../queue/queue.js';
 import {
   abandon,
   acquire as acquireLock,

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { IBackoff } from 'cockatiel';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
-import type { Closable, Runtime } from '../runtime.js';
+import { errorText } from '../core/error-text.js';
+import type { Closable, Runtime } from '../core/runtime.js';
 
 const KEEPALIVE = Symbol('concord.keepalive');
 
@@ -181,7 +182,7 @@ export class KeepAlive implements Closable {
     const delay = this.backoff.duration;
     this.backoff = this.backoff.next(undefined);
     this.runtime.log.warn('lease keepalive stream interrupted; resuming', {
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
       retryInMs: delay,
     });
     for (const lease of this.leases.values()) lease.listener.interrupted();

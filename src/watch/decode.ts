@@ -1,5 +1,5 @@
 import type { IKeyValue } from 'etcd3';
-import type { Keyspace } from '../keys.js';
+import type { Keyspace } from '../core/keys.js';
 import type { KeyValue } from './types.js';
 
 /** Converts etcd3's wire KeyValue (revisions as decimal strings) into concord's. */

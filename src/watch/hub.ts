@@ -1,13 +1,14 @@
 import type { IBackoff } from 'cockatiel';
 import type { IWatchResponse } from 'etcd3';
 import { Observable } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import type { Closable, Runtime } from '../core/runtime.js';
+import { checkInteger, checkOptions, checkRevision } from '../core/validate.js';
 import { ConcordError, InvalidArgumentError, PermissionDeniedError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import type { Closable, Runtime } from '../runtime.js';
-import { checkInteger, checkOptions, checkRevision } from '../validate.js';
+import { toConcordError } from '../etcd/translate.js';
+import { openWatchStream, type WatchStream } from '../etcd/watch-stream.js';
 import { BoundedIterator } from './iterator.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
-import { openWatchStream, type WatchStream } from './stream.js';
 import type {
   KeyValue,
   View,
@@ -312,7 +313,7 @@ export class WatchHub implements Closable {
     this.backoff = this.backoff.next(undefined);
     this.backingOff = true;
     this.runtime.log.warn('watch stream interrupted; resuming', {
-      error: err instanceof Error ? err.message : String(err),
+      error: errorText(err),
       retryInMs: delay,
     });
     this.reconnectTimer = setTimeout(() => {

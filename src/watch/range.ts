@@ -1,8 +1,8 @@
 import type { Etcd3 } from 'etcd3';
-import { isTransient } from '../etcd-errors.js';
-import type { Keyspace } from '../keys.js';
-import { retryTransient } from '../retry.js';
-import type { Runtime } from '../runtime.js';
+import type { Keyspace } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { retryTransient } from '../etcd/retry.js';
+import { isTransient } from '../etcd/translate.js';
 import { toKeyValue } from './decode.js';
 import type { KeyValue, WatchRange } from './types.js';
 

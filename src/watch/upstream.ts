@@ -1,6 +1,6 @@
 import type { IEvent, IWatchCreateRequest } from 'etcd3';
+import type { Keyspace } from '../core/keys.js';
 import { ClosedError } from '../errors.js';
-import type { Keyspace } from '../keys.js';
 import { toKeyValue } from './decode.js';
 import type { EtcdRange } from './range.js';
 import type { KeyValue, KvEvent, WatchBatch } from './types.js';

@@ -1,7 +1,7 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
+import type { Runtime } from '../core/runtime.js';
 import { ClosedError } from '../errors.js';
-import { toConcordError } from '../etcd-errors.js';
-import type { Runtime } from '../runtime.js';
+import { toConcordError } from '../etcd/translate.js';
 import type { WatchHub } from './hub.js';
 import { type EtcdRange, type RangeSnapshot, readRangeRetrying } from './range.js';
 import type { KeyValue, WatchBatch } from './types.js';

@@ -1,7 +1,7 @@
 import type { ICompare, IRequestOp } from 'etcd3';
-import { InvalidArgumentError } from './errors.js';
-import { assertFits, toBytes } from './keys.js';
-import type { Runtime } from './runtime.js';
+import { assertFits, toBytes } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { InvalidArgumentError } from '../errors.js';
 import { txnOnce } from './txn-once.js';
 
 /** One write inside a guarded transaction (`lock.txn`, `leadership.txn`). Keys are the caller's names. */

@@ -1,3 +1,4 @@
+import { isPlainObject } from '../core/validate.js';
 import type { KeyValue } from '../watch/types.js';
 import type { ServiceInstance } from './types.js';
 
@@ -129,9 +130,4 @@ function fromGoEndpoint(json: Record<string, unknown>): Value | string {
   if (Metadata === undefined || Metadata === null) return { address: Addr };
   if (!isPlainObject(Metadata)) return 'value.Metadata is not an object';
   return { address: Addr, meta: Metadata };
-}
-
-/** True for `{...}` objects (not arrays, not null). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

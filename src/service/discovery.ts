@@ -1,10 +1,10 @@
 import { defer, map, mergeMap, type Observable, Subject } from 'rxjs';
-import { type Catalog, catalog$ } from './discovery/catalog.js';
-import { Picker, type PickerOptions } from './discovery/picker.js';
-import type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
-import { InvalidArgumentError } from './errors.js';
-import type { Runtime } from './runtime.js';
-import { checkOptions, checkSegment } from './validate.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkSegment } from '../core/validate.js';
+import { InvalidArgumentError } from '../errors.js';
+import { type Catalog, catalog$ } from './catalog.js';
+import { Picker, type PickerOptions } from './picker.js';
+import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
 
 /** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
 export const DEFAULT_SERVICE_PREFIX = 'services/';

@@ -1,5 +1,5 @@
 import type { Projection } from '../watch/view.js';
-import { parseEntry } from './parse.js';
+import { parseEntry } from './record.js';
 import type { DiscoveryError, ServiceInstance } from './types.js';
 
 /** What discovery keeps for one key under the registry prefix: its instance, or why it is none. */

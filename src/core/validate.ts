@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** Throws unless `value` is a plain object (or undefined) whose keys are all in `allowed`. */
 export function checkOptions(argument: string, value: unknown, allowed: readonly string[]): void {
@@ -66,4 +66,11 @@ export function checkRevision(argument: string, value: unknown): asserts value i
   if (typeof value !== 'bigint' || value < 0n) {
     throw new InvalidArgumentError(argument, 'must be a non-negative bigint revision', value);
   }
+}
+
+/** True for objects created by `{}`, `JSON.parse` or `Object.create(null)` (not arrays, Dates, classes). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { BehaviorSubject, distinctUntilChanged, Observable } from 'rxjs';
+import { errorText } from './error-text.js';
 import type { Log } from './log.js';
 
 /** Where the client stands with etcd. `closed` is final. */
@@ -89,7 +90,7 @@ export class ConnectionMonitor {
       .then(
         () => this.report(true),
         (err: unknown) => {
-          this.log.debug('etcd probe failed', { error: err instanceof Error ? err.message : String(err) });
+          this.log.debug('etcd probe failed', { error: errorText(err) });
           this.report(false);
         },
       )

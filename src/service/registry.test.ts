@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
-import { sleep, waitUntil } from '../test/support/wait.js';
-import { Concord } from './concord.js';
-import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from './errors.js';
+import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { sleep, waitUntil } from '../../test/support/wait.js';
+import { Concord } from '../concord.js';
+import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import type { RegistrationState } from './registry.js';
 
 let cluster: EtcdCluster;

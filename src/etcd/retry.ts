@@ -1,5 +1,7 @@
-import { isTransient } from './etcd-errors.js';
-import type { Runtime } from './runtime.js';
+import { sleep } from '../core/abort.js';
+import { errorText } from '../core/error-text.js';
+import type { Runtime } from '../core/runtime.js';
+import { isTransient } from './translate.js';
 
 /**
  * Runs `call`, retrying with the Concord's reconnect backoff for as long as it fails only
@@ -23,27 +25,11 @@ export async function retryTransient<T>(
       if (signal.aborted) throw signal.reason;
       if (!isTransient(err)) throw err;
       runtime.log.warn(`${what}: etcd unreachable; retrying`, {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorText(err),
         retryInMs: backoff.duration,
       });
       await sleep(backoff.duration, signal);
       backoff = backoff.next(undefined);
     }
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -12,7 +12,7 @@ import {
   NotConnectedError,
   PermissionDeniedError,
   SessionLostError,
-} from './errors.js';
+} from '../errors.js';
 
 /**
  * Translates an error from etcd3 or gRPC into concord's typed errors where one fits;

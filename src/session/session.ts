@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { AsyncSubject, BehaviorSubject, Observable } from 'rxjs';
-import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
-import { toConcordError } from './etcd-errors.js';
-import type { Runtime } from './runtime.js';
-import { keepAliveOf, type LeaseListener } from './session/keepalive.js';
-import { checkOptions, checkTtl } from './validate.js';
+import { errorText } from '../core/error-text.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkTtl } from '../core/validate.js';
+import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
+import { toConcordError } from '../etcd/translate.js';
+import { keepAliveOf, type LeaseListener } from './keepalive.js';
 
 /**
  * Where a session stands. `alive` carries the local deadline (epoch ms) until which the lease is
@@ -168,7 +169,7 @@ export class Session implements AsyncDisposable {
     } catch (err) {
       this.runtime.log.warn('revoking a session lease failed; it expires by itself', {
         leaseId: this.leaseId,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorText(err),
       });
     }
   }
@@ -260,17 +261,25 @@ export async function sessionFor(
   options: { session?: Session; ttl?: number },
   what: string,
 ): Promise<{ session: Session; owned: boolean }> {
+  checkSessionChoice(options);
   const { session, ttl } = options;
   if (session !== undefined) {
-    if (!(session instanceof Session)) {
-      throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
-    }
-    if (ttl !== undefined) {
-      throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
-    }
     if (!session.isAlive) throw new SessionLostError(`${what}: the session is lost or closed`);
     return { session, owned: false };
   }
-  checkTtl('options.ttl', ttl);
   return { session: await Session.create(runtime, ttl === undefined ? {} : { ttl }), owned: true };
+}
+
+/**
+ * @internal Checks the `{ session?, ttl? }` pair every lease-backed primitive takes: a Session
+ * from `concord.session()`, or a TTL for a session of its own, never both.
+ */
+export function checkSessionChoice(options: { session?: unknown; ttl?: unknown }): void {
+  if (options.session !== undefined && !(options.session instanceof Session)) {
+    throw new InvalidArgumentError('options.session', 'must be a Session from concord.session()');
+  }
+  if (options.session !== undefined && options.ttl !== undefined) {
+    throw new InvalidArgumentError('options.ttl', 'must not be given together with options.session');
+  }
+  checkTtl('options.ttl', options.ttl);
 }

@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
-import { isAddress, isPlainObject } from './discovery/parse.js';
+import { sleep } from '../core/abort.js';
+import { errorText } from '../core/error-text.js';
+import { assertFits } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkSegment, checkTtl, isPlainObject } from '../core/validate.js';
+import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from '../errors.js';
+import { toConcordError } from '../etcd/translate.js';
+import { leaseCompare } from '../etcd/txn.js';
+import { Session, sessionFor } from '../session/session.js';
+import { hubOf } from '../watch/hub.js';
+import type { WatchBatch } from '../watch/types.js';
 import { type ServicePrefixOptions, servicePrefix } from './discovery.js';
-import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from './errors.js';
-import { toConcordError } from './etcd-errors.js';
-import { assertFits } from './keys.js';
-import { sleep } from './retry.js';
-import type { Runtime } from './runtime.js';
-import { Session, sessionFor } from './session.js';
-import { leaseCompare } from './txn.js';
-import { checkOptions, checkSegment, checkTtl } from './validate.js';
-import { hubOf } from './watch/hub.js';
-import type { WatchBatch } from './watch/types.js';
+import { isAddress } from './record.js';
 
 /** The instance `register()` announces. */
 export interface InstanceRegistration {
@@ -328,7 +329,7 @@ export class Registration implements AsyncDisposable {
         error: (err: unknown) =>
           this.runtime.log.warn('registration can no longer watch its key', {
             key: this.key,
-            error: err instanceof Error ? err.message : String(err),
+            error: errorText(err),
           }),
       });
   }
@@ -424,7 +425,7 @@ export class Registration implements AsyncDisposable {
         if (toConcordError(err, '') instanceof SessionLostError) this.session.leaseGone();
         this.runtime.log.warn('re-registration failed; retrying', {
           key: this.key,
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
           retryInMs: backoff.duration,
         });
         // Aborted means deregistering: the loop condition ends it.

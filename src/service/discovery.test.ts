@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, type Subscription, timeout } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
-import { sleep, waitUntil } from '../test/support/wait.js';
-import { Concord } from './concord.js';
-import type { Picker } from './discovery/picker.js';
-import type { DiscoveryError, ServiceChange, ServiceInstance } from './discovery/types.js';
-import { InvalidArgumentError } from './errors.js';
+import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { sleep, waitUntil } from '../../test/support/wait.js';
+import { Concord } from '../concord.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { Picker } from './picker.js';
+import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
 
 let cluster: EtcdCluster;
 let seq = 0;

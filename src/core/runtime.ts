@@ -1,7 +1,8 @@
 import type { IBackoffFactory } from 'cockatiel';
 import type { Etcd3 } from 'etcd3';
+import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
-import { ClosedError } from './errors.js';
+import { errorText } from './error-text.js';
 import type { Keyspace } from './keys.js';
 import type { Log } from './log.js';
 
@@ -83,7 +84,7 @@ export class Runtime {
         await resource.close();
       } catch (err) {
         this.log.warn('closing a resource failed', {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorText(err),
         });
       }
     }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
-import { abortable } from './acquire.js';
+import { abortable } from './abort.js';
 
 test('abortable: an already aborted signal rejects with its reason and leaves no unhandled rejection', async () => {
   const unhandled: unknown[] = [];

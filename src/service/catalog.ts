@@ -1,5 +1,5 @@
 import { defer, filter, map, type Observable, ReplaySubject, share } from 'rxjs';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../core/runtime.js';
 import { hubOf } from '../watch/hub.js';
 import type { VersionedMap } from '../watch/versioned-map.js';
 import type { CachedView } from '../watch/view.js';

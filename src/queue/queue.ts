@@ -1,10 +1,10 @@
 import type { Subscription } from 'rxjs';
-import { ClosedError } from './errors.js';
-import type { Runtime } from './runtime.js';
-import { ownKeyCompare } from './txn.js';
-import { hubOf } from './watch/hub.js';
-import { resolveRange } from './watch/range.js';
-import type { WatchBatch, WatchRange } from './watch/types.js';
+import type { Runtime } from '../core/runtime.js';
+import { ClosedError } from '../errors.js';
+import { ownKeyCompare } from '../etcd/txn.js';
+import { hubOf } from '../watch/hub.js';
+import { resolveRange } from '../watch/range.js';
+import type { WatchBatch, WatchRange } from '../watch/types.js';
 
 /** A waiter ahead of the caller in a create-revision-ordered queue. */
 export interface QueueEntry {

@@ -1,6 +1,6 @@
 import type { Observable, Subscription } from 'rxjs';
+import { checkOptions, checkSignal } from '../core/validate.js';
 import { ClosedError } from '../errors.js';
-import { checkOptions, checkSignal } from '../validate.js';
 import type { ServiceInstance } from './types.js';
 
 /** How a {@link Picker} chooses: in turn (`round-robin`) or uniformly at random (`random`). */

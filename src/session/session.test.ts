@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../test/support/etcd.js';
-import { startProxy } from '../test/support/proxy.js';
-import { sleep, waitUntil } from '../test/support/wait.js';
-import { Concord } from './concord.js';
-import { ClosedError, InvalidArgumentError, SessionLostError } from './errors.js';
-import { keepAliveOf } from './session/keepalive.js';
+import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { startProxy } from '../../test/support/proxy.js';
+import { sleep, waitUntil } from '../../test/support/wait.js';
+import { Concord } from '../concord.js';
+import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
+import { keepAliveOf } from './keepalive.js';
 import type { SessionState } from './session.js';
 
 describe('Session', () => {
