@@ -1,31 +1,24 @@
-import {
-  ExponentialBackoff,
-  handleWhen,
-  type IBackoffFactory,
-  type IDefaultPolicyContext,
-  type IPolicy,
-  noop,
-  retry,
-} from 'cockatiel';
-import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import type { Observable } from 'rxjs';
-import { LiveConfig } from './config/live-config.js';
+import { createLiveConfig, type LiveConfig } from './config/live-config.js';
 import type { StandardSchemaV1 } from './config/standard-schema.js';
 import type { ConfigOptions, ConfigValue } from './config/types.js';
 import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
-import { assertFits, Keyspace } from './core/keys.js';
-import { Log, type Logger } from './core/log.js';
+import { Keyspace } from './core/keys.js';
+import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
-import { checkInteger, checkOptions } from './core/validate.js';
 import { Election, type ElectionOptions } from './election/election.js';
-import { InvalidArgumentError } from './errors.js';
+import { clientOptions } from './etcd/client-options.js';
 import type { LockPrimitiveOptions } from './lock/acquire.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
 import { Semaphore, type SemaphoreOptions } from './lock/semaphore.js';
-import { Discovery, type ServicePrefixOptions } from './service/discovery.js';
-import { Registry } from './service/registry.js';
-import { Session, type SessionOptions } from './session/session.js';
+import { type ConcordOptions, resolveOptions } from './options.js';
+import { createDiscovery, type Discovery } from './service/discovery.js';
+import { createRegistry, type Registry } from './service/registry.js';
+import type { ServicePrefixOptions } from './service/types.js';
+import { createSession, type Session } from './session/session.js';
+import type { SessionOptions } from './session/types.js';
 import { hubOf } from './watch/hub.js';
 import type {
   View,
@@ -36,75 +29,8 @@ import type {
   WatchStats,
 } from './watch/types.js';
 
-/** Credentials for etcd's username/password authentication. */
-export interface ConcordAuth {
-  username: string;
-  password: string;
-}
-
-/** TLS material, each as PEM text or a Buffer. `cert` + `key` enable client certificate auth. */
-export interface ConcordTls {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-}
-
-/** cockatiel policies concord hands to etcd3 and uses for its own reconnects. */
-export interface ConcordPolicies {
-  /** Wraps every unary call. Default: retry transient failures up to 3 times with exponential backoff. */
-  global?: IPolicy<IDefaultPolicyContext>;
-  /**
-   * Wraps calls to one host. Default: no policy. etcd3's default per-host circuit breaker is
-   * deliberately not used: it opens when a watch is cancelled client-side and then fails every
-   * call for 5 s.
-   */
-  host?: (host: string) => IPolicy<IDefaultPolicyContext>;
-  /** Delay between attempts to re-open the watch and keepalive streams. Default: exponential, 50 ms to 2 s. */
-  reconnect?: IBackoffFactory<unknown>;
-}
-
-/** Tunables of the watch hub. */
-export interface ConcordWatchOptions {
-  /**
-   * A watch stream silent this long, even to the progress request sent at half of it, is torn
-   * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
-   */
-  stallTimeoutMs?: number;
-  /** Keys per page when reading a whole range (first view load, re-read after compaction). Default 5,000. */
-  pageSize?: number;
-  /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
-  maxBuffered?: number;
-}
-
-/** Options of {@link Concord}. Every field is optional. */
-export interface ConcordOptions {
-  /** etcd client endpoints (`host:port`, optionally with `http://` or `https://`). Default: `ETCD_ENDPOINTS` (comma separated) or `127.0.0.1:2379`. */
-  endpoints?: string | readonly string[];
-  /** Prefix applied to every key concord reads or writes. Default: none. */
-  namespace?: string;
-  auth?: ConcordAuth;
-  tls?: ConcordTls;
-  policies?: ConcordPolicies;
-  /** Receives concord's diagnostics. Credentials never reach it. */
-  logger?: Logger;
-  /** Deadline of every unary etcd call. Default 5,000 ms. */
-  callTimeoutMs?: number;
-  /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
-  probeIntervalMs?: number;
-  watch?: ConcordWatchOptions;
-}
-
-const OPTION_NAMES = [
-  'endpoints',
-  'namespace',
-  'auth',
-  'tls',
-  'policies',
-  'logger',
-  'callTimeoutMs',
-  'probeIntervalMs',
-  'watch',
-] as const;
+/** Set by {@link Concord}'s static block: the one way to reach a Concord's runtime from outside the class. */
+let runtimeOfConcord: (concord: Concord) => Runtime;
 
 /**
  * One connection to an etcd cluster and the entry point to every concord primitive. All
@@ -116,73 +42,20 @@ export class Concord implements AsyncDisposable {
   readonly etcd: Etcd3;
   /** Connection state: current value first, then every change; completes with `closed`. */
   readonly state$: Observable<ConnectionState>;
-  /** @internal */
-  readonly runtime: Runtime;
+  readonly #runtime: Runtime;
 
+  static {
+    runtimeOfConcord = (concord) => concord.#runtime;
+  }
+
+  /** Checks every option (throwing `InvalidArgumentError` before anything connects) and creates the etcd3 client. */
   constructor(options: ConcordOptions = {}) {
-    checkOptions('options', options, OPTION_NAMES);
-    const endpoints = resolveEndpoints(options.endpoints);
-    const namespace = options.namespace ?? '';
-    if (typeof namespace !== 'string')
-      throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
-    assertFits('options.namespace', Buffer.from(namespace, 'utf8'));
-    checkAuth(options.auth);
-    checkTls(options.tls);
-    checkPolicies(options.policies);
-    checkLogger(options.logger);
-    checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
-    checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
-    checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
-    checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
-    checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
-    checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
-
-    const log = new Log(options.logger, options.auth ? [options.auth.password] : []);
-    const callTimeoutMs = options.callTimeoutMs ?? 5_000;
-    const etcdOptions: IOptions = {
-      hosts: [...endpoints],
-      // Unary calls get a deadline so a silent (blackholed) server fails them instead of hanging.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
-      grpcOptions: {
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
-        'grpc.keepalive_permit_without_calls': 1,
-        // Range pages of thousands of keys outgrow gRPC's default 4 MiB receive limit.
-        'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      },
-      faultHandling: {
-        host: options.policies?.host ?? (() => noop),
-        global:
-          options.policies?.global ??
-          retry(handleWhen(isRecoverableError), {
-            maxAttempts: 3,
-            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
-          }),
-      },
-    };
-    if (options.auth) etcdOptions.auth = { username: options.auth.username, password: options.auth.password };
-    if (options.tls) {
-      etcdOptions.credentials = {
-        rootCertificate:
-          options.tls.ca === undefined ? (undefined as unknown as Buffer) : Buffer.from(options.tls.ca),
-        ...(options.tls.key === undefined ? {} : { privateKey: Buffer.from(options.tls.key) }),
-        ...(options.tls.cert === undefined ? {} : { certChain: Buffer.from(options.tls.cert) }),
-      };
-    }
-    this.etcd = new Etcd3(etcdOptions);
-    const monitor = new ConnectionMonitor(this.etcd, options.probeIntervalMs ?? 1_000, log);
-    this.runtime = new Runtime(
-      this.etcd,
-      new Keyspace(namespace),
-      log,
-      monitor,
-      {
-        stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
-        pageSize: options.watch?.pageSize ?? 5_000,
-        maxBuffered: options.watch?.maxBuffered ?? 1_000,
-      },
-      options.policies?.reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
-    );
+    const resolved = resolveOptions(options);
+    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : []);
+    this.etcd = new Etcd3(clientOptions(resolved));
+    const monitor = new ConnectionMonitor(this.etcd, resolved.probeIntervalMs, log);
+    const keys = new Keyspace(resolved.namespace);
+    this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
     this.state$ = monitor.state$;
   }
 
@@ -199,7 +72,7 @@ export class Concord implements AsyncDisposable {
    * subscriber needs it.
    */
   watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
-    return hubOf(this.runtime).watch(range, options);
+    return hubOf(this.#runtime).watch(range, options);
   }
 
   /**
@@ -208,7 +81,7 @@ export class Concord implements AsyncDisposable {
    * changes it. Survives reconnects and compaction without errors.
    */
   view(range: { prefix: string }): Observable<View> {
-    return hubOf(this.runtime).view(range);
+    return hubOf(this.#runtime).view(range);
   }
 
   /**
@@ -219,7 +92,7 @@ export class Concord implements AsyncDisposable {
     range: WatchRange,
     options?: WatchOptions & WatchIteratorOptions,
   ): AsyncIterableIterator<WatchBatch> {
-    return hubOf(this.runtime).iterate(range, options);
+    return hubOf(this.#runtime).iterate(range, options);
   }
 
   /**
@@ -229,7 +102,7 @@ export class Concord implements AsyncDisposable {
    * `concord.close()` if not before.
    */
   session(options?: SessionOptions): Promise<Session> {
-    return Session.create(this.runtime, options);
+    return createSession(this.#runtime, options);
   }
 
   /**
@@ -237,17 +110,17 @@ export class Concord implements AsyncDisposable {
    * its predecessor; handles carry a fencing token and guarded `txn()`. See {@link Mutex}.
    */
   mutex(name: string, options?: LockPrimitiveOptions): Mutex {
-    return new Mutex(this.runtime, name, options);
+    return new Mutex(this.#runtime, name, options);
   }
 
   /** A fair read-write lock named `name`: readers share, writers are exclusive, nobody overtakes. See {@link RWLock}. */
   rwlock(name: string, options?: LockPrimitiveOptions): RWLock {
-    return new RWLock(this.runtime, name, options);
+    return new RWLock(this.#runtime, name, options);
   }
 
   /** A fair counting semaphore named `name` with `options.permits` permits. See {@link Semaphore}. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.runtime, name, options);
+    return new Semaphore(this.#runtime, name, options);
   }
 
   /**
@@ -256,7 +129,7 @@ export class Concord implements AsyncDisposable {
    * through reconnects and compaction. See {@link Election}.
    */
   election(name: string, options?: ElectionOptions): Election {
-    return new Election(this.runtime, name, options);
+    return new Election(this.#runtime, name, options);
   }
 
   /**
@@ -265,7 +138,7 @@ export class Concord implements AsyncDisposable {
    * See {@link Registry}.
    */
   registry(options?: ServicePrefixOptions): Registry {
-    return new Registry(this.runtime, options);
+    return createRegistry(this.#runtime, options);
   }
 
   /**
@@ -273,7 +146,7 @@ export class Concord implements AsyncDisposable {
    * up/down/update changes and pickers, all on one shared watch per prefix. See {@link Discovery}.
    */
   discovery(options?: ServicePrefixOptions): Discovery {
-    return new Discovery(this.runtime, options);
+    return createDiscovery(this.#runtime, options);
   }
 
   /**
@@ -285,12 +158,12 @@ export class Concord implements AsyncDisposable {
     prefix: string,
     options?: ConfigOptions<S>,
   ): LiveConfig<ConfigValue<S>> {
-    return new LiveConfig<ConfigValue<S>>(this.runtime, prefix, options);
+    return createLiveConfig<ConfigValue<S>>(this.#runtime, prefix, options);
   }
 
   /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */
   watchStats(): WatchStats {
-    return hubOf(this.runtime).stats();
+    return hubOf(this.#runtime).stats();
   }
 
   /**
@@ -299,7 +172,7 @@ export class Concord implements AsyncDisposable {
    * first finishes.
    */
   close(): Promise<void> {
-    return this.runtime.close();
+    return this.#runtime.close();
   }
 
   /** Same as {@link close}. */
@@ -308,93 +181,10 @@ export class Concord implements AsyncDisposable {
   }
 }
 
-function resolveEndpoints(value: string | readonly string[] | undefined): string[] {
-  const raw = value ?? process.env.ETCD_ENDPOINTS ?? '127.0.0.1:2379';
-  const list = typeof raw === 'string' ? raw.split(',') : raw;
-  if (!Array.isArray(list) && typeof raw !== 'string') {
-    throw new InvalidArgumentError('options.endpoints', 'must be a string or an array of strings', raw);
-  }
-  const endpoints = list.map((e) => (typeof e === 'string' ? e.trim() : e)).filter((e) => e !== '');
-  if (endpoints.length === 0)
-    throw new InvalidArgumentError('options.endpoints', 'must name at least one endpoint');
-  for (const endpoint of endpoints) {
-    if (
-      typeof endpoint !== 'string' ||
-      !/^(https?:\/\/)?[^\s/:]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(endpoint)
-    ) {
-      throw new InvalidArgumentError(
-        'options.endpoints',
-        'must be host:port, optionally with http:// or https://',
-        endpoint,
-      );
-    }
-  }
-  return endpoints;
-}
-
-function checkAuth(auth: unknown): void {
-  if (auth === undefined) return;
-  checkOptions('options.auth', auth, ['username', 'password']);
-  const { username, password } = auth as Record<string, unknown>;
-  if (typeof username !== 'string' || username === '') {
-    throw new InvalidArgumentError('options.auth.username', 'must be a non-empty string');
-  }
-  // The value itself is never echoed: it is a credential.
-  if (typeof password !== 'string')
-    throw new InvalidArgumentError('options.auth.password', 'must be a string');
-}
-
-function checkTls(tls: unknown): void {
-  if (tls === undefined) return;
-  checkOptions('options.tls', tls, ['ca', 'cert', 'key']);
-  const fields = tls as Record<string, unknown>;
-  for (const name of ['ca', 'cert', 'key']) {
-    const value = fields[name];
-    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
-      throw new InvalidArgumentError(`options.tls.${name}`, 'must be PEM text or a Buffer');
-    }
-  }
-  if ((fields.cert === undefined) !== (fields.key === undefined)) {
-    throw new InvalidArgumentError(
-      'options.tls',
-      'must give cert and key together (client certificate auth)',
-    );
-  }
-}
-
-// A policy of the wrong shape would otherwise only fail inside etcd3, on the first call.
-function checkPolicies(policies: unknown): void {
-  checkOptions('options.policies', policies, ['global', 'host', 'reconnect']);
-  const { global, host, reconnect } = (policies ?? {}) as Record<string, unknown>;
-  if (global !== undefined && typeof (global as { execute?: unknown })?.execute !== 'function') {
-    throw new InvalidArgumentError('options.policies.global', 'must be a cockatiel policy', global);
-  }
-  if (host !== undefined && typeof host !== 'function') {
-    throw new InvalidArgumentError(
-      'options.policies.host',
-      'must be a function (host) => cockatiel policy',
-      host,
-    );
-  }
-  if (reconnect !== undefined && typeof (reconnect as { next?: unknown })?.next !== 'function') {
-    throw new InvalidArgumentError('options.policies.reconnect', 'must be a cockatiel backoff', reconnect);
-  }
-}
-
-function checkLogger(logger: unknown): void {
-  if (logger === undefined) return;
-  // Any object will do (console, pino, winston...): only the four level methods are used.
-  if (logger === null || typeof logger !== 'object') {
-    throw new InvalidArgumentError(
-      'options.logger',
-      'must be an object with debug/info/warn/error methods',
-      logger,
-    );
-  }
-  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
-    const method = (logger as Record<string, unknown>)[level];
-    if (method !== undefined && typeof method !== 'function') {
-      throw new InvalidArgumentError(`options.logger.${level}`, 'must be a function', method);
-    }
-  }
+/**
+ * @internal The shared services behind `concord` (etcd client, keyspace, hub, keepalives), for
+ * concord's own modules and white-box tests; not part of the public API.
+ */
+export function runtimeOf(concord: Concord): Runtime {
+  return runtimeOfConcord(concord);
 }

@@ -1,10 +1,3 @@
-export type {
-  ConcordAuth,
-  ConcordOptions,
-  ConcordPolicies,
-  ConcordTls,
-  ConcordWatchOptions,
-} from './concord.js';
 export { Concord } from './concord.js';
 export { LiveConfig } from './config/live-config.js';
 export type {
@@ -14,6 +7,7 @@ export type {
   StandardResult,
   StandardSchemaProps,
   StandardSchemaV1,
+  StandardTypes,
 } from './config/standard-schema.js';
 export type {
   ConfigError,
@@ -47,26 +41,39 @@ export {
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
+export type { TxnOp } from './etcd/txn.js';
 export type { LockOptions, LockPrimitiveOptions } from './lock/acquire.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
 export type { SemaphoreOptions } from './lock/semaphore.js';
 export { Semaphore } from './lock/semaphore.js';
-export type { ServicePrefixOptions } from './service/discovery.js';
-export { DEFAULT_SERVICE_PREFIX, Discovery } from './service/discovery.js';
-export type { PickerOptions, PickStrategy } from './service/picker.js';
-export { Picker } from './service/picker.js';
 export type {
+  ConcordAuth,
+  ConcordOptions,
+  ConcordPolicies,
+  ConcordTls,
+  ConcordWatchOptions,
+} from './options.js';
+export { Discovery } from './service/discovery.js';
+export { Picker } from './service/picker.js';
+export { DEFAULT_SERVICE_PREFIX } from './service/record.js';
+export { Registration } from './service/registration.js';
+export { Registry } from './service/registry.js';
+export type {
+  DiscoveryError,
   InstanceRegistration,
   InstanceUpdate,
+  PickerOptions,
+  PickStrategy,
   RegisterOptions,
   RegistrationState,
-} from './service/registry.js';
-export { Registration, Registry } from './service/registry.js';
-export type { DiscoveryError, ServiceChange, ServiceInstance } from './service/types.js';
-export type { SessionOptions, SessionState } from './session/session.js';
+  ServiceChange,
+  ServiceInstance,
+  ServicePrefixOptions,
+} from './service/types.js';
 export { Session } from './session/session.js';
+export type { SessionOptions, SessionState } from './session/types.js';
 export type {
   KeyValue,
   KvEvent,

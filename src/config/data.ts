@@ -1,4 +1,6 @@
+import { errorText } from '../core/error-text.js';
 import { isPlainObject } from '../core/validate.js';
+import { InvalidArgumentError } from '../errors.js';
 
 /** A JSON-like object: what a config prefix maps to before validation. */
 export type ConfigObject = { [key: string]: unknown };
@@ -58,4 +60,28 @@ export function deepFreeze<T>(value: T): T {
     for (const item of Object.values(value)) deepFreeze(item);
   }
   return value;
+}
+
+/** JSON text of `value`; anything JSON would silently drop or alter is an InvalidArgumentError. */
+export function toJson(value: unknown, argument = 'value'): string {
+  const rule = 'must be JSON data (objects, arrays, strings, finite numbers, booleans, null)';
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_key, item: unknown) => {
+      if (
+        typeof item === 'function' ||
+        typeof item === 'symbol' ||
+        typeof item === 'bigint' ||
+        (typeof item === 'number' && !Number.isFinite(item))
+      ) {
+        throw new InvalidArgumentError(argument, rule, item);
+      }
+      return item;
+    });
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw new InvalidArgumentError(argument, `${rule}; ${errorText(err)}`);
+  }
+  if (text === undefined) throw new InvalidArgumentError(argument, rule, value);
+  return text;
 }

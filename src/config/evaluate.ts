@@ -1,12 +1,43 @@
 import { errorText } from '../core/error-text.js';
-import { deepMerge } from './data.js';
-import type { StandardIssue, StandardResult, StandardSchemaV1 } from './standard-schema.js';
+import { checkOptions, isPlainObject } from '../core/validate.js';
+import { InvalidArgumentError } from '../errors.js';
+import { deepFreeze, deepMerge, toJson } from './data.js';
+import {
+  isStandardSchema,
+  type StandardIssue,
+  type StandardResult,
+  type StandardSchemaV1,
+} from './standard-schema.js';
 import { buildTree, type ConfigEntry, splitPath } from './tree.js';
 
 /** How a set of keys turns into a config value: the merge base and the validator. */
 export interface ConfigRules {
   defaults: unknown;
   schema: StandardSchemaV1 | undefined;
+}
+
+/**
+ * The rules of `concord.config(prefix, options)`: checks `options` (`schema` must be a Standard
+ * Schema, `defaults` a plain object of JSON data, copied and frozen).
+ */
+export function configRules(options: unknown): ConfigRules {
+  checkOptions('options', options, ['schema', 'defaults']);
+  const { schema, defaults } = (options ?? {}) as { schema?: unknown; defaults?: unknown };
+  if (schema !== undefined && !isStandardSchema(schema)) {
+    throw new InvalidArgumentError(
+      'options.schema',
+      'must be a Standard Schema v1 validator (zod, valibot, arktype, ...)',
+      schema,
+    );
+  }
+  return { schema, defaults: copyDefaults(defaults) };
+}
+
+function copyDefaults(defaults: unknown): unknown {
+  if (defaults === undefined) return undefined;
+  if (!isPlainObject(defaults))
+    throw new InvalidArgumentError('options.defaults', 'must be a plain object', defaults);
+  return deepFreeze(JSON.parse(toJson(defaults, 'options.defaults')));
 }
 
 /**

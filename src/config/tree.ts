@@ -1,4 +1,5 @@
-import { isPlainObject } from '../core/validate.js';
+import { checkName, isPlainObject } from '../core/validate.js';
+import { InvalidArgumentError } from '../errors.js';
 import { type ConfigObject, getOwn, setOwn } from './data.js';
 
 /** One key below a config prefix: its path ('db/pool') and its decoded value. */
@@ -29,6 +30,14 @@ export function decodeValue(bytes: Buffer): unknown {
 export function splitPath(path: string): string[] | undefined {
   const segments = path.split('/');
   return segments.every((s) => s !== '') ? segments : undefined;
+}
+
+/** Throws {@link InvalidArgumentError} unless `path` names a key below a config prefix: '/'-separated non-empty segments. */
+export function checkPath(path: unknown): asserts path is string {
+  checkName('path', path);
+  if (!splitPath(path)) {
+    throw new InvalidArgumentError('path', "must be '/'-separated non-empty segments, like 'db/pool'", path);
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { firstValueFrom } from 'rxjs';
 import { useCluster } from '../../test/support/fixture.js';
 import { startProxy } from '../../test/support/proxy.js';
 import { settled, sleep, waitUntil } from '../../test/support/wait.js';
-import { Concord } from '../concord.js';
+import { Concord, runtimeOf } from '../concord.js';
 import { ClosedError, InvalidArgumentError, LockLostError } from '../errors.js';
 import type { LockHandle } from './handle.js';
 
@@ -16,7 +16,7 @@ import type { LockHandle } from './handle.js';
 function countWatchEvents(concord: Concord): { events: number } {
   const counter = { events: 0 };
   type WithConnection = (service: string, fn: (args: unknown) => unknown) => Promise<unknown>;
-  const pool = (concord.runtime.etcd as unknown as { pool: { withConnection: WithConnection } }).pool;
+  const pool = (runtimeOf(concord).etcd as unknown as { pool: { withConnection: WithConnection } }).pool;
   const original = pool.withConnection.bind(pool);
   pool.withConnection = (service, fn) =>
     original(service, (args) => {

@@ -3,31 +3,18 @@ import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkSegment } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type Catalog, catalog$ } from './catalog.js';
-import { Picker, type PickerOptions } from './picker.js';
-import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
+import { createPicker, type Picker } from './picker.js';
+import { servicePrefix } from './record.js';
+import type {
+  DiscoveryError,
+  PickerOptions,
+  ServiceChange,
+  ServiceInstance,
+  ServicePrefixOptions,
+} from './types.js';
 
-/** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
-export const DEFAULT_SERVICE_PREFIX = 'services/';
-
-/** Options of `concord.discovery()` (and `concord.registry()`). */
-export interface ServicePrefixOptions {
-  /** Where instances live: `<prefix><service>/<instanceId>`. Empty or ending with `/`. Default `services/`. */
-  prefix?: string;
-}
-
-/** Validates `options.prefix` and returns it with its default applied. */
-export function servicePrefix(options: ServicePrefixOptions | undefined): string {
-  checkOptions('options', options, ['prefix']);
-  const prefix = options?.prefix ?? DEFAULT_SERVICE_PREFIX;
-  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
-    throw new InvalidArgumentError(
-      'options.prefix',
-      "must be a string that is empty or ends with '/'",
-      prefix,
-    );
-  }
-  return prefix;
-}
+/** Set by Discovery's static block: the one way to construct a Discovery. */
+let construct: (runtime: Runtime, options: ServicePrefixOptions | undefined) => Discovery;
 
 /**
  * Finds the instances registered under a prefix and follows them live. Every stream is built on
@@ -53,20 +40,22 @@ export class Discovery {
    * when the Concord closes.
    */
   readonly errors$: Observable<DiscoveryError>;
-  private readonly errors = new Subject<DiscoveryError>();
-  private readonly catalogs = new Map<string, Observable<Catalog>>();
+  readonly #runtime: Runtime;
+  readonly #errors = new Subject<DiscoveryError>();
+  readonly #catalogs = new Map<string, Observable<Catalog>>();
   /** The revision last reported per skipped key, so two streams seeing one write report it once. */
-  private readonly reported = new Map<string, bigint>();
+  readonly #reported = new Map<string, bigint>();
 
-  /** @internal Use `concord.discovery()`. */
-  constructor(
-    private readonly runtime: Runtime,
-    options?: ServicePrefixOptions,
-  ) {
+  static {
+    construct = (runtime, options) => new Discovery(runtime, options);
+  }
+
+  private constructor(runtime: Runtime, options: ServicePrefixOptions | undefined) {
+    this.#runtime = runtime;
     this.prefix = servicePrefix(options);
     runtime.assertOpen('discovery');
-    this.errors$ = this.errors.asObservable();
-    runtime.signal.addEventListener('abort', () => this.errors.complete(), { once: true });
+    this.errors$ = this.#errors.asObservable();
+    runtime.signal.addEventListener('abort', () => this.#errors.complete(), { once: true });
   }
 
   /**
@@ -76,7 +65,7 @@ export class Discovery {
    */
   instances$(service: string): Observable<ServiceInstance[]> {
     checkSegment('service', service);
-    return this.catalog(service).pipe(map((catalog) => [...catalog.list]));
+    return this.#catalog(service).pipe(map((catalog) => [...catalog.list]));
   }
 
   /**
@@ -87,7 +76,7 @@ export class Discovery {
    */
   changes$(service?: string): Observable<ServiceChange> {
     if (service !== undefined) checkSegment('service', service);
-    const catalogs = this.catalog(service);
+    const catalogs = this.#catalog(service);
     return defer(() => {
       // The first catalog (the current one, for a late subscriber) is reported whole; each one
       // after it carries its changes since the one before.
@@ -113,28 +102,33 @@ export class Discovery {
     if (strategy !== 'round-robin' && strategy !== 'random') {
       throw new InvalidArgumentError('options.strategy', "must be 'round-robin' or 'random'", strategy);
     }
-    this.runtime.assertOpen('discovery.picker');
-    return new Picker(this.catalog(service).pipe(map((catalog) => catalog.list)), strategy);
+    this.#runtime.assertOpen('discovery.picker');
+    return createPicker(this.#catalog(service).pipe(map((catalog) => catalog.list)), strategy);
   }
 
-  private catalog(service: string | undefined): Observable<Catalog> {
+  #catalog(service: string | undefined): Observable<Catalog> {
     // '/' cannot occur in a service name, so it safely stands for "every service".
     const id = service ?? '/';
-    let catalog = this.catalogs.get(id);
+    let catalog = this.#catalogs.get(id);
     if (!catalog) {
-      catalog = catalog$(this.runtime, this.prefix, service, (error) => this.report(error));
-      this.catalogs.set(id, catalog);
+      catalog = catalog$(this.#runtime, this.prefix, service, (error) => this.#report(error));
+      this.#catalogs.set(id, catalog);
     }
     return catalog;
   }
 
-  private report(error: DiscoveryError): void {
-    if (this.reported.get(error.key) === error.revision) return;
-    this.reported.set(error.key, error.revision);
-    this.runtime.log.warn('discovery skipped an invalid instance entry', {
+  #report(error: DiscoveryError): void {
+    if (this.#reported.get(error.key) === error.revision) return;
+    this.#reported.set(error.key, error.revision);
+    this.#runtime.log.warn('discovery skipped an invalid instance entry', {
       key: error.key,
       reason: error.message,
     });
-    this.errors.next(error);
+    this.#errors.next(error);
   }
+}
+
+/** @internal Creates a Discovery (`concord.discovery()`); validates `options.prefix`. */
+export function createDiscovery(runtime: Runtime, options?: ServicePrefixOptions): Discovery {
+  return construct(runtime, options);
 }

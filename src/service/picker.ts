@@ -1,16 +1,10 @@
 import type { Observable, Subscription } from 'rxjs';
 import { checkOptions, checkSignal } from '../core/validate.js';
 import { ClosedError } from '../errors.js';
-import type { ServiceInstance } from './types.js';
+import type { PickStrategy, ServiceInstance } from './types.js';
 
-/** How a {@link Picker} chooses: in turn (`round-robin`) or uniformly at random (`random`). */
-export type PickStrategy = 'round-robin' | 'random';
-
-/** Options of `Discovery.picker`. */
-export interface PickerOptions {
-  /** Default `'round-robin'`. */
-  strategy?: PickStrategy;
-}
+/** Set by Picker's static block: the one way to construct a Picker. */
+let construct: (instances$: Observable<readonly ServiceInstance[]>, strategy: PickStrategy) => Picker;
 
 /**
  * Chooses one live instance of a service per call. It follows the service from the moment it is
@@ -21,40 +15,42 @@ export interface PickerOptions {
  * first list has loaded: await `ready()` for that). `close()` (or `using`) stops following.
  */
 export class Picker implements Disposable {
-  private list: readonly ServiceInstance[] = [];
+  #list: readonly ServiceInstance[] = [];
   /** Index in `list` of the round-robin candidate. */
-  private cursor = 0;
-  private lastKey: string | undefined;
-  private loaded = false;
-  private failure: unknown;
-  private readonly waiters = new Set<() => void>();
-  private readonly subscription: Subscription;
+  #cursor = 0;
+  #lastKey: string | undefined;
+  #loaded = false;
+  #failure: unknown;
+  readonly #waiters = new Set<() => void>();
+  readonly #subscription: Subscription;
+  readonly #strategy: PickStrategy;
 
-  /** @internal Use `Discovery.picker`. */
-  constructor(
-    instances$: Observable<readonly ServiceInstance[]>,
-    private readonly strategy: PickStrategy,
-  ) {
-    this.subscription = instances$.subscribe({
-      next: (list) => this.onList(list),
-      error: (err: unknown) => this.stop(err),
-      complete: () => this.stop(new ClosedError('picker: the Concord is closed')),
+  static {
+    construct = (instances$, strategy) => new Picker(instances$, strategy);
+  }
+
+  private constructor(instances$: Observable<readonly ServiceInstance[]>, strategy: PickStrategy) {
+    this.#strategy = strategy;
+    this.#subscription = instances$.subscribe({
+      next: (list) => this.#onList(list),
+      error: (err: unknown) => this.#stop(err),
+      complete: () => this.#stop(new ClosedError('picker: the Concord is closed')),
     });
   }
 
   /** The instances currently up, in key order. */
   get instances(): readonly ServiceInstance[] {
-    return this.list;
+    return this.#list;
   }
 
   /** The next instance to use, or undefined when none is up. */
   next(): ServiceInstance | undefined {
-    const n = this.list.length;
+    const n = this.#list.length;
     if (n === 0) return undefined;
-    if (this.strategy === 'random') return this.list[Math.floor(Math.random() * n)];
-    if (this.cursor >= n) this.cursor = 0;
-    const picked = this.list[this.cursor++]!;
-    this.lastKey = picked.key;
+    if (this.#strategy === 'random') return this.#list[Math.floor(Math.random() * n)];
+    if (this.#cursor >= n) this.#cursor = 0;
+    const picked = this.#list[this.#cursor++]!;
+    this.#lastKey = picked.key;
     return picked;
   }
 
@@ -66,28 +62,28 @@ export class Picker implements Disposable {
     checkOptions('options', options, ['signal']);
     checkSignal('options.signal', options.signal);
     const { signal } = options;
-    if (this.loaded) return Promise.resolve();
-    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.#loaded) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        this.waiters.delete(settle);
+        this.#waiters.delete(settle);
         reject(signal?.reason);
       };
       const settle = () => {
         signal?.removeEventListener('abort', onAbort);
-        if (this.loaded) resolve();
-        else reject(this.failure);
+        if (this.#loaded) resolve();
+        else reject(this.#failure);
       };
-      this.waiters.add(settle);
+      this.#waiters.add(settle);
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
   /** Stops following the service; `next()` returns undefined from now on. Idempotent. */
   close(): void {
-    this.subscription.unsubscribe();
-    this.stop(new ClosedError('picker: closed'));
+    this.#subscription.unsubscribe();
+    this.#stop(new ClosedError('picker: closed'));
   }
 
   /** Same as {@link close}. */
@@ -95,29 +91,37 @@ export class Picker implements Disposable {
     this.close();
   }
 
-  private onList(list: readonly ServiceInstance[]): void {
-    this.list = list;
+  #onList(list: readonly ServiceInstance[]): void {
+    this.#list = list;
     // Continue after the last instance picked, wherever it now sits (or would sit, if it is gone),
     // so a change neither restarts the round nor skips anyone.
-    const last = this.lastKey;
-    this.cursor = last === undefined ? 0 : firstAfter(list, last);
-    if (!this.loaded) {
-      this.loaded = true;
-      this.wake();
+    const last = this.#lastKey;
+    this.#cursor = last === undefined ? 0 : firstAfter(list, last);
+    if (!this.#loaded) {
+      this.#loaded = true;
+      this.#wake();
     }
   }
 
-  private stop(reason: unknown): void {
-    this.list = [];
-    if (this.failure === undefined) this.failure = reason;
-    this.wake();
+  #stop(reason: unknown): void {
+    this.#list = [];
+    if (this.#failure === undefined) this.#failure = reason;
+    this.#wake();
   }
 
-  private wake(): void {
-    const waiters = [...this.waiters];
-    this.waiters.clear();
+  #wake(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
     for (const settle of waiters) settle();
   }
+}
+
+/** @internal Creates a Picker (`discovery.picker()`) over the instance lists `instances$` emits. */
+export function createPicker(
+  instances$: Observable<readonly ServiceInstance[]>,
+  strategy: PickStrategy,
+): Picker {
+  return construct(instances$, strategy);
 }
 
 /** Index of the first instance whose key sorts after `key` (binary search; `list` is sorted by key). */

@@ -1,12 +1,89 @@
-import { isPlainObject } from '../core/validate.js';
+// The instance record, written by the registry and read by discovery: the key is
+// `<prefix><service>/<id>`, the value JSON `{ address, meta?, registeredAt }` (discovery also
+// reads etcd Go `endpoints` JSON and plain addresses).
+
+import { checkOptions, isPlainObject } from '../core/validate.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { KeyValue } from '../watch/types.js';
-import type { ServiceInstance } from './types.js';
+import type { ServiceInstance, ServicePrefixOptions } from './types.js';
+
+/** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
+export const DEFAULT_SERVICE_PREFIX = 'services/';
+
+/** The value the registry stores at an instance key. */
+export interface InstanceRecord {
+  address: string;
+  meta?: Record<string, unknown>;
+  /** When the instance was (re-)registered, ISO 8601. */
+  registeredAt: string;
+}
+
+/** A record as discovery reads it: values written by other clients may lack `registeredAt`. */
+type ReadRecord = Omit<InstanceRecord, 'registeredAt'> & { registeredAt?: string };
 
 /** Longest address accepted, in characters: far above any real host:port or URL, low enough to reject blobs. */
 const MAX_ADDRESS_LENGTH = 2048;
 
 /** Decodes values; `fatal`, so bytes that are not UTF-8 are rejected rather than replaced. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Validates `options.prefix` and returns it with its default applied. */
+export function servicePrefix(options: ServicePrefixOptions | undefined): string {
+  checkOptions('options', options, ['prefix']);
+  const prefix = options?.prefix ?? DEFAULT_SERVICE_PREFIX;
+  if (typeof prefix !== 'string' || (prefix !== '' && !prefix.endsWith('/'))) {
+    throw new InvalidArgumentError(
+      'options.prefix',
+      "must be a string that is empty or ends with '/'",
+      prefix,
+    );
+  }
+  return prefix;
+}
+
+/** A record registered now. */
+export function newRecord(address: string, meta: Record<string, unknown> | undefined): InstanceRecord {
+  const record: InstanceRecord = { address, registeredAt: new Date().toISOString() };
+  if (meta !== undefined) record.meta = meta;
+  return record;
+}
+
+/** `record` registered again now. */
+export function restamped(record: InstanceRecord): InstanceRecord {
+  return { ...record, registeredAt: new Date().toISOString() };
+}
+
+/** The bytes stored at the instance key. */
+export function encodeRecord(record: InstanceRecord): Buffer {
+  return Buffer.from(JSON.stringify(record), 'utf8');
+}
+
+/** Throws {@link InvalidArgumentError} unless `address` is a string {@link isAddress} accepts. */
+export function checkAddress(argument: string, address: unknown): asserts address is string {
+  if (typeof address !== 'string' || !isAddress(address)) {
+    throw new InvalidArgumentError(
+      argument,
+      'must be a non-empty address of at most 2048 characters without whitespace, control characters or {}",',
+      address,
+    );
+  }
+}
+
+/** Throws {@link InvalidArgumentError} unless `meta` is undefined or a plain object that survives a JSON round trip. */
+export function checkMeta(argument: string, meta: unknown): void {
+  if (meta === undefined) return;
+  if (!isPlainObject(meta)) throw new InvalidArgumentError(argument, 'must be an object', meta);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(meta);
+  } catch {
+    json = undefined;
+  }
+  // A round trip must give back an object, or discovery would read something else than was given.
+  if (json === undefined || !isPlainObject(JSON.parse(json))) {
+    throw new InvalidArgumentError(argument, 'must be JSON-serializable (no cycles, no bigint)');
+  }
+}
 
 /**
  * True when `text` can be an address: non-empty, at most 2048 characters, no whitespace or
@@ -50,7 +127,7 @@ export function parseEntry(
  * The instance as one object literal per shape: properties added after creation would cost each
  * instance a separate property array (about 40 bytes, 10,000 times over for a large service).
  */
-function instanceOf(service: string, id: string, value: Value, kv: KeyValue): ServiceInstance {
+function instanceOf(service: string, id: string, value: ReadRecord, kv: KeyValue): ServiceInstance {
   const { address, meta, registeredAt } = value;
   const { key, modRevision: revision } = kv;
   if (meta === undefined) {
@@ -83,13 +160,7 @@ function isSegment(text: string): boolean {
   return text.length > 0 && !text.includes('/');
 }
 
-interface Value {
-  address: string;
-  meta?: Record<string, unknown>;
-  registeredAt?: string;
-}
-
-function parseValue(raw: Buffer): Value | string {
+function parseValue(raw: Buffer): ReadRecord | string {
   let text: string;
   try {
     text = UTF8.decode(raw);
@@ -112,19 +183,19 @@ function parseValue(raw: Buffer): Value | string {
   return 'address' in json ? fromRegistry(json) : fromGoEndpoint(json);
 }
 
-function fromRegistry(json: Record<string, unknown>): Value | string {
+function fromRegistry(json: Record<string, unknown>): ReadRecord | string {
   const { address, meta, registeredAt } = json;
   if (typeof address !== 'string' || !isAddress(address)) return 'value.address is not a valid address';
   if (meta !== undefined && !isPlainObject(meta)) return 'value.meta is not an object';
   if (registeredAt !== undefined && typeof registeredAt !== 'string')
     return 'value.registeredAt is not a string';
-  const value: Value = { address };
+  const value: ReadRecord = { address };
   if (meta !== undefined) value.meta = meta;
   if (registeredAt !== undefined) value.registeredAt = registeredAt;
   return value;
 }
 
-function fromGoEndpoint(json: Record<string, unknown>): Value | string {
+function fromGoEndpoint(json: Record<string, unknown>): ReadRecord | string {
   const { Addr, Metadata } = json;
   if (typeof Addr !== 'string' || !isAddress(Addr)) return 'value has no valid address field';
   if (Metadata === undefined || Metadata === null) return { address: Addr };

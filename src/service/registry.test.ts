@@ -5,7 +5,7 @@ import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { ClosedError, InstanceRemovedError, InvalidArgumentError, SessionLostError } from '../errors.js';
-import type { RegistrationState } from './registry.js';
+import type { RegistrationState } from './types.js';
 
 let cluster: EtcdCluster;
 let seq = 0;

@@ -1,3 +1,5 @@
+import type { Session } from '../session/session.js';
+
 /**
  * One live instance of a service as discovery sees it. `key` is the etcd key (the Concord
  * namespace removed) and `revision` the revision that last wrote it, so two objects with the
@@ -39,4 +41,64 @@ export interface DiscoveryError {
   value: Buffer;
   /** Why it was skipped. */
   message: string;
+}
+
+/** Options of `concord.discovery()` (and `concord.registry()`). */
+export interface ServicePrefixOptions {
+  /** Where instances live: `<prefix><service>/<instanceId>`. Empty or ending with `/`. Default `services/`. */
+  prefix?: string;
+}
+
+/** The instance `register()` announces. */
+export interface InstanceRegistration {
+  /** Service name: one key segment (non-empty, no `/`). */
+  service: string;
+  /** Where clients reach the instance, e.g. `10.0.0.5:9000` or a URL: non-empty, no whitespace. */
+  address: string;
+  /** Instance id, unique within the service: one key segment. Default: a random UUID. */
+  id?: string;
+  /** Anything JSON-serializable that consumers should know (zone, version, weight...). */
+  meta?: Record<string, unknown>;
+}
+
+/** Options of `register()`. */
+export interface RegisterOptions {
+  /**
+   * Register under this session's lease instead of one the registration creates (and revokes on
+   * deregister). If that session is lost or closed while the instance is registered, the
+   * registration continues under a session of its own with the same TTL.
+   */
+  session?: Session;
+  /** TTL in seconds of the session the registration creates (integer >= 2). Default: the session default (10). */
+  ttl?: number;
+}
+
+/** What `update()` changes; omitted fields keep their value. */
+export interface InstanceUpdate {
+  address?: string;
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * Where a registration stands:
+ * - `registered`: the instance key exists under lease `leaseId`, last written at `revision`
+ *   (emitted again after every `update()` and every re-registration);
+ * - `reregistering`: the session's lease was lost (expired while the process was paused or cut
+ *   off, or etcd lost its data), or someone else deleted the instance key; the
+ *   instance is written again (under a new lease if the old one is gone) as soon as etcd
+ *   answers. `reason` says why: a `SessionLostError` or an `InstanceRemovedError`;
+ * - `deregistered`: `deregister()` (or `concord.close()`) removed the instance; final.
+ */
+export type RegistrationState =
+  | { status: 'registered'; leaseId: string; revision: bigint }
+  | { status: 'reregistering'; reason: Error }
+  | { status: 'deregistered' };
+
+/** How a `Picker` chooses: in turn (`round-robin`) or uniformly at random (`random`). */
+export type PickStrategy = 'round-robin' | 'random';
+
+/** Options of `Discovery.picker`. */
+export interface PickerOptions {
+  /** Default `'round-robin'`. */
+  strategy?: PickStrategy;
 }

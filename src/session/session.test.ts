@@ -4,10 +4,10 @@ import { filter, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { startProxy } from '../../test/support/proxy.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
-import { Concord } from '../concord.js';
+import { Concord, runtimeOf } from '../concord.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { keepAliveOf } from './keepalive.js';
-import type { SessionState } from './session.js';
+import type { SessionState } from './types.js';
 
 describe('Session', () => {
   let cluster: EtcdCluster;
@@ -71,7 +71,7 @@ describe('Session', () => {
       const last = states.at(-1) as { expiresAt: number };
       assert.ok(last.expiresAt > first.expiresAt + 2_500, 'the deadline moves with each renewal');
       assert.ok(last.expiresAt <= Date.now() + 2_000 + 50, 'the deadline is never past send time + TTL');
-      assert.equal(keepAliveOf(concord.runtime).streams, 1);
+      assert.equal(keepAliveOf(runtimeOf(concord)).streams, 1);
       const streamsAfter = await member.metric(
         'grpc_server_started_total{grpc_method="LeaseKeepAlive",grpc_service="etcdserverpb.Lease",grpc_type="bidi_stream"}',
       );
@@ -98,7 +98,7 @@ describe('Session', () => {
       assert.ok(session.signal.reason instanceof ClosedError);
       assert.equal(await remainingTtl(session.leaseId), -1);
       assert.equal(await cluster.client().get('session/closed-key').string(), null);
-      assert.equal(keepAliveOf(concord.runtime).has(session.leaseId), false);
+      assert.equal(keepAliveOf(runtimeOf(concord)).has(session.leaseId), false);
     } finally {
       await concord.close();
     }
@@ -129,7 +129,7 @@ describe('Session', () => {
       // A late subscriber still hears about the loss, at once.
       await firstValueFrom(session.lost$);
       await session.close();
-      assert.equal(keepAliveOf(concord.runtime).streams, 0, 'the stream closes with its last lease');
+      assert.equal(keepAliveOf(runtimeOf(concord)).streams, 0, 'the stream closes with its last lease');
     } finally {
       await concord.close();
     }

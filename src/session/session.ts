@@ -6,26 +6,14 @@ import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
-
-/**
- * Where a session stands. `alive` carries the local deadline (epoch ms) until which the lease is
- * known to exist; `expiring` means renewals are overdue or the keepalive stream is down (the
- * lease still exists until `expiresAt`); `lost` and `closed` are final.
- */
-export type SessionState =
-  | { status: 'alive'; expiresAt: number }
-  | { status: 'expiring'; expiresAt: number }
-  | { status: 'lost'; reason: SessionLostError }
-  | { status: 'closed' };
-
-/** Options of {@link Session.create} / `concord.session()`. */
-export interface SessionOptions {
-  /** Lease time-to-live in seconds: an integer >= 2. Default 10. */
-  ttl?: number;
-}
+import type { SessionOptions, SessionState } from './types.js';
 
 /** The default lease TTL of sessions, in seconds. */
 export const DEFAULT_TTL = 10;
+
+// Set by Session's static block: what this module's functions may do that users may not.
+let construct: (runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) => Session;
+let markGone: (session: Session) => void;
 
 /**
  * A lease kept alive over the Concord's one keepalive stream. Everything written with the
@@ -35,7 +23,7 @@ export const DEFAULT_TTL = 10;
  * SENT plus the TTL etcd granted. etcd counts the TTL from when it received the request, which
  * is later, so when the local deadline passes without a newer answer the session declares
  * itself `lost` before etcd can expire the lease and hand its keys to anyone else. The deadline
- * is also checked whenever `isLost` is read, so a process resuming from a pause sees the loss
+ * is also checked whenever `isAlive` is read, so a process resuming from a pause sees the loss
  * before acting on stale ownership.
  *
  * `lost$` emits once (at once for late subscribers) when the lease is gone or must be assumed
@@ -45,8 +33,6 @@ export const DEFAULT_TTL = 10;
 export class Session implements AsyncDisposable {
   /** The lease id, decimal, as etcd reports it. */
   readonly leaseId: string;
-  /** @internal The lease id as etcd3's raw RPCs take it. */
-  readonly lease: string;
   /** The TTL etcd granted, in seconds. */
   readonly ttl: number;
   /** State: current value first, then every change; completes after `lost` or `closed`. */
@@ -54,101 +40,76 @@ export class Session implements AsyncDisposable {
   /** Emits once when the lease is (or must be assumed) gone, then completes; completes without emitting on `close()`. */
   readonly lost$: Observable<void>;
 
-  private readonly runtime: Runtime;
-  private readonly state: BehaviorSubject<SessionState>;
-  private readonly lostSubject = new AsyncSubject<void>();
-  private readonly abort = new AbortController();
-  private readonly untrack: () => void;
+  readonly #runtime: Runtime;
+  readonly #state: BehaviorSubject<SessionState>;
+  readonly #lostSubject = new AsyncSubject<void>();
+  readonly #abort = new AbortController();
+  readonly #untrack: () => void;
   /** Local deadline (performance.now() ms): the lease is known to exist until then. */
-  private deadline: number;
-  private deadlineTimer: NodeJS.Timeout | undefined;
-  private expiringTimer: NodeJS.Timeout | undefined;
-  private interrupted = false;
-  private closing: Promise<void> | undefined;
+  #deadline: number;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #expiringTimer: NodeJS.Timeout | undefined;
+  #interrupted = false;
+  #closing: Promise<void> | undefined;
+
+  static {
+    construct = (runtime, leaseId, ttl, grantSentAt) => new Session(runtime, leaseId, ttl, grantSentAt);
+    markGone = (session) => session.#markLost('etcd no longer has the lease');
+  }
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
-    this.runtime = runtime;
+    this.#runtime = runtime;
     this.leaseId = leaseId;
-    this.lease = leaseId;
     this.ttl = ttl;
-    this.deadline = grantSentAt + ttl * 1000;
-    this.state = new BehaviorSubject<SessionState>({ status: 'alive', expiresAt: this.expiresAt });
+    this.#deadline = grantSentAt + ttl * 1000;
+    this.#state = new BehaviorSubject<SessionState>({ status: 'alive', expiresAt: this.expiresAt });
     this.state$ = new Observable<SessionState>((subscriber) => {
-      const current = this.state.value;
+      const current = this.#state.value;
       if (current.status === 'lost' || current.status === 'closed') {
         subscriber.next(current);
         subscriber.complete();
         return undefined;
       }
-      return this.state.subscribe(subscriber);
+      return this.#state.subscribe(subscriber);
     });
-    this.lost$ = this.lostSubject.asObservable();
-    this.untrack = runtime.track(this);
+    this.lost$ = this.#lostSubject.asObservable();
+    this.#untrack = runtime.track(this);
     const listener: LeaseListener = {
-      renewed: (sentAt, granted) => this.onRenewed(sentAt, granted),
-      gone: () => this.markLost('etcd reports the lease expired or revoked'),
-      interrupted: () => this.onInterrupted(),
+      renewed: (sentAt, granted) => this.#onRenewed(sentAt, granted),
+      gone: () => this.#markLost('etcd reports the lease expired or revoked'),
+      interrupted: () => this.#onInterrupted(),
     };
     keepAliveOf(runtime).add(leaseId, ttl, listener);
-    this.armTimers();
-  }
-
-  /**
-   * Grants a lease (`options.ttl` seconds, default 10) and starts keeping it alive. The returned
-   * session is closed by `concord.close()` if not before. Throws {@link InvalidArgumentError}
-   * for a bad TTL before anything is sent.
-   */
-  static async create(runtime: Runtime, options: SessionOptions = {}): Promise<Session> {
-    checkOptions('options', options, ['ttl']);
-    checkTtl('options.ttl', options?.ttl);
-    runtime.assertOpen('session');
-    const ttl = options?.ttl ?? DEFAULT_TTL;
-    const sentAt = performance.now();
-    let granted: { ID: string; TTL: string };
-    try {
-      granted = await runtime.etcd.leaseClient.leaseGrant({ TTL: ttl });
-    } catch (err) {
-      throw toConcordError(err, 'session: granting a lease');
-    }
-    if (runtime.closed) {
-      await runtime.etcd.leaseClient.leaseRevoke({ ID: granted.ID }).catch(() => undefined);
-      throw new ClosedError('session: the Concord is closed');
-    }
-    return new Session(runtime, String(granted.ID), Number(granted.TTL), sentAt);
+    this.#armTimers();
   }
 
   /** @internal Aborted with a {@link SessionLostError} when the session is lost, or a {@link ClosedError} when closed. */
   get signal(): AbortSignal {
-    return this.abort.signal;
+    return this.#abort.signal;
   }
 
   /** @internal True once the session is lost; checks the local deadline first, so it is exact even right after a process pause. */
   get isLost(): boolean {
-    this.checkDeadline();
-    return this.state.value.status === 'lost';
-  }
-
-  /** @internal etcd answered that the lease no longer exists (revoked or expired): the session is lost now. */
-  leaseGone(): void {
-    this.markLost('etcd no longer has the lease');
+    this.#checkDeadline();
+    return this.#state.value.status === 'lost';
   }
 
   /** True while the lease is known to exist (neither lost, closed, nor past its local deadline). */
   get isAlive(): boolean {
-    this.checkDeadline();
-    const { status } = this.state.value;
+    this.#checkDeadline();
+    const { status } = this.#state.value;
     return status === 'alive' || status === 'expiring';
   }
 
   /** The local deadline as epoch milliseconds. */
   get expiresAt(): number {
-    return Date.now() + (this.deadline - performance.now());
+    return Date.now() + (this.#deadline - performance.now());
   }
 
   /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
   close(): Promise<void> {
-    this.closing ??= this.closeOnce();
-    return this.closing;
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
   }
 
   /** Same as {@link close}. */
@@ -156,99 +117,128 @@ export class Session implements AsyncDisposable {
     return this.close();
   }
 
-  private async closeOnce(): Promise<void> {
+  async #closeOnce(): Promise<void> {
     const wasLost = this.isLost;
-    this.stop();
+    this.#stop();
     if (wasLost) return;
-    this.state.next({ status: 'closed' });
-    this.state.complete();
-    this.lostSubject.complete();
-    this.abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
+    this.#state.next({ status: 'closed' });
+    this.#state.complete();
+    this.#lostSubject.complete();
+    this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
     try {
-      await this.runtime.etcd.leaseClient.leaseRevoke({ ID: this.lease });
+      await this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId });
     } catch (err) {
-      this.runtime.log.warn('revoking a session lease failed; it expires by itself', {
+      this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
         leaseId: this.leaseId,
         error: errorText(err),
       });
     }
   }
 
-  private stop(): void {
-    clearTimeout(this.deadlineTimer);
-    clearTimeout(this.expiringTimer);
-    this.deadlineTimer = undefined;
-    this.expiringTimer = undefined;
-    keepAliveOf(this.runtime).remove(this.leaseId);
-    this.untrack();
+  #stop(): void {
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#expiringTimer);
+    this.#deadlineTimer = undefined;
+    this.#expiringTimer = undefined;
+    keepAliveOf(this.#runtime).remove(this.leaseId);
+    this.#untrack();
   }
 
-  private get terminal(): boolean {
-    const { status } = this.state.value;
+  get #terminal(): boolean {
+    const { status } = this.#state.value;
     return status === 'lost' || status === 'closed';
   }
 
-  private onRenewed(sentAt: number, granted: number): void {
-    if (this.terminal) return;
-    this.interrupted = false;
+  #onRenewed(sentAt: number, granted: number): void {
+    if (this.#terminal) return;
+    this.#interrupted = false;
     // A deadline already passed stays passed: an answer that arrives late proves nothing about
     // the time in between, during which etcd may have expired the lease.
-    if (this.checkDeadline()) return;
-    this.deadline = Math.max(this.deadline, sentAt + granted * 1000);
-    this.state.next({ status: 'alive', expiresAt: this.expiresAt });
-    this.armTimers();
+    if (this.#checkDeadline()) return;
+    this.#deadline = Math.max(this.#deadline, sentAt + granted * 1000);
+    this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
+    this.#armTimers();
   }
 
-  private onInterrupted(): void {
-    if (this.terminal || this.checkDeadline()) return;
-    this.interrupted = true;
-    if (this.state.value.status !== 'expiring')
-      this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+  #onInterrupted(): void {
+    if (this.#terminal || this.#checkDeadline()) return;
+    this.#interrupted = true;
+    if (this.#state.value.status !== 'expiring')
+      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
   }
 
   /** Timers for the deadline and for `expiring` (a renewal overdue: less than half the TTL left). */
-  private armTimers(): void {
-    clearTimeout(this.deadlineTimer);
-    clearTimeout(this.expiringTimer);
-    const left = this.deadline - performance.now();
-    this.deadlineTimer = setTimeout(() => this.checkDeadline(), Math.max(0, left) + 1);
+  #armTimers(): void {
+    clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#expiringTimer);
+    const left = this.#deadline - performance.now();
+    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), Math.max(0, left) + 1);
     const untilExpiring = left - (this.ttl * 1000) / 2;
-    this.expiringTimer = setTimeout(
+    this.#expiringTimer = setTimeout(
       () => {
-        if (!this.terminal && this.state.value.status === 'alive') {
-          this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+        if (!this.#terminal && this.#state.value.status === 'alive') {
+          this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
         }
       },
       Math.max(0, untilExpiring),
     );
-    if (this.interrupted && this.state.value.status === 'alive') {
-      this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+    if (this.#interrupted && this.#state.value.status === 'alive') {
+      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
     }
   }
 
   /** Declares the session lost if its deadline passed; returns whether it is lost. */
-  private checkDeadline(): boolean {
-    const { status } = this.state.value;
+  #checkDeadline(): boolean {
+    const { status } = this.#state.value;
     if (status === 'lost') return true;
     if (status === 'closed') return false;
-    if (performance.now() < this.deadline) return false;
-    this.markLost('no keepalive answered within the TTL (local deadline passed)');
+    if (performance.now() < this.#deadline) return false;
+    this.#markLost('no keepalive answered within the TTL (local deadline passed)');
     return true;
   }
 
-  private markLost(why: string): void {
-    if (this.terminal) return;
+  #markLost(why: string): void {
+    if (this.#terminal) return;
     const reason = new SessionLostError(`session ${this.leaseId} lost: ${why}`);
-    this.stop();
-    this.runtime.log.warn('session lost', { leaseId: this.leaseId, reason: why });
-    this.state.next({ status: 'lost', reason });
-    this.state.complete();
-    this.abort.abort(reason);
-    this.lostSubject.next();
-    this.lostSubject.complete();
+    this.#stop();
+    this.#runtime.log.warn('session lost', { leaseId: this.leaseId, reason: why });
+    this.#state.next({ status: 'lost', reason });
+    this.#state.complete();
+    this.#abort.abort(reason);
+    this.#lostSubject.next();
+    this.#lostSubject.complete();
     // Best effort: if etcd still has the lease, revoking it frees its keys now rather than at expiry.
-    this.runtime.etcd.leaseClient.leaseRevoke({ ID: this.lease }).catch(() => undefined);
+    this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).catch(() => undefined);
   }
+}
+
+/**
+ * @internal Grants a lease (`options.ttl` seconds, default 10) and starts keeping it alive: what
+ * `concord.session()` does. The returned session is closed by `concord.close()` if not before.
+ * Throws {@link InvalidArgumentError} for a bad TTL before anything is sent.
+ */
+export async function createSession(runtime: Runtime, options: SessionOptions = {}): Promise<Session> {
+  checkOptions('options', options, ['ttl']);
+  checkTtl('options.ttl', options?.ttl);
+  runtime.assertOpen('session');
+  const ttl = options?.ttl ?? DEFAULT_TTL;
+  const sentAt = performance.now();
+  let granted: { ID: string; TTL: string };
+  try {
+    granted = await runtime.etcd.leaseClient.leaseGrant({ TTL: ttl });
+  } catch (err) {
+    throw toConcordError(err, 'session: granting a lease');
+  }
+  if (runtime.closed) {
+    await runtime.etcd.leaseClient.leaseRevoke({ ID: granted.ID }).catch(() => undefined);
+    throw new ClosedError('session: the Concord is closed');
+  }
+  return construct(runtime, String(granted.ID), Number(granted.TTL), sentAt);
+}
+
+/** @internal etcd answered that the session's lease no longer exists (revoked or expired): the session is lost now. */
+export function leaseGone(session: Session): void {
+  markGone(session);
 }
 
 /**
@@ -267,7 +257,7 @@ export async function sessionFor(
     if (!session.isAlive) throw new SessionLostError(`${what}: the session is lost or closed`);
     return { session, owned: false };
   }
-  return { session: await Session.create(runtime, ttl === undefined ? {} : { ttl }), owned: true };
+  return { session: await createSession(runtime, ttl === undefined ? {} : { ttl }), owned: true };
 }
 
 /**

@@ -1,7 +1,8 @@
 // One etcd cluster shared by the tests of a file (or of a describe block), set up and torn down
 // by node:test hooks.
 import { after, before } from 'node:test';
-import { Concord, type ConcordOptions } from '../../src/concord.js';
+import { Concord } from '../../src/concord.js';
+import type { ConcordOptions } from '../../src/options.js';
 import { type ClusterOptions, type EtcdCluster, startCluster } from './etcd.js';
 import { startProxy, type TcpProxy } from './proxy.js';
 

@@ -3,7 +3,8 @@
 // once and in order, and a view must end equal to a linearizable read.
 import assert from 'node:assert/strict';
 import type { Etcd3 } from 'etcd3';
-import { Concord, type ConcordOptions } from '../../src/concord.js';
+import { Concord } from '../../src/concord.js';
+import type { ConcordOptions } from '../../src/options.js';
 import type { View, WatchBatch } from '../../src/watch/types.js';
 import { sleep, waitUntil } from '../support/wait.js';
 

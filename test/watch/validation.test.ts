@@ -1,8 +1,9 @@
 // Bad input to the hub fails at the call, naming the argument, before anything is opened.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Concord, type ConcordOptions } from '../../src/concord.js';
+import { Concord } from '../../src/concord.js';
 import { InvalidArgumentError } from '../../src/errors.js';
+import type { ConcordOptions } from '../../src/options.js';
 import type { WatchRange } from '../../src/watch/types.js';
 import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';

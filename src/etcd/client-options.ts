@@ -1,0 +1,64 @@
+import {
+  ExponentialBackoff,
+  handleWhen,
+  type IDefaultPolicyContext,
+  type IPolicy,
+  noop,
+  retry,
+} from 'cockatiel';
+import { type IOptions, isRecoverableError } from 'etcd3';
+
+/** What the etcd3 client is built from: checked options with their defaults applied. */
+export interface ClientSettings {
+  endpoints: readonly string[];
+  /** Deadline of every unary call, in ms. */
+  callTimeoutMs: number;
+  auth: { username: string; password: string } | undefined;
+  tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer } | undefined;
+  /** The caller's etcd3 fault handling; each one missing gets concord's default. */
+  policies: {
+    global?: IPolicy<IDefaultPolicyContext> | undefined;
+    host?: ((host: string) => IPolicy<IDefaultPolicyContext>) | undefined;
+  };
+}
+
+/**
+ * The options of concord's one root `Etcd3` client: gRPC keepalives, a deadline on every unary
+ * call, fault handling without etcd3's per-host circuit breaker, auth and TLS.
+ */
+export function clientOptions(settings: ClientSettings): IOptions {
+  const { callTimeoutMs, auth, tls, policies } = settings;
+  const options: IOptions = {
+    hosts: [...settings.endpoints],
+    // Unary calls get a deadline so a silent (blackholed) server fails them instead of hanging.
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    grpcOptions: {
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      // Range pages of thousands of keys outgrow gRPC's default 4 MiB receive limit.
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    },
+    faultHandling: {
+      // etcd3's default host policy is a circuit breaker that opens when a watch is cancelled
+      // client-side, then fails every call for 5 s.
+      host: policies.host ?? (() => noop),
+      global:
+        policies.global ??
+        retry(handleWhen(isRecoverableError), {
+          maxAttempts: 3,
+          backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+        }),
+    },
+  };
+  if (auth) options.auth = { username: auth.username, password: auth.password };
+  if (tls) {
+    options.credentials = {
+      // etcd3 types it as required, but gRPC's createSsl takes none as "the system's root CAs".
+      rootCertificate: tls.ca === undefined ? (undefined as unknown as Buffer) : Buffer.from(tls.ca),
+      ...(tls.key === undefined ? {} : { privateKey: Buffer.from(tls.key) }),
+      ...(tls.cert === undefined ? {} : { certChain: Buffer.from(tls.cert) }),
+    };
+  }
+  return options;
+}

@@ -1,0 +1,227 @@
+import {
+  ExponentialBackoff,
+  type IBackoffFactory,
+  type IDefaultPolicyContext,
+  type IPolicy,
+} from 'cockatiel';
+import { assertFits } from './core/keys.js';
+import type { Logger } from './core/log.js';
+import type { HubSettings } from './core/runtime.js';
+import { checkInteger, checkOptions } from './core/validate.js';
+import { InvalidArgumentError } from './errors.js';
+
+/** Credentials for etcd's username/password authentication. */
+export interface ConcordAuth {
+  username: string;
+  password: string;
+}
+
+/** TLS material, each as PEM text or a Buffer. `cert` + `key` enable client certificate auth. */
+export interface ConcordTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/** cockatiel policies concord hands to etcd3 and uses for its own reconnects. */
+export interface ConcordPolicies {
+  /** Wraps every unary call. Default: retry transient failures up to 3 times with exponential backoff. */
+  global?: IPolicy<IDefaultPolicyContext>;
+  /**
+   * Wraps calls to one host. Default: no policy. etcd3's default per-host circuit breaker is
+   * deliberately not used: it opens when a watch is cancelled client-side and then fails every
+   * call for 5 s.
+   */
+  host?: (host: string) => IPolicy<IDefaultPolicyContext>;
+  /** Delay between attempts to re-open the watch and keepalive streams. Default: exponential, 50 ms to 2 s. */
+  reconnect?: IBackoffFactory<unknown>;
+}
+
+/** Tunables of the watch hub. */
+export interface ConcordWatchOptions {
+  /**
+   * A watch stream silent this long, even to the progress request sent at half of it, is torn
+   * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
+   */
+  stallTimeoutMs?: number;
+  /** Keys per page when reading a whole range (first view load, re-read after compaction). Default 5,000. */
+  pageSize?: number;
+  /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
+  maxBuffered?: number;
+}
+
+/** Options of {@link Concord}. Every field is optional. */
+export interface ConcordOptions {
+  /** etcd client endpoints (`host:port`, optionally with `http://` or `https://`). Default: `ETCD_ENDPOINTS` (comma separated) or `127.0.0.1:2379`. */
+  endpoints?: string | readonly string[];
+  /** Prefix applied to every key concord reads or writes. Default: none. */
+  namespace?: string;
+  auth?: ConcordAuth;
+  tls?: ConcordTls;
+  policies?: ConcordPolicies;
+  /** Receives concord's diagnostics. Credentials never reach it. */
+  logger?: Logger;
+  /** Deadline of every unary etcd call. Default 5,000 ms. */
+  callTimeoutMs?: number;
+  /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
+  probeIntervalMs?: number;
+  watch?: ConcordWatchOptions;
+}
+
+/** {@link ConcordOptions} checked, with every default applied. */
+export interface ResolvedOptions {
+  endpoints: string[];
+  namespace: string;
+  auth: ConcordAuth | undefined;
+  tls: ConcordTls | undefined;
+  /** The user's etcd3 policies; missing ones get the etcd layer's defaults. */
+  policies: Pick<ConcordPolicies, 'global' | 'host'>;
+  reconnect: IBackoffFactory<unknown>;
+  logger: Logger | undefined;
+  callTimeoutMs: number;
+  probeIntervalMs: number;
+  hub: HubSettings;
+}
+
+const OPTION_NAMES = [
+  'endpoints',
+  'namespace',
+  'auth',
+  'tls',
+  'policies',
+  'logger',
+  'callTimeoutMs',
+  'probeIntervalMs',
+  'watch',
+] as const;
+
+/**
+ * Checks every option of `new Concord(options)` and applies the defaults. Throws
+ * {@link InvalidArgumentError} naming the first bad option and its rule, before anything connects.
+ */
+export function resolveOptions(options: ConcordOptions): ResolvedOptions {
+  checkOptions('options', options, OPTION_NAMES);
+  const endpoints = resolveEndpoints(options.endpoints);
+  const namespace = options.namespace ?? '';
+  if (typeof namespace !== 'string')
+    throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
+  assertFits('options.namespace', Buffer.from(namespace, 'utf8'));
+  checkAuth(options.auth);
+  checkTls(options.tls);
+  checkPolicies(options.policies);
+  checkLogger(options.logger);
+  checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
+  checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
+  checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
+  checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
+  checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
+  checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
+  const { global, host, reconnect } = options.policies ?? {};
+  return {
+    endpoints,
+    namespace,
+    auth: options.auth,
+    tls: options.tls,
+    policies: { global, host },
+    reconnect: reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
+    logger: options.logger,
+    callTimeoutMs: options.callTimeoutMs ?? 5_000,
+    probeIntervalMs: options.probeIntervalMs ?? 1_000,
+    hub: {
+      stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
+      pageSize: options.watch?.pageSize ?? 5_000,
+      maxBuffered: options.watch?.maxBuffered ?? 1_000,
+    },
+  };
+}
+
+function resolveEndpoints(value: string | readonly string[] | undefined): string[] {
+  const raw = value ?? process.env.ETCD_ENDPOINTS ?? '127.0.0.1:2379';
+  const list = typeof raw === 'string' ? raw.split(',') : raw;
+  if (!Array.isArray(list) && typeof raw !== 'string') {
+    throw new InvalidArgumentError('options.endpoints', 'must be a string or an array of strings', raw);
+  }
+  const endpoints = list.map((e) => (typeof e === 'string' ? e.trim() : e)).filter((e) => e !== '');
+  if (endpoints.length === 0)
+    throw new InvalidArgumentError('options.endpoints', 'must name at least one endpoint');
+  for (const endpoint of endpoints) {
+    if (
+      typeof endpoint !== 'string' ||
+      !/^(https?:\/\/)?[^\s/:]+(:\d{1,5})?$|^(https?:\/\/)?\[[0-9a-f:.]+\](:\d{1,5})?$/i.test(endpoint)
+    ) {
+      throw new InvalidArgumentError(
+        'options.endpoints',
+        'must be host:port, optionally with http:// or https://',
+        endpoint,
+      );
+    }
+  }
+  return endpoints;
+}
+
+function checkAuth(auth: unknown): void {
+  if (auth === undefined) return;
+  checkOptions('options.auth', auth, ['username', 'password']);
+  const { username, password } = auth as Record<string, unknown>;
+  if (typeof username !== 'string' || username === '') {
+    throw new InvalidArgumentError('options.auth.username', 'must be a non-empty string');
+  }
+  // The value itself is never echoed: it is a credential.
+  if (typeof password !== 'string')
+    throw new InvalidArgumentError('options.auth.password', 'must be a string');
+}
+
+function checkTls(tls: unknown): void {
+  if (tls === undefined) return;
+  checkOptions('options.tls', tls, ['ca', 'cert', 'key']);
+  const fields = tls as Record<string, unknown>;
+  for (const name of ['ca', 'cert', 'key']) {
+    const value = fields[name];
+    if (value !== undefined && typeof value !== 'string' && !Buffer.isBuffer(value)) {
+      throw new InvalidArgumentError(`options.tls.${name}`, 'must be PEM text or a Buffer');
+    }
+  }
+  if ((fields.cert === undefined) !== (fields.key === undefined)) {
+    throw new InvalidArgumentError(
+      'options.tls',
+      'must give cert and key together (client certificate auth)',
+    );
+  }
+}
+
+// A policy of the wrong shape would otherwise only fail inside etcd3, on the first call.
+function checkPolicies(policies: unknown): void {
+  checkOptions('options.policies', policies, ['global', 'host', 'reconnect']);
+  const { global, host, reconnect } = (policies ?? {}) as Record<string, unknown>;
+  if (global !== undefined && typeof (global as { execute?: unknown })?.execute !== 'function') {
+    throw new InvalidArgumentError('options.policies.global', 'must be a cockatiel policy', global);
+  }
+  if (host !== undefined && typeof host !== 'function') {
+    throw new InvalidArgumentError(
+      'options.policies.host',
+      'must be a function (host) => cockatiel policy',
+      host,
+    );
+  }
+  if (reconnect !== undefined && typeof (reconnect as { next?: unknown })?.next !== 'function') {
+    throw new InvalidArgumentError('options.policies.reconnect', 'must be a cockatiel backoff', reconnect);
+  }
+}
+
+function checkLogger(logger: unknown): void {
+  if (logger === undefined) return;
+  // Any object will do (console, pino, winston...): only the four level methods are used.
+  if (logger === null || typeof logger !== 'object') {
+    throw new InvalidArgumentError(
+      'options.logger',
+      'must be an object with debug/info/warn/error methods',
+      logger,
+    );
+  }
+  for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+    const method = (logger as Record<string, unknown>)[level];
+    if (method !== undefined && typeof method !== 'function') {
+      throw new InvalidArgumentError(`options.logger.${level}`, 'must be a function', method);
+    }
+  }
+}
