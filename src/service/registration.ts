@@ -16,7 +16,7 @@ import type { InstanceUpdate, RegistrationState } from './types.js';
 /** Set by Registration's static block: the one way to construct a Registration. */
 let construct: (runtime: Runtime, init: RegistrationInit) => Registration;
 
-/** What a registration starts from: its first write, at `revision`, is done. */
+/** What a registration starts from: its first write is done, at `revision`, under `session`. */
 interface RegistrationInit {
   service: string;
   id: string;
@@ -24,7 +24,6 @@ interface RegistrationInit {
   value: InstanceRecord;
   session: Session;
   owned: boolean;
-  /** Revision of the first write. */
   revision: bigint;
   release: (registration: Registration) => void;
 }
