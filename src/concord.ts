@@ -26,6 +26,7 @@ import { Semaphore, type SemaphoreOptions } from './lock/semaphore.js';
 import { Discovery, type ServicePrefixOptions } from './service/discovery.js';
 import { Registry } from './service/registry.js';
 import { Session, type SessionOptions } from './session/session.js';
+import { checkIteratorArguments, checkViewArguments, checkWatchArguments } from './watch/arguments.js';
 import { hubOf } from './watch/hub.js';
 import type {
   View,
@@ -199,6 +200,7 @@ export class Concord implements AsyncDisposable {
    * subscriber needs it.
    */
   watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
+    checkWatchArguments(this.runtime, range, options);
     return hubOf(this.runtime).watch(range, options);
   }
 
@@ -208,6 +210,7 @@ export class Concord implements AsyncDisposable {
    * changes it. Survives reconnects and compaction without errors.
    */
   view(range: { prefix: string }): Observable<View> {
+    checkViewArguments(this.runtime, range);
     return hubOf(this.runtime).view(range);
   }
 
@@ -219,6 +222,7 @@ export class Concord implements AsyncDisposable {
     range: WatchRange,
     options?: WatchOptions & WatchIteratorOptions,
   ): AsyncIterableIterator<WatchBatch> {
+    checkIteratorArguments(this.runtime, range, options);
     return hubOf(this.runtime).iterate(range, options);
   }
 

@@ -5,6 +5,7 @@ import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
+import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
 
 /**
@@ -60,10 +61,9 @@ export class Session implements AsyncDisposable {
   private readonly abort = new AbortController();
   private readonly untrack: () => void;
   /** Local deadline (performance.now() ms): the lease is known to exist until then. */
-  private deadline: number;
+  private readonly deadline: LeaseDeadline;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private expiringTimer: NodeJS.Timeout | undefined;
-  private interrupted = false;
   private closing: Promise<void> | undefined;
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
@@ -71,7 +71,7 @@ export class Session implements AsyncDisposable {
     this.leaseId = leaseId;
     this.lease = leaseId;
     this.ttl = ttl;
-    this.deadline = grantSentAt + ttl * 1000;
+    this.deadline = new LeaseDeadline(grantSentAt, ttl * 1000);
     this.state = new BehaviorSubject<SessionState>({ status: 'alive', expiresAt: this.expiresAt });
     this.state$ = new Observable<SessionState>((subscriber) => {
       const current = this.state.value;
@@ -142,7 +142,7 @@ export class Session implements AsyncDisposable {
 
   /** The local deadline as epoch milliseconds. */
   get expiresAt(): number {
-    return Date.now() + (this.deadline - performance.now());
+    return Date.now() + (this.deadline.at - performance.now());
   }
 
   /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
@@ -190,18 +190,18 @@ export class Session implements AsyncDisposable {
 
   private onRenewed(sentAt: number, granted: number): void {
     if (this.terminal) return;
-    this.interrupted = false;
-    // A deadline already passed stays passed: an answer that arrives late proves nothing about
-    // the time in between, during which etcd may have expired the lease.
-    if (this.checkDeadline()) return;
-    this.deadline = Math.max(this.deadline, sentAt + granted * 1000);
+    // A deadline already passed stays passed (see LeaseDeadline): the session is lost.
+    if (!this.deadline.renew(sentAt, granted)) {
+      this.checkDeadline();
+      return;
+    }
     this.state.next({ status: 'alive', expiresAt: this.expiresAt });
     this.armTimers();
   }
 
   private onInterrupted(): void {
     if (this.terminal || this.checkDeadline()) return;
-    this.interrupted = true;
+    this.deadline.interrupt();
     if (this.state.value.status !== 'expiring')
       this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
   }
@@ -210,18 +210,13 @@ export class Session implements AsyncDisposable {
   private armTimers(): void {
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.expiringTimer);
-    const left = this.deadline - performance.now();
-    this.deadlineTimer = setTimeout(() => this.checkDeadline(), Math.max(0, left) + 1);
-    const untilExpiring = left - (this.ttl * 1000) / 2;
-    this.expiringTimer = setTimeout(
-      () => {
-        if (!this.terminal && this.state.value.status === 'alive') {
-          this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
-        }
-      },
-      Math.max(0, untilExpiring),
-    );
-    if (this.interrupted && this.state.value.status === 'alive') {
+    this.deadlineTimer = setTimeout(() => this.checkDeadline(), this.deadline.timeLeft() + 1);
+    this.expiringTimer = setTimeout(() => {
+      if (!this.terminal && this.state.value.status === 'alive') {
+        this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      }
+    }, this.deadline.untilExpiring());
+    if (this.deadline.interrupted && this.state.value.status === 'alive') {
       this.state.next({ status: 'expiring', expiresAt: this.expiresAt });
     }
   }
@@ -231,7 +226,7 @@ export class Session implements AsyncDisposable {
     const { status } = this.state.value;
     if (status === 'lost') return true;
     if (status === 'closed') return false;
-    if (performance.now() < this.deadline) return false;
+    if (!this.deadline.passed) return false;
     this.markLost('no keepalive answered within the TTL (local deadline passed)');
     return true;
   }
