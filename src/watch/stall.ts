@@ -14,7 +14,7 @@ export class StallDetector {
   private probed = false;
 
   constructor(
-    private readonly stream: ReconnectingStream<IWatchRequest, IWatchResponse>,
+    private readonly stream: Pick<ReconnectingStream<IWatchRequest, IWatchResponse>, 'write' | 'fail'>,
     private readonly timeoutMs: number,
   ) {}
 
