@@ -88,7 +88,10 @@ export class WatchHub implements Closable {
     );
   }
 
-  /** See `Concord.view` (arguments checked by `checkViewArguments`). One cache and one server-side watch per prefix, shared by all subscribers. */
+  /**
+   * See `Concord.view`, whose arguments are checked before they get here (`checkViewArguments`).
+   * One cache and one server-side watch per prefix, shared by all subscribers.
+   */
   view(range: { prefix: string }): Observable<View> {
     this.runtime.assertOpen('view');
     return this.projectedView<KeyValue>(range.prefix, RAW);
