@@ -80,6 +80,13 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     readFileSync(join(installed, 'LICENSE'), 'utf8'),
     /^MIT License[\s\S]*concord-etcd contributors/,
   );
+  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+  assert.equal(manifest.license, 'MIT');
+  assert.equal(manifest.author, 'concord-etcd contributors');
+  for (const field of ['repository', 'homepage', 'bugs', 'keywords']) {
+    assert.ok(manifest[field], `package.json has no ${field}`);
+  }
+  assert.equal(manifest.dependencies.rxjs, undefined, 'rxjs is a peer dependency, never a nested copy');
 });
 
 test('publint and @arethetypeswrong/cli find no problem in the tarball', async () => {
