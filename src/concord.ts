@@ -1,12 +1,4 @@
-import {
-  ExponentialBackoff,
-  handleWhen,
-  type IBackoffFactory,
-  type IDefaultPolicyContext,
-  type IPolicy,
-  noop,
-  retry,
-} from 'cockatiel';
+import { ExponentialBackoff, handleWhen, noop, retry } from 'cockatiel';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 import type { Observable } from 'rxjs';
 import { LiveConfig } from './config/live-config.js';
@@ -15,6 +7,7 @@ import type { ConfigOptions, ConfigValue } from './config/types.js';
 import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
 import { assertFits, Keyspace } from './core/keys.js';
 import { Log, type Logger } from './core/log.js';
+import { asEtcd3Policy, type ConcordPolicies } from './core/policies.js';
 import { Runtime } from './core/runtime.js';
 import { checkInteger, checkOptions } from './core/validate.js';
 import { Election, type ElectionOptions } from './election/election.js';
@@ -48,20 +41,6 @@ export interface ConcordTls {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
-}
-
-/** cockatiel policies concord hands to etcd3 and uses for its own reconnects. */
-export interface ConcordPolicies {
-  /** Wraps every unary call. Default: retry transient failures up to 3 times with exponential backoff. */
-  global?: IPolicy<IDefaultPolicyContext>;
-  /**
-   * Wraps calls to one host. Default: no policy. etcd3's default per-host circuit breaker is
-   * deliberately not used: it opens when a watch is cancelled client-side and then fails every
-   * call for 5 s.
-   */
-  host?: (host: string) => IPolicy<IDefaultPolicyContext>;
-  /** Delay between attempts to re-open the watch and keepalive streams. Default: exponential, 50 ms to 2 s. */
-  reconnect?: IBackoffFactory<unknown>;
 }
 
 /** Tunables of the watch hub. */
@@ -152,13 +131,14 @@ export class Concord implements AsyncDisposable {
         'grpc.max_receive_message_length': 256 * 1024 * 1024,
       },
       faultHandling: {
-        host: options.policies?.host ?? (() => noop),
-        global:
+        host: (host) => asEtcd3Policy(options.policies?.host?.(host) ?? noop),
+        global: asEtcd3Policy(
           options.policies?.global ??
-          retry(handleWhen(isRecoverableError), {
-            maxAttempts: 3,
-            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
-          }),
+            retry(handleWhen(isRecoverableError), {
+              maxAttempts: 3,
+              backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+            }),
+        ),
       },
     };
     if (options.auth) etcdOptions.auth = { username: options.auth.username, password: options.auth.password };

@@ -1,7 +1,6 @@
 export type {
   ConcordAuth,
   ConcordOptions,
-  ConcordPolicies,
   ConcordTls,
   ConcordWatchOptions,
 } from './concord.js';
@@ -14,6 +13,7 @@ export type {
   StandardResult,
   StandardSchemaProps,
   StandardSchemaV1,
+  StandardTypes,
 } from './config/standard-schema.js';
 export type {
   ConfigError,
@@ -26,11 +26,12 @@ export type {
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
 export type { Logger } from './core/log.js';
+export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export type { ElectionOptions } from './election/election.js';
 export { Election } from './election/election.js';
 export type { LeaderInfo } from './election/layout.js';
 export { Leadership } from './election/leadership.js';
-export type { ConcordErrorCode } from './errors.js';
+export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,
   ClosedError,
@@ -40,6 +41,7 @@ export {
   ConflictError,
   InstanceRemovedError,
   InvalidArgumentError,
+  isConcordError,
   LeadershipLostError,
   LockLostError,
   NotConnectedError,
@@ -47,6 +49,7 @@ export {
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
+export type { TxnOp } from './etcd/txn.js';
 export type { LockOptions, LockPrimitiveOptions } from './lock/acquire.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';

@@ -28,7 +28,7 @@ const LONGEST_SUFFIX = 'f'.repeat(16 + 1 + 8);
  * A leader election among every campaign for the same name in the same namespace, in any
  * process. Fair: candidates are elected in the order they campaigned (by their key's create
  * revision), and each waits only on the candidate right before it. Keys live under
- * `election/<name>/` (see {@link electionPrefix}).
+ * `election/<name>/`.
  */
 export class Election {
   /** The election's name, as given. */

@@ -19,7 +19,7 @@ export type SessionState =
   | { status: 'lost'; reason: SessionLostError }
   | { status: 'closed' };
 
-/** Options of {@link Session.create} / `concord.session()`. */
+/** Options of `concord.session()`. */
 export interface SessionOptions {
   /** Lease time-to-live in seconds: an integer >= 2. Default 10. */
   ttl?: number;
@@ -96,7 +96,8 @@ export class Session implements AsyncDisposable {
   /**
    * Grants a lease (`options.ttl` seconds, default 10) and starts keeping it alive. The returned
    * session is closed by `concord.close()` if not before. Throws {@link InvalidArgumentError}
-   * for a bad TTL before anything is sent.
+   * for a bad TTL before anything is sent. Users call `concord.session()`.
+   * @internal
    */
   static async create(runtime: Runtime, options: SessionOptions = {}): Promise<Session> {
     checkOptions('options', options, ['ttl']);
