@@ -38,9 +38,6 @@ export interface Entry<E extends Error> {
  * session ends or the Concord closes. Whatever ends a wait takes the entry out of the queue again.
  */
 export class Contender<E extends Error> implements QueueEntry {
-  /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
-  readonly #stop: AbortSignal;
-
   private constructor(
     readonly runtime: Runtime,
     readonly terms: QueueTerms<E>,
@@ -49,10 +46,9 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly owned: boolean,
     readonly key: string,
     readonly createRevision: bigint,
-    signal: AbortSignal | undefined,
-  ) {
-    this.#stop = stopSignal(runtime, session, signal);
-  }
+    /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
+    readonly stop: AbortSignal,
+  ) {}
 
   /**
    * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
@@ -79,9 +75,9 @@ export class Contender<E extends Error> implements QueueEntry {
     });
     try {
       const createRevision = await abortable(putting, stop);
-      return new Contender(runtime, terms, session, owned, key, createRevision, signal);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
     } catch (err) {
-      const error = explain(err, runtime, session, terms);
+      const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
       else void putting.then(leave, leave);
@@ -117,7 +113,8 @@ export class Contender<E extends Error> implements QueueEntry {
       throw toConcordError(err, terms.what);
     }
     if (createRevision !== undefined) {
-      return new Contender(runtime, terms, session, owned, key, createRevision, undefined);
+      const stop = stopSignal(runtime, session, undefined);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
     }
     if (owned) await session.close();
     return undefined;
@@ -137,12 +134,12 @@ export class Contender<E extends Error> implements QueueEntry {
       for (;;) {
         this.#throwIfStopped();
         const turn = await abortable(
-          retryTransient(runtime, terms.what, this.#stop, () => turnOf(runtime, this)),
-          this.#stop,
+          retryTransient(runtime, terms.what, this.stop, () => turnOf(runtime, this)),
+          this.stop,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
         if (turn.wait) {
-          await turn.wait(this.#stop);
+          await turn.wait(this.stop);
           continue;
         }
         // The key existed at `revision`, but a process that was paused may already be past its
@@ -151,7 +148,7 @@ export class Contender<E extends Error> implements QueueEntry {
         return turn.revision;
       }
     } catch (err) {
-      const error = explain(err, runtime, this.session, terms);
+      const error = waitError(err, runtime, this.session, terms);
       await this.leave();
       throw error;
     }
@@ -185,7 +182,7 @@ export class Contender<E extends Error> implements QueueEntry {
   #throwIfStopped(): void {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
-    if (this.session.isLost || this.#stop.aborted) this.#stop.throwIfAborted();
+    if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
   }
 }
 
@@ -212,7 +209,7 @@ function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | un
  * or closed by its owner while the Concord stays open), {@link ClosedError} when the Concord
  * closes, the caller's abort reason as it is, anything else typed by {@link toConcordError}.
  */
-function explain<E extends Error>(
+function waitError<E extends Error>(
   err: unknown,
   runtime: Runtime,
   session: Session,

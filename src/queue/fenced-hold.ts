@@ -69,12 +69,11 @@ export class FencedHold<E extends Error> {
           if (keyReplaced(batch, this.key, this.token)) this.#markLost('its key was deleted or replaced');
         },
         error: (err: unknown) => {
-          if (terms.unwatchedIsLoss) this.#markLost('its key can no longer be watched', err);
-          else
-            runtime.log.warn('watching a held key failed; relying on the session alone', {
-              key: this.key,
-              error: errorText(err),
-            });
+          if (terms.unwatchedIsLoss) {
+            this.#markLost('its key can no longer be watched', err);
+            // Unlike every other loss this one leaves the key standing: give it up.
+            if (!claim.owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
+          } else this.#warn('relying on the session alone', err);
         },
       });
     if (this.#abort.signal.aborted) this.#watch?.unsubscribe();
@@ -135,19 +134,29 @@ export class FencedHold<E extends Error> {
   }
 
   async #release(): Promise<void> {
-    const { runtime, session, owned, terms } = this.#claim;
+    const { session, owned, terms } = this.#claim;
     const wasHeld = this.#end(terms.released());
     try {
       if (owned) await session.close();
-      else if (wasHeld && !session.isLost) {
-        await guardedTxn(runtime, this.key, this.token, [{ type: 'delete', key: this.key }]);
-      }
+      else if (wasHeld && !session.isLost) await this.#deleteKey();
     } catch (err) {
       throw toConcordError(err, `${terms.what}: release`);
     } finally {
       // Only now: whoever waits for the end (a campaign completing) learns it once the key is gone.
       if (wasHeld) this.#lost.complete();
     }
+  }
+
+  #warn(what: string, err: unknown): void {
+    this.#claim.runtime.log.warn(`watching a held key failed; ${what}`, {
+      key: this.key,
+      error: errorText(err),
+    });
+  }
+
+  /** Deletes the key, guarded by the token (so never another holder's key). */
+  async #deleteKey(): Promise<void> {
+    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }]);
   }
 
   async #guarded(op: string, commit: () => Promise<boolean>): Promise<boolean> {
