@@ -27,10 +27,9 @@ export type {
 export type { ConnectionState } from './core/connection.js';
 export type { Logger } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
-export type { ElectionOptions } from './election/election.js';
 export { Election } from './election/election.js';
-export type { LeaderInfo } from './election/layout.js';
 export { Leadership } from './election/leadership.js';
+export type { ElectionOptions, LeaderInfo } from './election/types.js';
 export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,
@@ -50,12 +49,11 @@ export {
   SlowConsumerError,
 } from './errors.js';
 export type { TxnOp } from './etcd/txn.js';
-export type { LockOptions, LockPrimitiveOptions } from './lock/acquire.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
-export type { SemaphoreOptions } from './lock/semaphore.js';
 export { Semaphore } from './lock/semaphore.js';
+export type { LockOptions, LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 export type { ServicePrefixOptions } from './service/discovery.js';
 export { DEFAULT_SERVICE_PREFIX, Discovery } from './service/discovery.js';
 export type { PickerOptions, PickStrategy } from './service/picker.js';
