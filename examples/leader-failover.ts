@@ -6,8 +6,8 @@
 //   ETCD_ENDPOINTS=10.0.0.1:2379 npm run demo     # uses your etcd (keys under concord-demo/<run>/, cleaned up)
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Concord } from 'concord-etcd';
 import { filter, firstValueFrom, map } from 'rxjs';
-import { Concord } from '../src/index.js';
 import { spawnWorker, type Worker, type WorkerMessage } from '../test/support/worker.js';
 import { ensureEtcd } from './support/local-etcd.js';
 

@@ -8,8 +8,8 @@
 // Exits 0 by itself once the printer has seen the writer's last change.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Concord, ConfigValidationError, ConflictError } from 'concord-etcd';
 import { z } from 'zod';
-import { Concord, ConfigValidationError, ConflictError } from '../src/index.js';
 import { ensureEtcd } from './support/local-etcd.js';
 
 const PREFIX = 'demo/live-config/';

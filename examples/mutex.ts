@@ -6,7 +6,7 @@
 //
 //   npx tsx examples/mutex.ts                    starts its own etcd (needs the etcd binary)
 //   ETCD_ENDPOINTS=127.0.0.1:2379 npx tsx examples/mutex.ts
-import { Concord } from '../src/index.js';
+import { Concord } from 'concord-etcd';
 import { ensureEtcd } from './support/local-etcd.js';
 
 const COUNTER = 'demo/mutex/counter';

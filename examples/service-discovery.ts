@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { Concord, type ServiceChange } from '../src/index.js';
+import { Concord, type ServiceChange } from 'concord-etcd';
 import { ensureEtcd } from './support/local-etcd.js';
 
 const SERVICE = 'greeter';

@@ -7,18 +7,20 @@ import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
 import { Keyspace } from './core/keys.js';
 import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
-import { Election, type ElectionOptions } from './election/election.js';
+import { Election } from './election/election.js';
+import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
-import type { LockPrimitiveOptions } from './lock/acquire.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
-import { Semaphore, type SemaphoreOptions } from './lock/semaphore.js';
+import { Semaphore } from './lock/semaphore.js';
+import type { LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 import { type ConcordOptions, resolveOptions } from './options.js';
 import { createDiscovery, type Discovery } from './service/discovery.js';
 import { createRegistry, type Registry } from './service/registry.js';
 import type { ServicePrefixOptions } from './service/types.js';
 import { createSession, type Session } from './session/session.js';
 import type { SessionOptions } from './session/types.js';
+import { checkIteratorArguments, checkViewArguments, checkWatchArguments } from './watch/arguments.js';
 import { hubOf } from './watch/hub.js';
 import type {
   View,
@@ -72,6 +74,7 @@ export class Concord implements AsyncDisposable {
    * subscriber needs it.
    */
   watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
+    checkWatchArguments(this.#runtime, range, options);
     return hubOf(this.#runtime).watch(range, options);
   }
 
@@ -81,6 +84,7 @@ export class Concord implements AsyncDisposable {
    * changes it. Survives reconnects and compaction without errors.
    */
   view(range: { prefix: string }): Observable<View> {
+    checkViewArguments(this.#runtime, range);
     return hubOf(this.#runtime).view(range);
   }
 
@@ -92,6 +96,7 @@ export class Concord implements AsyncDisposable {
     range: WatchRange,
     options?: WatchOptions & WatchIteratorOptions,
   ): AsyncIterableIterator<WatchBatch> {
+    checkIteratorArguments(this.#runtime, range, options);
     return hubOf(this.#runtime).iterate(range, options);
   }
 

@@ -1,24 +1,55 @@
 /**
+ * The error class behind each {@link ConcordErrorCode}: what {@link isConcordError} narrows to
+ * when given a code.
+ */
+export interface ConcordErrorByCode {
+  INVALID_ARGUMENT: InvalidArgumentError;
+  LOCK_LOST: LockLostError;
+  LEADERSHIP_LOST: LeadershipLostError;
+  SESSION_LOST: SessionLostError;
+  CONFIG_VALIDATION: ConfigValidationError;
+  CONFIG_NOT_LOADED: ConfigNotLoadedError;
+  NOT_CONNECTED: NotConnectedError;
+  PERMISSION_DENIED: PermissionDeniedError;
+  AUTHENTICATION_FAILED: AuthenticationFailedError;
+  CONFLICT: ConflictError;
+  CLOSED: ClosedError;
+  SLOW_CONSUMER: SlowConsumerError;
+  INSTANCE_REMOVED: InstanceRemovedError;
+}
+
+/**
  * Machine-readable codes carried by every {@link ConcordError}.
  */
-export type ConcordErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'LOCK_LOST'
-  | 'LEADERSHIP_LOST'
-  | 'SESSION_LOST'
-  | 'CONFIG_VALIDATION'
-  | 'CONFIG_NOT_LOADED'
-  | 'NOT_CONNECTED'
-  | 'PERMISSION_DENIED'
-  | 'AUTHENTICATION_FAILED'
-  | 'CONFLICT'
-  | 'CLOSED'
-  | 'SLOW_CONSUMER'
-  | 'INSTANCE_REMOVED';
+export type ConcordErrorCode = keyof ConcordErrorByCode;
+
+// The package ships an ESM and a CommonJS build, and one process can load both (an ESM app with
+// a CommonJS dependency that requires concord-etcd); each build has its own classes, so
+// `instanceof` fails across them. A registry symbol is the same in every copy of the package:
+// isConcordError checks it rather than the prototype chain.
+const BRAND = Symbol.for('concord-etcd.ConcordError');
+
+/**
+ * Whether `err` is an error concord raised on purpose (optionally: with this `code`), from
+ * either build of the package (ESM or CommonJS) or another copy of it, where `instanceof`
+ * cannot tell. With a `code` it narrows `err` to that code's class, e.g.
+ * `isConcordError(err, 'LOCK_LOST')` to {@link LockLostError}.
+ */
+export function isConcordError(err: unknown): err is ConcordError;
+export function isConcordError<C extends ConcordErrorCode>(
+  err: unknown,
+  code: C,
+): err is ConcordErrorByCode[C];
+export function isConcordError(err: unknown, code?: ConcordErrorCode): boolean {
+  if (typeof err !== 'object' || err === null || (err as Record<symbol, unknown>)[BRAND] !== true)
+    return false;
+  return code === undefined || (err as ConcordError).code === code;
+}
 
 /**
  * Base class of every error concord raises on purpose. `code` is stable across releases and
- * safe to branch on; `message` is for people.
+ * safe to branch on; `message` is for people. Prefer {@link isConcordError} (or checking
+ * `code`) to `instanceof`, which is false for an error from the package's other build.
  */
 export class ConcordError extends Error {
   /** Stable machine-readable code. */
@@ -28,6 +59,8 @@ export class ConcordError extends Error {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
+    // Not enumerable: it stays out of logs, JSON and assertion diffs.
+    Object.defineProperty(this, BRAND, { value: true });
   }
 }
 

@@ -20,11 +20,11 @@ export type {
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
 export type { Logger } from './core/log.js';
-export type { ElectionOptions } from './election/election.js';
+export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
-export type { LeaderInfo } from './election/layout.js';
 export { Leadership } from './election/leadership.js';
-export type { ConcordErrorCode } from './errors.js';
+export type { ElectionOptions, LeaderInfo } from './election/types.js';
+export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,
   ClosedError,
@@ -34,6 +34,7 @@ export {
   ConflictError,
   InstanceRemovedError,
   InvalidArgumentError,
+  isConcordError,
   LeadershipLostError,
   LockLostError,
   NotConnectedError,
@@ -42,16 +43,14 @@ export {
   SlowConsumerError,
 } from './errors.js';
 export type { TxnOp } from './etcd/txn.js';
-export type { LockOptions, LockPrimitiveOptions } from './lock/acquire.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
-export type { SemaphoreOptions } from './lock/semaphore.js';
 export { Semaphore } from './lock/semaphore.js';
+export type { LockOptions, LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 export type {
   ConcordAuth,
   ConcordOptions,
-  ConcordPolicies,
   ConcordTls,
   ConcordWatchOptions,
 } from './options.js';

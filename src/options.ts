@@ -1,11 +1,7 @@
-import {
-  ExponentialBackoff,
-  type IBackoffFactory,
-  type IDefaultPolicyContext,
-  type IPolicy,
-} from 'cockatiel';
+import { ExponentialBackoff } from 'cockatiel';
 import { assertFits } from './core/keys.js';
 import type { Logger } from './core/log.js';
+import type { ConcordBackoff, ConcordPolicies } from './core/policies.js';
 import type { HubSettings } from './core/runtime.js';
 import { checkInteger, checkOptions } from './core/validate.js';
 import { InvalidArgumentError } from './errors.js';
@@ -21,20 +17,6 @@ export interface ConcordTls {
   ca?: string | Buffer;
   cert?: string | Buffer;
   key?: string | Buffer;
-}
-
-/** cockatiel policies concord hands to etcd3 and uses for its own reconnects. */
-export interface ConcordPolicies {
-  /** Wraps every unary call. Default: retry transient failures up to 3 times with exponential backoff. */
-  global?: IPolicy<IDefaultPolicyContext>;
-  /**
-   * Wraps calls to one host. Default: no policy. etcd3's default per-host circuit breaker is
-   * deliberately not used: it opens when a watch is cancelled client-side and then fails every
-   * call for 5 s.
-   */
-  host?: (host: string) => IPolicy<IDefaultPolicyContext>;
-  /** Delay between attempts to re-open the watch and keepalive streams. Default: exponential, 50 ms to 2 s. */
-  reconnect?: IBackoffFactory<unknown>;
 }
 
 /** Tunables of the watch hub. */
@@ -76,7 +58,7 @@ export interface ResolvedOptions {
   tls: ConcordTls | undefined;
   /** The user's etcd3 policies; missing ones get the etcd layer's defaults. */
   policies: Pick<ConcordPolicies, 'global' | 'host'>;
-  reconnect: IBackoffFactory<unknown>;
+  reconnect: ConcordBackoff;
   logger: Logger | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;

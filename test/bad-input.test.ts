@@ -3,7 +3,6 @@
 // nothing to etcd. One table, one test per row; the store revision is compared around each row.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { isObservable, type Observable, type Subscription } from 'rxjs';
 import {
   Concord,
   InvalidArgumentError,
@@ -12,7 +11,8 @@ import {
   type LockHandle,
   type Registration,
   type Session,
-} from '../src/index.js';
+} from 'concord-etcd';
+import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { type EtcdCluster, startCluster } from './support/etcd.js';
 
 /** What each row may use: one Concord and live handles created before the sweep. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Concord, type ConnectionState, InvalidArgumentError } from 'concord-etcd';
 import { filter, firstValueFrom, take, toArray } from 'rxjs';
-import { Concord, type ConnectionState, InvalidArgumentError } from '../src/index.js';
 import { useCluster } from './support/fixture.js';
 import { sleep } from './support/wait.js';
 

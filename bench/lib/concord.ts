@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
+import type * as ConcordModule from 'concord-etcd';
 import { build } from 'tsup';
-import type * as ConcordModule from '../../src/index.js';
 
-/** What `import … from 'concord'` gives a user. */
+/** What `import … from 'concord-etcd'` gives a user. */
 export type ConcordApi = typeof ConcordModule;
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

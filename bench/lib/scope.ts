@@ -1,6 +1,6 @@
 import { noop } from 'cockatiel';
+import type { Concord, ConcordOptions } from 'concord-etcd';
 import { Etcd3 } from 'etcd3';
-import type { Concord, ConcordOptions } from '../../src/index.js';
 import { concordModule } from './concord.js';
 
 type Cleanup = () => unknown;

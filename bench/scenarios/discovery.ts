@@ -1,5 +1,5 @@
+import type { Session } from 'concord-etcd';
 import type { Subscription } from 'rxjs';
-import type { Session } from '../../src/index.js';
 import { alternate } from '../lib/alternate.js';
 import { PlainConsumer } from '../lib/discovery-baseline.js';
 import { deferred, pollUntil, serverWatchers, within } from '../lib/etcd.js';

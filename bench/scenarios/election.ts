@@ -1,5 +1,5 @@
+import type { Leadership } from 'concord-etcd';
 import type { Subscription } from 'rxjs';
-import type { Leadership } from '../../src/index.js';
 import { alternate } from '../lib/alternate.js';
 import { deferred, within } from '../lib/etcd.js';
 import { summarize } from '../lib/stats.js';

@@ -9,7 +9,7 @@
 // WORK_EVERY_MS (while leading, write history/<term>/<seq> with leadership.txn at this interval).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Concord, type Leadership } from '../../src/index.js';
+import { Concord, type Leadership } from 'concord-etcd';
 import { onMessage, send } from '../../test/support/worker-child.js';
 
 const candidate = process.env.CANDIDATE ?? `pid-${process.pid}`;

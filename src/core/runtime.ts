@@ -1,10 +1,10 @@
-import type { IBackoffFactory } from 'cockatiel';
 import type { Etcd3 } from 'etcd3';
 import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
 import { errorText } from './error-text.js';
 import type { Keyspace } from './keys.js';
 import type { Log } from './log.js';
+import type { ConcordBackoff } from './policies.js';
 
 /** Something concord opened that must be released when its owner closes. */
 export interface Closable {
@@ -38,7 +38,7 @@ export class Runtime {
     readonly log: Log,
     readonly monitor: ConnectionMonitor,
     readonly hubSettings: HubSettings,
-    readonly reconnectBackoff: IBackoffFactory<unknown>,
+    readonly reconnectBackoff: ConcordBackoff,
   ) {}
 
   /** Aborted when the Concord closes. */

@@ -7,8 +7,8 @@ import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError, LeadershipLostError } from '../errors.js';
 import type { Election } from './election.js';
-import type { LeaderInfo } from './layout.js';
 import type { Leadership } from './leadership.js';
+import type { LeaderInfo } from './types.js';
 
 /** One subscription to `campaign()`, with its outcome as promises. */
 interface Candidate {

@@ -1,34 +1,25 @@
-import { defer, distinctUntilChanged, map, Observable } from 'rxjs';
+import { defer, distinctUntilChanged, map, type Observable } from 'rxjs';
 import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkSegment } from '../core/validate.js';
+import { LeadershipLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
-import { checkSessionChoice, type Session } from '../session/session.js';
+import { Contender, type Entry } from '../queue/contender.js';
+import { holdWhile } from '../queue/hold-while.js';
+import type { QueueTerms } from '../queue/terms.js';
+import { newestAhead } from '../queue/turn.js';
+import { checkSessionChoice } from '../session/session.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
-import { Candidacy } from './candidacy.js';
-import { checkValue, electionPrefix, type LeaderInfo, leaderOf, sameLeader } from './layout.js';
-import type { Leadership } from './leadership.js';
-
-/** Options of `concord.election()`. */
-export interface ElectionOptions {
-  /**
-   * Campaign on this session's lease: losing the session loses the leadership. Default: every
-   * campaign creates its own session (revoked when the campaign ends).
-   */
-  session?: Session;
-  /** TTL in seconds of the sessions campaigns create (integer >= 2, default 10). Ignored with `session`. */
-  ttl?: number;
-}
-
-// The longest candidate key suffix: a 64-bit lease id in hex, '-', 8 hex digits.
-const LONGEST_SUFFIX = 'f'.repeat(16 + 1 + 8);
+import { checkValue, type ElectionLayout, electionLayout, leaderOf, sameLeader } from './layout.js';
+import { Leadership } from './leadership.js';
+import type { ElectionOptions, LeaderInfo } from './types.js';
 
 /**
  * A leader election among every campaign for the same name in the same namespace, in any
  * process. Fair: candidates are elected in the order they campaigned (by their key's create
  * revision), and each waits only on the candidate right before it. Keys live under
- * `election/<name>/` (see {@link electionPrefix}).
+ * `election/<name>/`.
  */
 export class Election {
   /** The election's name, as given. */
@@ -41,22 +32,31 @@ export class Election {
    */
   readonly leader$: Observable<LeaderInfo | undefined>;
 
-  private readonly prefix: string;
+  readonly #runtime: Runtime;
+  readonly #options: ElectionOptions;
+  readonly #layout: ElectionLayout;
+  readonly #terms: QueueTerms<LeadershipLostError>;
 
   /** @internal Use `concord.election(name, options)`. */
-  constructor(
-    private readonly runtime: Runtime,
-    name: string,
-    private readonly options: ElectionOptions = {},
-  ) {
+  constructor(runtime: Runtime, name: string, options: ElectionOptions = {}) {
     checkSegment('name', name);
-    assertFits('name', runtime.keys.key(electionPrefix(name)));
+    const layout = electionLayout(name);
+    assertFits('name', runtime.keys.key(layout.prefix));
     checkOptions('options', options, ['session', 'ttl']);
     checkSessionChoice(options);
     runtime.assertOpen('election');
     this.name = name;
-    this.prefix = electionPrefix(name);
-    this.leader$ = defer(() => hubOf(runtime).view({ prefix: this.prefix })).pipe(
+    this.#runtime = runtime;
+    this.#options = options;
+    this.#layout = layout;
+    this.#terms = {
+      what: `election "${name}"`,
+      lost: (message, cause) => new LeadershipLostError(message, cause === undefined ? undefined : { cause }),
+      released: () => new LeadershipLostError('the leadership was resigned'),
+      // A leader that cannot see its key any more cannot know it still leads.
+      unwatchedIsLoss: true,
+    };
+    this.leader$ = defer(() => hubOf(runtime).view({ prefix: layout.prefix })).pipe(
       map((view) => leaderOf(view.entries.values())),
       distinctUntilChanged(sameLeader),
     );
@@ -73,26 +73,30 @@ export class Election {
    * resign at once.
    */
   campaign(value: string): Observable<Leadership> {
-    this.runtime.assertOpen('election.campaign');
-    checkValue(this.runtime.keys.key(this.prefix + LONGEST_SUFFIX), value);
-    const settings = {
-      prefix: this.prefix,
-      value,
-      session: this.options.session,
-      ttl: this.options.ttl,
+    const runtime = this.#runtime;
+    runtime.assertOpen('election.campaign');
+    const { prefix, naming } = this.#layout;
+    const entry: Entry<LeadershipLostError> = {
+      terms: this.#terms,
+      prefix,
+      naming,
+      value: checkValue(runtime.keys.key(naming.longest(prefix)), value),
+      session: this.#options,
     };
-    return new Observable<Leadership>((subscriber) => {
-      const candidacy = new Candidacy(this.runtime, settings, subscriber);
-      return () => candidacy.withdraw();
-    });
+    const win = async (signal: AbortSignal) => {
+      const contender = await Contender.enter(runtime, entry, signal);
+      return new Leadership(contender, await contender.waitTurn(newestAhead(prefix)), value);
+    };
+    return holdWhile(runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true });
   }
 
   /** The current leader, read linearizably, or undefined when no candidate holds the election. */
   async leader(): Promise<LeaderInfo | undefined> {
-    this.runtime.assertOpen('election.leader');
-    const range = this.runtime.keys.prefixRange(this.prefix);
+    const runtime = this.#runtime;
+    runtime.assertOpen('election.leader');
+    const range = runtime.keys.prefixRange(this.#layout.prefix);
     try {
-      const res = await this.runtime.etcd.kv.range({
+      const res = await runtime.etcd.kv.range({
         key: range.key,
         range_end: range.rangeEnd,
         sort_target: 'Create',
@@ -100,7 +104,7 @@ export class Election {
         limit: 1,
       });
       const first = res.kvs[0];
-      return first && leaderOf([toKeyValue(this.runtime.keys, first)]);
+      return first && leaderOf([toKeyValue(runtime.keys, first)]);
     } catch (err) {
       throw toConcordError(err, 'election.leader');
     }

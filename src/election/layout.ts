@@ -1,38 +1,28 @@
-import { randomBytes } from 'node:crypto';
 import { assertFits, toBytes } from '../core/keys.js';
 import { InvalidArgumentError } from '../errors.js';
+import { type EntryNaming, UNIQUE_KEYS } from '../queue/keys.js';
 import type { KeyValue } from '../watch/types.js';
+import type { LeaderInfo } from './types.js';
 
-/**
- * What an observer knows about the current leader of an election. `term` is the create revision
- * of the leader's key: it grows with every new leadership and is the leader's fencing token.
- */
-export interface LeaderInfo {
-  /** The leader's candidate key (the Concord namespace stripped). */
-  readonly key: string;
-  /** The value the leader campaigned with, or the last one it proclaimed. */
-  readonly value: string;
-  /** The create revision of the leader's key: its fencing token. */
-  readonly term: bigint;
+/** Where an election's candidates queue and how their keys are named. */
+export interface ElectionLayout {
+  /** Every key under it is a candidate. */
+  readonly prefix: string;
+  readonly naming: EntryNaming;
 }
 
 /**
- * Key layout of an election named `name`:
+ * Key layout of an election named `name` (etcd3 npm's):
  *
- *     election/<name>/<lease id, hex>-<8 random hex digits>   value: the candidate's value (UTF-8)
+ *     election/<name>/<lease id, hex>-<n>   value: the candidate's value (UTF-8)
  *
  * Every campaign puts one key under the prefix, attached to its session's lease. Candidates
  * queue by the key's create revision; the key with the smallest create revision is the leader.
- * The random suffix gives every campaign its own key, so several campaigns may share a session
- * and still compete like separate processes.
+ * The key names are the queue's ({@link UNIQUE_KEYS}): every campaign has its own key, so several
+ * campaigns may share a session and still compete like separate processes.
  */
-export function electionPrefix(name: string): string {
-  return `election/${name}/`;
-}
-
-/** A fresh candidate key for a campaign on the lease `leaseId` (decimal). */
-export function candidateKey(prefix: string, leaseId: string): string {
-  return `${prefix}${BigInt(leaseId).toString(16)}-${randomBytes(4).toString('hex')}`;
+export function electionLayout(name: string): ElectionLayout {
+  return { prefix: `election/${name}/`, naming: UNIQUE_KEYS };
 }
 
 /** The leader among the candidate keys of one election: the one created first. */

@@ -1,15 +1,10 @@
-import { type Observable, ReplaySubject } from 'rxjs';
-import { LeadershipLostError } from '../errors.js';
+import type { Observable } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import type { Runtime } from '../core/runtime.js';
+import type { LeadershipLostError } from '../errors.js';
 import type { TxnOp } from '../etcd/txn.js';
-
-/** What a {@link Leadership} asks of the campaign that won it. */
-export interface LeadershipControl {
-  /** Re-checks the session's local deadline, ending the leadership at once if it passed. */
-  check(): void;
-  proclaim(value: string): Promise<void>;
-  resign(): Promise<void>;
-  txn(ops: unknown): Promise<boolean>;
-}
+import { type Claim, FencedHold } from '../queue/fenced-hold.js';
+import { checkValue } from './layout.js';
 
 /**
  * Proof of being the elected leader, emitted by `election.campaign()`. Every write it makes is
@@ -28,18 +23,19 @@ export class Leadership implements AsyncDisposable {
    */
   readonly lost$: Observable<LeadershipLostError>;
 
-  readonly #control: LeadershipControl;
-  readonly #lost = new ReplaySubject<LeadershipLostError>(1);
-  readonly #abort = new AbortController();
+  readonly #hold: FencedHold<LeadershipLostError>;
+  readonly #runtime: Runtime;
   #value: string;
+  #resigned: Promise<void> | undefined;
 
-  /** @internal Created by the campaign that won. */
-  constructor(key: string, value: string, term: bigint, control: LeadershipControl) {
-    this.key = key;
-    this.term = term;
+  /** @internal Created by the campaign that reached the front of the election at `revision`. */
+  constructor(claim: Claim<LeadershipLostError>, revision: bigint, value: string) {
+    this.#hold = new FencedHold(claim, revision, this);
+    this.#runtime = claim.runtime;
     this.#value = value;
-    this.#control = control;
-    this.lost$ = this.#lost.asObservable();
+    this.key = this.#hold.key;
+    this.term = this.#hold.token;
+    this.lost$ = this.#hold.lost$;
   }
 
   /** The value campaigned with, or the last one proclaimed successfully. */
@@ -52,8 +48,7 @@ export class Leadership implements AsyncDisposable {
    * re-checks the session's local deadline, so it is exact even right after a process pause.
    */
   get isLeader(): boolean {
-    if (!this.#abort.signal.aborted) this.#control.check();
-    return !this.#abort.signal.aborted;
+    return this.#hold.isHeld;
   }
 
   /**
@@ -61,7 +56,7 @@ export class Leadership implements AsyncDisposable {
    * is a {@link LeadershipLostError} on loss.
    */
   get signal(): AbortSignal {
-    return this.#abort.signal;
+    return this.#hold.signal;
   }
 
   /**
@@ -69,17 +64,27 @@ export class Leadership implements AsyncDisposable {
    * {@link LeadershipLostError} (and ends the leadership) when the key is no longer this
    * leadership's, and writes nothing.
    */
-  proclaim(value: string): Promise<void> {
-    return this.#control.proclaim(value);
+  async proclaim(value: string): Promise<void> {
+    const bytes = checkValue(this.#runtime.keys.key(this.key), value);
+    // Not written: the hold has ended, and its signal's reason says why.
+    if (!(await this.#hold.setValue(bytes))) throw this.#hold.signal.reason;
+    this.#value = value;
   }
 
   /**
-   * Gives up the leadership: deletes the key (guarded by `term`), which wakes the next candidate
-   * at once, and completes the campaign's Observable. Idempotent; resolves once the key is gone
-   * (or could not be deleted, in which case its lease expiry removes it).
+   * Gives up the leadership: deletes the key (guarded by `term`; with a session of its own, by
+   * revoking that session), which wakes the next candidate at once, and completes the campaign's
+   * Observable. Idempotent; resolves once the key is gone (or could not be deleted, in which case
+   * its lease expiry removes it).
    */
   resign(): Promise<void> {
-    return this.#control.resign();
+    this.#resigned ??= this.#hold.release().catch((err: unknown) => {
+      this.#runtime.log.warn('could not delete a leadership key; it goes when its lease expires', {
+        key: this.key,
+        error: errorText(err),
+      });
+    });
+    return this.#resigned;
   }
 
   /**
@@ -88,7 +93,7 @@ export class Leadership implements AsyncDisposable {
    * Invalid ops throw {@link InvalidArgumentError} before anything is sent.
    */
   txn(ops: readonly TxnOp[]): Promise<boolean> {
-    return this.#control.txn(ops);
+    return this.#hold.txn(ops);
   }
 
   /** Same as {@link resign}. */
@@ -96,16 +101,8 @@ export class Leadership implements AsyncDisposable {
     return this.resign();
   }
 
-  /** @internal The campaign records a successful proclaim. */
-  setValue(value: string): void {
-    this.#value = value;
-  }
-
-  /** @internal The campaign ended: `error` when the leadership was lost, undefined when resigned. */
-  end(error: LeadershipLostError | undefined): void {
-    if (this.#abort.signal.aborted) return;
-    this.#abort.abort(error ?? new LeadershipLostError('the leadership was resigned'));
-    if (error) this.#lost.next(error);
-    this.#lost.complete();
+  /** @internal Closed with the Concord: resigns. */
+  close(): Promise<void> {
+    return this.resign();
   }
 }

@@ -1,12 +1,6 @@
-import {
-  ExponentialBackoff,
-  handleWhen,
-  type IDefaultPolicyContext,
-  type IPolicy,
-  noop,
-  retry,
-} from 'cockatiel';
+import { ExponentialBackoff, handleWhen, noop, retry } from 'cockatiel';
 import { type IOptions, isRecoverableError } from 'etcd3';
+import { asEtcd3Policy, type ConcordPolicy } from '../core/policies.js';
 
 /** What the etcd3 client is built from: checked options with their defaults applied. */
 export interface ClientSettings {
@@ -17,8 +11,8 @@ export interface ClientSettings {
   tls: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer } | undefined;
   /** The caller's etcd3 fault handling; each one missing gets concord's default. */
   policies: {
-    global?: IPolicy<IDefaultPolicyContext> | undefined;
-    host?: ((host: string) => IPolicy<IDefaultPolicyContext>) | undefined;
+    global?: ConcordPolicy | undefined;
+    host?: ((host: string) => ConcordPolicy) | undefined;
   };
 }
 
@@ -42,13 +36,14 @@ export function clientOptions(settings: ClientSettings): IOptions {
     faultHandling: {
       // etcd3's default host policy is a circuit breaker that opens when a watch is cancelled
       // client-side, then fails every call for 5 s.
-      host: policies.host ?? (() => noop),
-      global:
+      host: (host) => asEtcd3Policy(policies.host?.(host) ?? noop),
+      global: asEtcd3Policy(
         policies.global ??
-        retry(handleWhen(isRecoverableError), {
-          maxAttempts: 3,
-          backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
-        }),
+          retry(handleWhen(isRecoverableError), {
+            maxAttempts: 3,
+            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+          }),
+      ),
     },
   };
   if (auth) options.auth = { username: auth.username, password: auth.password };

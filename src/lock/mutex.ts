@@ -1,15 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
-import {
-  acquire,
-  checkPrimitive,
-  type LockOptions,
-  type LockPrimitiveOptions,
-  newestAhead,
-  tryEnter,
-} from './acquire.js';
-import { LockHandle } from './handle.js';
-import { holdWhile } from './hold.js';
+import { newestAhead } from '../queue/turn.js';
+import type { LockHandle } from './handle.js';
+import { checkPrimitive, LockQueue } from './lock-queue.js';
+import type { LockOptions, LockPrimitiveOptions } from './types.js';
 
 /**
  * A distributed mutual-exclusion lock named `name`, fair and herd-free.
@@ -24,17 +18,14 @@ import { holdWhile } from './hold.js';
  * data must not live under `<name>/`.
  */
 export class Mutex {
-  readonly #runtime: Runtime;
-  readonly #options: LockPrimitiveOptions;
+  readonly #queue: LockQueue;
   readonly #prefix: string;
-  readonly #what: string;
 
   /** @internal Use `concord.mutex(name, options)`. Validates eagerly. */
   constructor(runtime: Runtime, name: string, options?: LockPrimitiveOptions) {
-    this.#options = checkPrimitive(runtime, name, options);
-    this.#runtime = runtime;
+    const opts = checkPrimitive(runtime, name, options);
     this.#prefix = `${name}/`;
-    this.#what = `mutex "${name}"`;
+    this.#queue = new LockQueue(runtime, opts, `mutex "${name}"`, this.#prefix, newestAhead(this.#prefix));
   }
 
   /**
@@ -44,14 +35,7 @@ export class Mutex {
    * unreachable the wait goes on for as long as the session lives (see {@link LockOptions}).
    */
   lock(options?: LockOptions): Promise<LockHandle> {
-    return acquire(
-      this.#runtime,
-      this.#options,
-      this.#what,
-      this.#prefix,
-      newestAhead(this.#prefix),
-      options,
-    );
+    return this.#queue.wait(options);
   }
 
   /**
@@ -59,13 +43,12 @@ export class Mutex {
    * writes nothing (one transaction that puts the key only if `<name>/` is empty) and resolves
    * to undefined.
    */
-  async tryLock(): Promise<LockHandle | undefined> {
-    const entered = await tryEnter(this.#runtime, this.#options, this.#what, this.#prefix, this.#prefix);
-    return entered && new LockHandle(entered.contender, entered.revision);
+  tryLock(): Promise<LockHandle | undefined> {
+    return this.#queue.tryEnter(this.#prefix);
   }
 
   /** Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on unsubscribe. */
   hold$(): Observable<LockHandle> {
-    return holdWhile(this.#runtime, (signal) => this.lock({ signal }));
+    return this.#queue.hold$();
   }
 }

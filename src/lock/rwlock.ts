@@ -1,15 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
-import {
-  acquire,
-  checkPrimitive,
-  type LockOptions,
-  type LockPrimitiveOptions,
-  newestAhead,
-  tryEnter,
-} from './acquire.js';
-import { LockHandle } from './handle.js';
-import { holdWhile } from './hold.js';
+import { newestAhead } from '../queue/turn.js';
+import type { LockHandle } from './handle.js';
+import { checkPrimitive, LockQueue } from './lock-queue.js';
+import type { LockOptions, LockPrimitiveOptions } from './types.js';
 
 /**
  * A distributed read-write lock named `name`: any number of readers share it, a writer holds
@@ -24,63 +18,50 @@ import { holdWhile } from './hold.js';
  * token of every earlier reader and writer. Keys of other data must not live under `<name>/`.
  */
 export class RWLock {
-  readonly #runtime: Runtime;
-  readonly #options: LockPrimitiveOptions;
+  readonly #readers: LockQueue;
+  readonly #writers: LockQueue;
   readonly #prefix: string;
-  readonly #readers: string;
-  readonly #writers: string;
-  readonly #name: string;
+  readonly #writerPrefix: string;
 
   /** @internal Use `concord.rwlock(name, options)`. Validates eagerly. */
   constructor(runtime: Runtime, name: string, options?: LockPrimitiveOptions) {
-    this.#options = checkPrimitive(runtime, name, options);
-    this.#runtime = runtime;
-    this.#name = name;
+    const opts = checkPrimitive(runtime, name, options);
     this.#prefix = `${name}/`;
-    this.#readers = `${name}/read/`;
-    this.#writers = `${name}/write/`;
+    this.#writerPrefix = `${name}/write/`;
+    // A reader yields to older writers only; a writer to every older key.
+    const readers = `rwlock "${name}" (read)`;
+    const writers = `rwlock "${name}" (write)`;
+    this.#readers = new LockQueue(runtime, opts, readers, `${name}/read/`, newestAhead(this.#writerPrefix));
+    this.#writers = new LockQueue(runtime, opts, writers, this.#writerPrefix, newestAhead(this.#prefix));
   }
 
   /** Waits for a shared (read) hold: behind every writer that asked earlier. Same cancellation and loss rules as `mutex.lock()`. */
   read(options?: LockOptions): Promise<LockHandle> {
-    return this.#acquire(this.#readers, this.#writers, `rwlock "${this.#name}" (read)`, options);
+    return this.#readers.wait(options);
   }
 
   /** Waits for the exclusive (write) hold: behind every reader and writer that asked earlier. */
   write(options?: LockOptions): Promise<LockHandle> {
-    return this.#acquire(this.#writers, this.#prefix, `rwlock "${this.#name}" (write)`, options);
+    return this.#writers.wait(options);
   }
 
   /** Takes a read hold only if no writer holds or waits, without waiting; otherwise writes nothing and resolves to undefined. */
-  async tryRead(): Promise<LockHandle | undefined> {
-    const what = `rwlock "${this.#name}" (read)`;
-    const entered = await tryEnter(this.#runtime, this.#options, what, this.#readers, this.#writers);
-    return entered && new LockHandle(entered.contender, entered.revision);
+  tryRead(): Promise<LockHandle | undefined> {
+    return this.#readers.tryEnter(this.#writerPrefix);
   }
 
   /** Takes the write hold only if nobody holds or waits, without waiting; otherwise writes nothing and resolves to undefined. */
-  async tryWrite(): Promise<LockHandle | undefined> {
-    const what = `rwlock "${this.#name}" (write)`;
-    const entered = await tryEnter(this.#runtime, this.#options, what, this.#writers, this.#prefix);
-    return entered && new LockHandle(entered.contender, entered.revision);
+  tryWrite(): Promise<LockHandle | undefined> {
+    return this.#writers.tryEnter(this.#prefix);
   }
 
   /** {@link read} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
   read$(): Observable<LockHandle> {
-    return holdWhile(this.#runtime, (signal) => this.read({ signal }));
+    return this.#readers.hold$();
   }
 
   /** {@link write} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
   write$(): Observable<LockHandle> {
-    return holdWhile(this.#runtime, (signal) => this.write({ signal }));
-  }
-
-  #acquire(
-    keyPrefix: string,
-    blockers: string,
-    what: string,
-    options: LockOptions | undefined,
-  ): Promise<LockHandle> {
-    return acquire(this.#runtime, this.#options, what, keyPrefix, newestAhead(blockers), options);
+    return this.#writers.hold$();
   }
 }

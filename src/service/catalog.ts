@@ -2,7 +2,7 @@ import { defer, filter, map, type Observable, ReplaySubject, share } from 'rxjs'
 import type { Runtime } from '../core/runtime.js';
 import { hubOf } from '../watch/hub.js';
 import type { VersionedMap } from '../watch/versioned-map.js';
-import type { CachedView } from '../watch/view.js';
+import type { CachedView } from '../watch/view-cache.js';
 import { applyChanges, byKey, downsFirst, instanceChanges } from './changes.js';
 import { type Entry, entryProjection, isInstance } from './entry.js';
 import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';

@@ -1,4 +1,4 @@
-import type { Projection } from '../watch/view.js';
+import type { Projection } from '../watch/view-cache.js';
 import { parseEntry } from './record.js';
 import type { DiscoveryError, ServiceInstance } from './types.js';
 

@@ -1,12 +1,9 @@
 import { performance } from 'node:perf_hooks';
-import type { IBackoff } from 'cockatiel';
-import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
-import { errorText } from '../core/error-text.js';
+import type { ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import type { Closable, Runtime } from '../core/runtime.js';
+import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 
 const KEEPALIVE = Symbol('concord.keepalive');
-
-type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 /** What the keepalive stream tells the owner of one lease. Times are `performance.now()` ms. */
 export interface LeaseListener {
@@ -42,16 +39,34 @@ export function keepAliveOf(runtime: Runtime): KeepAlive {
  */
 export class KeepAlive implements Closable {
   private readonly leases = new Map<string, KeptLease>();
-  private stream: KeepAliveStream | undefined;
-  private opening = false;
-  /** Bumped whenever the stream is replaced, so callbacks of an old stream are ignored. */
-  private generation = 0;
-  private backoff: IBackoff<unknown>;
-  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly stream: ReconnectingStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
   private closed = false;
 
-  constructor(private readonly runtime: Runtime) {
-    this.backoff = runtime.reconnectBackoff.next(undefined);
+  constructor(runtime: Runtime) {
+    this.stream = new ReconnectingStream(
+      runtime,
+      'lease keepalive stream',
+      () => runtime.etcd.leaseClient.leaseKeepAlive(),
+      {
+        wanted: () => !this.closed && this.leases.size > 0,
+        opened: () => {
+          // Renew everything at once: the previous stream may have been down for a while.
+          for (const lease of this.leases.values()) {
+            this.send(lease);
+            this.schedule(lease);
+          }
+        },
+        data: (res) => this.onResponse(res),
+        // Answers still in flight on a stream let go no longer count.
+        dropped: () => {
+          for (const lease of this.leases.values()) lease.pending = [];
+        },
+        failed: () => {
+          for (const lease of this.leases.values()) lease.listener.interrupted();
+          return true;
+        },
+      },
+    );
   }
 
   /** Starts keeping `id` alive. The first keepalive goes out one interval from now (the lease was just granted). */
@@ -66,7 +81,7 @@ export class KeepAlive implements Closable {
     };
     this.leases.set(id, lease);
     this.schedule(lease);
-    this.openStream();
+    this.stream.connect();
   }
 
   /** Stops keeping `id` alive. The stream closes when no lease is left. */
@@ -75,11 +90,7 @@ export class KeepAlive implements Closable {
     if (!lease) return;
     clearTimeout(lease.timer);
     this.leases.delete(id);
-    if (this.leases.size === 0) {
-      this.dropStream();
-      clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
-    }
+    if (this.leases.size === 0) this.stream.stop();
   }
 
   /** Whether `id` is currently kept alive (for tests and diagnostics). */
@@ -89,16 +100,14 @@ export class KeepAlive implements Closable {
 
   /** Number of open keepalive streams: 0 or 1. */
   get streams(): number {
-    return this.stream ? 1 : 0;
+    return this.stream.isOpen ? 1 : 0;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
     this.leases.clear();
-    this.dropStream();
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    this.stream.close();
   }
 
   private schedule(lease: KeptLease): void {
@@ -109,10 +118,10 @@ export class KeepAlive implements Closable {
   private tick(lease: KeptLease): void {
     if (this.leases.get(lease.id) !== lease) return;
     const oldest = lease.pending[0];
-    if (this.stream && oldest !== undefined && performance.now() - oldest >= lease.intervalMs) {
+    if (this.stream.isOpen && oldest !== undefined && performance.now() - oldest >= lease.intervalMs) {
       // A whole interval without an answer: the path is likely dead even though the socket is
       // open. A new stream sends every lease's keepalive again at once (possibly via another member).
-      this.onStreamFailure(this.generation, new Error('keepalive unanswered for a whole interval'));
+      this.stream.fail(new Error('keepalive unanswered for a whole interval'));
     } else {
       this.send(lease);
     }
@@ -120,47 +129,12 @@ export class KeepAlive implements Closable {
   }
 
   private send(lease: KeptLease): void {
-    if (!this.stream) return;
-    lease.pending.push(performance.now());
+    if (this.stream.isOpen) lease.pending.push(performance.now());
     this.stream.write({ ID: lease.id });
   }
 
-  private openStream(): void {
-    if (this.stream || this.opening || this.reconnectTimer || this.closed || this.leases.size === 0) return;
-    this.opening = true;
-    const generation = ++this.generation;
-    this.runtime.etcd.leaseClient.leaseKeepAlive().then(
-      (stream) => {
-        this.opening = false;
-        if (generation !== this.generation || this.closed || this.leases.size === 0) {
-          endStream(stream);
-          this.openStream();
-          return;
-        }
-        this.stream = stream;
-        stream.on('data', (res: ILeaseKeepAliveResponse) => {
-          if (generation === this.generation) this.onResponse(res);
-        });
-        stream.on('error', (err: Error) => this.onStreamFailure(generation, err));
-        stream.on('end', () =>
-          this.onStreamFailure(generation, new Error('etcd ended the keepalive stream')),
-        );
-        // Renew everything at once: the previous stream may have been down for a while.
-        for (const lease of this.leases.values()) {
-          this.send(lease);
-          this.schedule(lease);
-        }
-      },
-      (err: unknown) => {
-        this.opening = false;
-        this.onStreamFailure(generation, err);
-      },
-    );
-  }
-
   private onResponse(res: ILeaseKeepAliveResponse): void {
-    this.backoff = this.runtime.reconnectBackoff.next(undefined);
-    this.runtime.monitor.report(true);
+    this.stream.responded();
     const lease = this.leases.get(String(res.ID));
     if (!lease) return;
     const sentAt = lease.pending.shift();
@@ -174,46 +148,8 @@ export class KeepAlive implements Closable {
     lease.intervalMs = intervalOf(ttl);
     lease.listener.renewed(sentAt, ttl);
   }
-
-  private onStreamFailure(generation: number, err: unknown): void {
-    if (generation !== this.generation || this.closed) return;
-    this.dropStream();
-    this.runtime.monitor.report(false);
-    const delay = this.backoff.duration;
-    this.backoff = this.backoff.next(undefined);
-    this.runtime.log.warn('lease keepalive stream interrupted; resuming', {
-      error: errorText(err),
-      retryInMs: delay,
-    });
-    for (const lease of this.leases.values()) lease.listener.interrupted();
-    if (this.leases.size === 0) return;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.openStream();
-    }, delay);
-  }
-
-  /** Forgets the current stream; answers still in flight on it no longer count. */
-  private dropStream(): void {
-    this.generation++;
-    const stream = this.stream;
-    this.stream = undefined;
-    for (const lease of this.leases.values()) lease.pending = [];
-    if (stream) endStream(stream);
-  }
 }
 
 function intervalOf(ttlSeconds: number): number {
   return Math.max(100, Math.floor((ttlSeconds * 1000) / 3));
-}
-
-/**
- * Ends a stream we no longer want. Half-closing first makes etcd3 treat the cancellation as
- * ours: it only reports errors of still-writable streams to its host failure handling, which
- * would otherwise reset every gRPC client of the host.
- */
-function endStream(stream: KeepAliveStream): void {
-  stream.on('error', () => undefined);
-  stream.end();
-  stream.cancel();
 }

@@ -5,6 +5,7 @@ import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
+import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
 import type { SessionOptions, SessionState } from './types.js';
 
@@ -46,10 +47,9 @@ export class Session implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
   /** Local deadline (performance.now() ms): the lease is known to exist until then. */
-  #deadline: number;
+  readonly #deadline: LeaseDeadline;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiringTimer: NodeJS.Timeout | undefined;
-  #interrupted = false;
   #closing: Promise<void> | undefined;
 
   static {
@@ -61,7 +61,7 @@ export class Session implements AsyncDisposable {
     this.#runtime = runtime;
     this.leaseId = leaseId;
     this.ttl = ttl;
-    this.#deadline = grantSentAt + ttl * 1000;
+    this.#deadline = new LeaseDeadline(grantSentAt, ttl * 1000);
     this.#state = new BehaviorSubject<SessionState>({ status: 'alive', expiresAt: this.expiresAt });
     this.state$ = new Observable<SessionState>((subscriber) => {
       const current = this.#state.value;
@@ -103,7 +103,7 @@ export class Session implements AsyncDisposable {
 
   /** The local deadline as epoch milliseconds. */
   get expiresAt(): number {
-    return Date.now() + (this.#deadline - performance.now());
+    return Date.now() + (this.#deadline.at - performance.now());
   }
 
   /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
@@ -151,18 +151,18 @@ export class Session implements AsyncDisposable {
 
   #onRenewed(sentAt: number, granted: number): void {
     if (this.#terminal) return;
-    this.#interrupted = false;
-    // A deadline already passed stays passed: an answer that arrives late proves nothing about
-    // the time in between, during which etcd may have expired the lease.
-    if (this.#checkDeadline()) return;
-    this.#deadline = Math.max(this.#deadline, sentAt + granted * 1000);
+    // A deadline already passed stays passed (see LeaseDeadline): the session is lost.
+    if (!this.#deadline.renew(sentAt, granted)) {
+      this.#checkDeadline();
+      return;
+    }
     this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
     this.#armTimers();
   }
 
   #onInterrupted(): void {
     if (this.#terminal || this.#checkDeadline()) return;
-    this.#interrupted = true;
+    this.#deadline.interrupt();
     if (this.#state.value.status !== 'expiring')
       this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
   }
@@ -171,18 +171,13 @@ export class Session implements AsyncDisposable {
   #armTimers(): void {
     clearTimeout(this.#deadlineTimer);
     clearTimeout(this.#expiringTimer);
-    const left = this.#deadline - performance.now();
-    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), Math.max(0, left) + 1);
-    const untilExpiring = left - (this.ttl * 1000) / 2;
-    this.#expiringTimer = setTimeout(
-      () => {
-        if (!this.#terminal && this.#state.value.status === 'alive') {
-          this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
-        }
-      },
-      Math.max(0, untilExpiring),
-    );
-    if (this.#interrupted && this.#state.value.status === 'alive') {
+    this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), this.#deadline.timeLeft() + 1);
+    this.#expiringTimer = setTimeout(() => {
+      if (!this.#terminal && this.#state.value.status === 'alive') {
+        this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      }
+    }, this.#deadline.untilExpiring());
+    if (this.#deadline.interrupted && this.#state.value.status === 'alive') {
       this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
     }
   }
@@ -192,7 +187,7 @@ export class Session implements AsyncDisposable {
     const { status } = this.#state.value;
     if (status === 'lost') return true;
     if (status === 'closed') return false;
-    if (performance.now() < this.#deadline) return false;
+    if (!this.#deadline.passed) return false;
     this.#markLost('no keepalive answered within the TTL (local deadline passed)');
     return true;
   }

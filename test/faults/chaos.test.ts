@@ -9,7 +9,7 @@
 //   FAULTS_WORKERS=4                         more client processes (default 3)
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Concord, type LockHandle } from '../../src/index.js';
+import { Concord, type LockHandle } from 'concord-etcd';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { sleep } from '../support/wait.js';
 import {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Concord } from '../../src/index.js';
+import { Concord } from 'concord-etcd';
 import { useCluster } from '../support/fixture.js';
 import { spawnWorker } from '../support/worker.js';
 

@@ -3,8 +3,8 @@
 // by nature (a starved event loop fires timers late), so it runs in the sequential fault suite.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Concord, type SessionState } from 'concord-etcd';
 import { firstValueFrom } from 'rxjs';
-import { Concord, type SessionState } from '../../src/index.js';
 import { useCluster } from '../support/fixture.js';
 import { sleep, waitUntil } from '../support/wait.js';
 

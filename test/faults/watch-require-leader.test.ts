@@ -3,7 +3,7 @@
 // has a leader again the watch resumes with nothing lost or repeated.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Concord, type KvEvent } from '../../src/index.js';
+import { Concord, type KvEvent } from 'concord-etcd';
 import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 

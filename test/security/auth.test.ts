@@ -4,15 +4,15 @@
 // credentials fail with AuthenticationFailedError; no credential ever reaches the logger.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Etcd3 } from 'etcd3';
-import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import {
   AuthenticationFailedError,
   Concord,
   type ConcordOptions,
   type Leadership,
   PermissionDeniedError,
-} from '../../src/index.js';
+} from 'concord-etcd';
+import type { Etcd3 } from 'etcd3';
+import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { createTestClient } from '../support/client.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { captureLogs } from './logs.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { Logger } from '../../src/index.js';
+import type { Logger } from 'concord-etcd';
 
 /** Every line a Concord logged, at every level, as text (message plus its fields as JSON). */
 export interface CapturedLogs {

@@ -2,14 +2,14 @@
 // --client-cert-auth. The PKI is made with openssl for this run only (test/support/certs.ts).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { filter, firstValueFrom, lastValueFrom, type Subscription, take, toArray } from 'rxjs';
 import {
   AuthenticationFailedError,
   Concord,
   type ConcordTls,
   type Leadership,
   NotConnectedError,
-} from '../../src/index.js';
+} from 'concord-etcd';
+import { filter, firstValueFrom, lastValueFrom, type Subscription, take, toArray } from 'rxjs';
 import { makeCertificates, type TestPki, tlsServerArgs } from '../support/certs.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { type CapturedLogs, captureLogs } from './logs.js';

@@ -7,8 +7,9 @@
 //   - discovery and config consumers: follow instances$ and value$, report them on request;
 //   - config writer (worker w0 only): set, change and delete config keys.
 // Env: CHAOS_WORKER (id), CHAOS_ENDPOINTS (comma separated), CHAOS_TTL (s), CHAOS_SEED, CHAOS_WRITER ('1').
+
+import { Concord, type Leadership, type LockHandle, type ServiceInstance } from 'concord-etcd';
 import type { Subscription } from 'rxjs';
-import { Concord, type Leadership, type LockHandle, type ServiceInstance } from '../../../src/index.js';
 import { onMessage, send as sendRaw } from '../../support/worker-child.js';
 import {
   CONFIG_PREFIX,

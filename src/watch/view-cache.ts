@@ -1,10 +1,9 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
-import type { Runtime } from '../core/runtime.js';
 import { ClosedError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
-import type { WatchHub } from './hub.js';
-import { type EtcdRange, type RangeSnapshot, readRangeRetrying } from './range.js';
+import type { RangeSnapshot } from './range.js';
 import type { KeyValue, WatchBatch } from './types.js';
+import type { Sink } from './upstream.js';
 import { VersionedMap } from './versioned-map.js';
 
 /**
@@ -52,10 +51,12 @@ export class ViewCache<T extends object> {
   private loading: AbortController | undefined;
 
   constructor(
-    private readonly runtime: Runtime,
-    private readonly hub: WatchHub,
-    private readonly range: EtcdRange,
     private readonly projection: Projection<T>,
+    /** Reads the whole range, each key as `projection` reads it, retrying until `signal` aborts. */
+    private readonly read: (signal: AbortSignal) => Promise<RangeSnapshot<T>>,
+    /** Adds `sink` to the range's watch from `sink.from` on; returns the function that removes it. */
+    private readonly attach: (sink: Sink) => () => void,
+    /** Called whenever the cache stops (its last subscriber left, it failed or completed). */
     private readonly onIdle: () => void,
   ) {}
 
@@ -87,10 +88,7 @@ export class ViewCache<T extends object> {
     const { signal } = this.loading;
     let snapshot: RangeSnapshot<T>;
     try {
-      // Projected page by page: the KeyValues of a large prefix never all exist at once.
-      snapshot = await readRangeRetrying(this.runtime, this.range, signal, (kv) =>
-        this.projection.project(kv),
-      );
+      snapshot = await this.read(signal);
     } catch (err) {
       // Aborted: every subscriber left (or the hub closed) while reading. Otherwise typed, so a
       // refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
@@ -98,17 +96,13 @@ export class ViewCache<T extends object> {
       return;
     }
     this.loading = undefined;
-    this.detach = this.hub.attach(
-      this.range,
-      { fromRevision: snapshot.revision + 1n, prevKv: false, share: true },
-      {
-        from: snapshot.revision + 1n,
-        internal: true,
-        next: (batch) => this.apply(batch),
-        error: (err) => this.fail(err),
-        complete: () => this.complete(),
-      },
-    );
+    this.detach = this.attach({
+      from: snapshot.revision + 1n,
+      internal: true,
+      next: (batch) => this.apply(batch),
+      error: (err) => this.fail(err),
+      complete: () => this.complete(),
+    });
     this.emit(snapshot.revision, VersionedMap.from(snapshot.entries));
   }
 

@@ -1,0 +1,99 @@
+import type { Observable } from 'rxjs';
+import { assertFits } from '../core/keys.js';
+import type { Runtime } from '../core/runtime.js';
+import { checkOptions, checkSegment, checkSignal } from '../core/validate.js';
+import { ClosedError, LockLostError } from '../errors.js';
+import { Contender, countUnder, type Entry } from '../queue/contender.js';
+import { holdWhile } from '../queue/hold-while.js';
+import { UNIQUE_KEYS } from '../queue/keys.js';
+import type { TurnOf } from '../queue/turn.js';
+import { checkSessionChoice } from '../session/session.js';
+import { LockHandle } from './handle.js';
+import type { LockOptions, LockPrimitiveOptions } from './types.js';
+
+/** Validates a lock primitive's name and options at construction, before anything is written. */
+export function checkPrimitive(
+  runtime: Runtime,
+  name: unknown,
+  options: unknown,
+  extra: readonly string[] = [],
+): LockPrimitiveOptions {
+  // One segment: a name containing '/' would nest inside another lock's queue ('jobs' behind 'jobs/a').
+  checkSegment('name', name);
+  checkOptions('options', options, ['session', 'ttl', ...extra]);
+  const opts = (options ?? {}) as LockPrimitiveOptions;
+  checkSessionChoice(opts);
+  // The longest key a contender writes is a read-write lock's writer key.
+  assertFits('name', runtime.keys.key(UNIQUE_KEYS.longest(`${name}/write/`)));
+  return opts;
+}
+
+/**
+ * One queue of a lock primitive (a mutex, one side of a read-write lock, a semaphore): each
+ * acquisition puts its own key under `prefix` and holds once `turnOf` says so. Hands out
+ * {@link LockHandle}s; every loss is a {@link LockLostError}.
+ */
+export class LockQueue {
+  readonly #runtime: Runtime;
+  readonly #entry: Entry<LockLostError>;
+  readonly #turnOf: TurnOf;
+
+  constructor(runtime: Runtime, options: LockPrimitiveOptions, what: string, prefix: string, turnOf: TurnOf) {
+    this.#runtime = runtime;
+    this.#turnOf = turnOf;
+    this.#entry = {
+      terms: {
+        what,
+        lost: (message, cause) => new LockLostError(message, cause === undefined ? undefined : { cause }),
+        released: () => new ClosedError(`${what}: released`),
+        unwatchedIsLoss: false,
+      },
+      prefix,
+      naming: UNIQUE_KEYS,
+      value: Buffer.alloc(0),
+      session: options,
+    };
+  }
+
+  /**
+   * One waiting acquisition: validates `options`, enters the queue, waits for its turn and hands
+   * out the lock. A failed or cancelled wait has taken its key out of the queue again.
+   */
+  async wait(options: unknown): Promise<LockHandle> {
+    checkOptions('options', options, ['signal']);
+    const signal = (options as LockOptions | undefined)?.signal;
+    checkSignal('options.signal', signal);
+    const contender = await Contender.enter(this.#runtime, this.#entry, signal);
+    return new LockHandle(contender, await contender.waitTurn(this.#turnOf));
+  }
+
+  /** Takes the lock only if no key is under `freePrefix`, without waiting; otherwise writes nothing. */
+  async tryEnter(freePrefix: string): Promise<LockHandle | undefined> {
+    const contender = await Contender.enterIfFree(this.#runtime, this.#entry, freePrefix);
+    // The create revision proves the key existed then, with nothing ahead of it.
+    return contender && new LockHandle(contender, contender.createRevision);
+  }
+
+  /**
+   * Enters, looks at the queue once and takes the lock only if that puts it at the front;
+   * otherwise leaves again. With a session of its own it does not even enter (nor grant a lease)
+   * while `fullAt` or more keys are under the prefix.
+   */
+  async tryTurn(fullAt: number): Promise<LockHandle | undefined> {
+    const { session, terms, prefix } = this.#entry;
+    if (session.session === undefined && (await countUnder(this.#runtime, prefix, terms.what)) >= fullAt) {
+      return undefined;
+    }
+    const contender = await Contender.enter(this.#runtime, this.#entry, undefined);
+    const revision = await contender.tryTurn(this.#turnOf);
+    return revision === undefined ? undefined : new LockHandle(contender, revision);
+  }
+
+  /** {@link wait} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
+  hold$(): Observable<LockHandle> {
+    return holdWhile(this.#runtime, (signal) => this.wait({ signal }), {
+      end: (handle) => handle.release(),
+      completeOnEnd: false,
+    });
+  }
+}

@@ -1,0 +1,31 @@
+import type { Session } from '../session/session.js';
+
+/** Options shared by every lock primitive (`concord.mutex(name, options)` and friends). */
+export interface LockPrimitiveOptions {
+  /**
+   * Session whose lease carries the lock keys. Without it every acquisition grants its own
+   * lease (TTL `ttl`) and revokes it on release, so one acquisition's failure never touches another.
+   */
+  session?: Session;
+  /** TTL in seconds (integer >= 2, default 10) of the per-acquisition session. Not allowed with `session`. */
+  ttl?: number;
+}
+
+/**
+ * Options of a waiting acquisition (`lock()`, `read()`, `write()`, `acquire()`).
+ *
+ * A waiting acquisition outlasts etcd being unreachable: it retries with the Concord's
+ * reconnect backoff for as long as its session lives, so a connection cut costs no place in
+ * the queue. It rejects with `NotConnectedError` only when the per-acquisition session cannot
+ * be created in the first place.
+ */
+export interface LockOptions {
+  /** Aborting cancels the wait, removes the waiter's key and rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of `concord.semaphore(name, options)`. */
+export interface SemaphoreOptions extends LockPrimitiveOptions {
+  /** How many holders may hold at once: an integer >= 1. Every user of the semaphore must give the same number. */
+  permits: number;
+}

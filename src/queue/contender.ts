@@ -1,0 +1,244 @@
+import { abortable } from '../core/abort.js';
+import { errorText } from '../core/error-text.js';
+import type { Runtime } from '../core/runtime.js';
+import { ClosedError, SessionLostError } from '../errors.js';
+import { retryTransient } from '../etcd/retry.js';
+import { toConcordError } from '../etcd/translate.js';
+import { leaseCompare } from '../etcd/txn.js';
+import { type Session, sessionFor } from '../session/session.js';
+import type { EntryNaming } from './keys.js';
+import type { QueueEntry } from './keys-ahead.js';
+import { createOwnKey, prefixEmpty } from './own-key.js';
+import type { QueueTerms } from './terms.js';
+import type { TurnOf } from './turn.js';
+
+/** The session to queue on, or the TTL of a session created for one entry (and ended with it). */
+export interface SessionChoice {
+  session?: Session | undefined;
+  ttl?: number | undefined;
+}
+
+/** Where and how one contender queues. */
+export interface Entry<E extends Error> {
+  readonly terms: QueueTerms<E>;
+  /** The prefix its own key goes under. */
+  readonly prefix: string;
+  /** How its key is named. */
+  readonly naming: EntryNaming;
+  /** Its key's value (a candidate's value; empty for a lock). */
+  readonly value: Buffer;
+  readonly session: SessionChoice;
+}
+
+/**
+ * One entry in a create-revision-ordered queue (a lock's or an election's): its own key, put on
+ * its session's lease, whose create revision is its place in the queue and, once it holds, its
+ * fencing token. It waits for its turn by a rule (`TurnOf`), retrying while etcd is unreachable
+ * for as long as its session lives, and stops at once when the caller's signal aborts, the
+ * session ends or the Concord closes. Whatever ends a wait takes the entry out of the queue again.
+ */
+export class Contender<E extends Error> implements QueueEntry {
+  private constructor(
+    readonly runtime: Runtime,
+    readonly terms: QueueTerms<E>,
+    readonly session: Session,
+    /** Whether the session was created for this entry (and ends with it). */
+    readonly owned: boolean,
+    readonly key: string,
+    readonly createRevision: bigint,
+    /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
+    readonly stop: AbortSignal,
+  ) {}
+
+  /**
+   * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
+   * lease) at the back of the queue, retrying while etcd is unreachable. Rejects at once when
+   * `signal` aborts, the session ends or the Concord closes; a key that still lands afterwards is
+   * removed again (an owned session is closed, which takes the key with its lease).
+   */
+  static async enter<E extends Error>(
+    runtime: Runtime,
+    entry: Entry<E>,
+    signal: AbortSignal | undefined,
+  ): Promise<Contender<E>> {
+    const { terms } = entry;
+    runtime.assertOpen(terms.what);
+    signal?.throwIfAborted();
+    const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
+    const key = entry.naming.key(entry.prefix, session.leaseId);
+    const stop = stopSignal(runtime, session, signal);
+    const putting = retryTransient(runtime, terms.what, stop, () =>
+      createOwnKey(runtime, key, entry.value, session.leaseId),
+    ).then((createRevision) => {
+      if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
+      return createRevision;
+    });
+    try {
+      const createRevision = await abortable(putting, stop);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+    } catch (err) {
+      const error = waitError(err, runtime, session, terms);
+      const leave = () => withdraw(runtime, key, session);
+      if (owned) await session.close();
+      else void putting.then(leave, leave);
+      throw error;
+    }
+  }
+
+  /**
+   * Puts the caller's key only if no key exists under `freePrefix` (one transaction), so a try on
+   * a taken lock writes nothing and never disturbs the queue. Resolves to the contender at the
+   * front, or undefined when something is ahead (an owned session is closed again then).
+   */
+  static async enterIfFree<E extends Error>(
+    runtime: Runtime,
+    entry: Entry<E>,
+    freePrefix: string,
+  ): Promise<Contender<E> | undefined> {
+    const { terms } = entry;
+    runtime.assertOpen(terms.what);
+    // Cheap pre-check so a try on a held lock does not grant (and revoke) a lease for nothing.
+    if (entry.session.session === undefined && (await countUnder(runtime, freePrefix, terms.what)) > 0) {
+      return undefined;
+    }
+    const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
+    const key = entry.naming.key(entry.prefix, session.leaseId);
+    let createRevision: bigint | undefined;
+    try {
+      const onlyIfFree = prefixEmpty(runtime, freePrefix);
+      createRevision = await createOwnKey(runtime, key, entry.value, session.leaseId, onlyIfFree);
+    } catch (err) {
+      if (owned) await session.close();
+      else void withdraw(runtime, key, session);
+      throw toConcordError(err, terms.what);
+    }
+    if (createRevision !== undefined) {
+      const stop = stopSignal(runtime, session, undefined);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+    }
+    if (owned) await session.close();
+    return undefined;
+  }
+
+  /**
+   * Waits until `turnOf` reports the contender at the front, waiting as it says in between, and
+   * resolves with the revision at which it was found there with its own key intact. Rejects at
+   * once when the caller's signal aborts (with its reason), when the session ends (the terms'
+   * loss error, caused by the session's reason), when the Concord closes ({@link ClosedError}),
+   * or when the contender's own key vanished (the terms' loss error); the contender has left the
+   * queue by then.
+   */
+  async waitTurn(turnOf: TurnOf): Promise<bigint> {
+    const { runtime, terms } = this;
+    try {
+      for (;;) {
+        this.#throwIfStopped();
+        const turn = await abortable(
+          retryTransient(runtime, terms.what, this.stop, () => turnOf(runtime, this)),
+          this.stop,
+        );
+        if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
+        if (turn.wait) {
+          await turn.wait(this.stop);
+          continue;
+        }
+        // The key existed at `revision`, but a process that was paused may already be past its
+        // session's local deadline: then the lease may expire any moment, so it must not hold.
+        this.#throwIfStopped();
+        return turn.revision;
+      }
+    } catch (err) {
+      const error = waitError(err, runtime, this.session, terms);
+      await this.leave();
+      throw error;
+    }
+  }
+
+  /**
+   * Looks at the queue once, without waiting: resolves to the revision at which the contender is
+   * at the front, or takes it out of the queue and resolves to undefined.
+   */
+  async tryTurn(turnOf: TurnOf): Promise<bigint | undefined> {
+    try {
+      const turn = await turnOf(this.runtime, this);
+      if (!turn.lost && !turn.wait) return turn.revision;
+    } catch (err) {
+      await this.leave();
+      throw toConcordError(err, this.terms.what);
+    }
+    await this.leave();
+    return undefined;
+  }
+
+  /**
+   * Takes the contender out of the queue: closes its own session, or deletes its key. Never
+   * throws: a key that cannot be deleted goes with its session's lease.
+   */
+  async leave(): Promise<void> {
+    if (this.owned) await this.session.close();
+    else await withdraw(this.runtime, this.key, this.session);
+  }
+
+  #throwIfStopped(): void {
+    // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
+    // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
+    if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
+  }
+}
+
+/** How many keys exist under `prefix` now (one count-only read). */
+export async function countUnder(runtime: Runtime, prefix: string, what: string): Promise<number> {
+  const range = runtime.keys.prefixRange(prefix);
+  try {
+    const res = await runtime.etcd.kv.range({ key: range.key, range_end: range.rangeEnd, count_only: true });
+    return Number(res.count);
+  } catch (err) {
+    throw toConcordError(err, what);
+  }
+}
+
+/** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
+function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): AbortSignal {
+  return AbortSignal.any(
+    signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal],
+  );
+}
+
+/**
+ * The error a failed entry or wait reports: the terms' loss error when its session ended (lost,
+ * or closed by its owner while the Concord stays open), {@link ClosedError} when the Concord
+ * closes, the caller's abort reason as it is, anything else typed by {@link toConcordError}.
+ */
+function waitError<E extends Error>(
+  err: unknown,
+  runtime: Runtime,
+  session: Session,
+  terms: QueueTerms<E>,
+): unknown {
+  if (err instanceof SessionLostError || (err === session.signal.reason && !runtime.closed)) {
+    return terms.lost(`${terms.what}: its session ended while waiting`, err);
+  }
+  if (err instanceof ClosedError) return err;
+  return toConcordError(err, terms.what);
+}
+
+/**
+ * Deletes `key` if it is on `session`'s lease. The key name is unique to one entry, so the lease
+ * proves it is ours even when the put's outcome (and so its create revision) is unknown. Never
+ * throws: a key that cannot be deleted goes with the lease.
+ */
+async function withdraw(runtime: Runtime, key: string, session: Session): Promise<void> {
+  if (session.isLost) return;
+  try {
+    await runtime.etcd.kv.txn({
+      compare: [leaseCompare(runtime, key, session.leaseId)],
+      success: [{ request_delete_range: { key: runtime.keys.key(key) } }],
+      failure: [],
+    });
+  } catch (err) {
+    runtime.log.warn('could not remove a queue key; it goes with its session', {
+      key,
+      error: errorText(err),
+    });
+  }
+}

@@ -1,0 +1,194 @@
+import { type Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { errorText } from '../core/error-text.js';
+import type { Closable, Runtime } from '../core/runtime.js';
+import { toConcordError } from '../etcd/translate.js';
+import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
+import type { Session } from '../session/session.js';
+import { hubOf } from '../watch/hub.js';
+import { keyReplaced } from './key-replaced.js';
+import type { QueueTerms } from './terms.js';
+
+/** What a hold is made of: a queue entry that reached the front (a `Contender`). */
+export interface Claim<E extends Error> {
+  readonly runtime: Runtime;
+  readonly terms: QueueTerms<E>;
+  readonly session: Session;
+  /** Whether the session was created for this entry (and ends with it). */
+  readonly owned: boolean;
+  readonly key: string;
+  readonly createRevision: bigint;
+}
+
+/**
+ * A held queue key: what a `LockHandle` or a `Leadership` holds. It holds while its key exists
+ * with its create revision (`token`, the fencing token) and its session's local deadline has not
+ * passed.
+ *
+ * It learns of a loss from the session (lost or closed: before etcd can hand the key on), from a
+ * watch on its own key (deleted or re-created behind its back), and from a guarded write whose
+ * compare failed. A loss is reported once and synchronously: `signal` aborts with the terms' loss
+ * error and `lost$` emits it, before anything else runs. Writes and the release are guarded by
+ * the token on etcd's side, so a stale holder can never change anything, even before it noticed.
+ *
+ * Everything that works under a hold hangs off this one place: its session (and so its lease
+ * budget), `signal` for work scoped to the hold, and a release that runs only when asked, so
+ * such work can drain first.
+ */
+export class FencedHold<E extends Error> {
+  /** The held key (the Concord namespace stripped). */
+  readonly key: string;
+  /** The key's create revision: the fencing token. */
+  readonly token: bigint;
+  /** Emits the loss error once, then completes; completes without emitting once a release has finished. Replays. */
+  readonly lost$: Observable<E>;
+
+  readonly #claim: Claim<E>;
+  readonly #lost = new ReplaySubject<E>(1);
+  readonly #abort = new AbortController();
+  readonly #untrack: () => void;
+  readonly #watch: Subscription | undefined;
+  readonly #onSessionEnd = () => this.#markLost('its session ended', this.#claim.session.signal.reason);
+  #released: Promise<void> | undefined;
+
+  /**
+   * Holds `claim`, found at the front of its queue at `revision`. `owner` (the public handle) is
+   * closed with the Concord for as long as the hold lasts.
+   */
+  constructor(claim: Claim<E>, revision: bigint, owner: Closable) {
+    this.#claim = claim;
+    this.key = claim.key;
+    this.token = claim.createRevision;
+    this.lost$ = this.#lost.asObservable();
+    const { runtime, session, terms } = claim;
+    this.#untrack = runtime.track(owner);
+    session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+    this.#watch = hubOf(runtime)
+      .watch({ key: this.key }, { fromRevision: revision + 1n })
+      .subscribe({
+        next: (batch) => {
+          if (keyReplaced(batch, this.key, this.token)) this.#markLost('its key was deleted or replaced');
+        },
+        error: (err: unknown) => {
+          if (terms.unwatchedIsLoss) {
+            this.#markLost('its key can no longer be watched', err);
+            // Unlike every other loss this one leaves the key standing: give it up.
+            if (!claim.owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
+          } else this.#warn('relying on the session alone', err);
+        },
+      });
+    if (this.#abort.signal.aborted) this.#watch?.unsubscribe();
+    if (session.signal.aborted) this.#onSessionEnd();
+  }
+
+  /** True until the hold is released or lost; reading it checks the session's local deadline. */
+  get isHeld(): boolean {
+    // A passed deadline ends the session, whose listener ends this hold at once.
+    if (this.#claim.session.isLost) return false;
+    return !this.#abort.signal.aborted;
+  }
+
+  /** Aborted when the hold ends: with the loss error on loss, the terms' `released()` reason on release. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /**
+   * Commits `ops` atomically only if the hold still holds (etcd compares the key's create revision
+   * with the token), exactly once. Resolves to false, writing nothing, once it does not (and then
+   * marks the hold lost). Invalid ops throw before anything is sent, even after a loss.
+   */
+  async txn(ops: readonly TxnOp[]): Promise<boolean> {
+    const { runtime } = this.#claim;
+    toRequestOps(runtime, ops);
+    return this.#guarded('txn', () => guardedTxn(runtime, this.key, this.token, ops));
+  }
+
+  /**
+   * Replaces the value of the held key (on the same lease), guarded by the token. Resolves to
+   * whether it was written; false also marks the hold lost. Unlike {@link txn} it is retried after
+   * a lost answer: writing the same value under the same token twice is harmless, and a retry that
+   * finds the token gone reports a real loss.
+   */
+  setValue(value: Buffer): Promise<boolean> {
+    const { runtime, session } = this.#claim;
+    return this.#guarded('write', async () => {
+      const res = await runtime.etcd.kv.txn({
+        compare: [ownKeyCompare(runtime, this.key, this.token)],
+        success: [{ request_put: { key: runtime.keys.key(this.key), value, lease: session.leaseId } }],
+        failure: [],
+      });
+      return res.succeeded;
+    });
+  }
+
+  /**
+   * Ends the hold and gives the key up: revokes a session created for it, or (on a shared
+   * session) deletes the key guarded by the token, so a late release never deletes another
+   * holder's key or a newer key of the same session. Idempotent; does nothing to etcd after a
+   * loss. Rejects with a NotConnectedError if the key could not be deleted; it then goes when
+   * its session ends.
+   */
+  release(): Promise<void> {
+    this.#released ??= this.#release();
+    return this.#released;
+  }
+
+  async #release(): Promise<void> {
+    const { session, owned, terms } = this.#claim;
+    const wasHeld = this.#end(terms.released());
+    try {
+      if (owned) await session.close();
+      else if (wasHeld && !session.isLost) await this.#deleteKey();
+    } catch (err) {
+      throw toConcordError(err, `${terms.what}: release`);
+    } finally {
+      // Only now: whoever waits for the end (a campaign completing) learns it once the key is gone.
+      if (wasHeld) this.#lost.complete();
+    }
+  }
+
+  #warn(what: string, err: unknown): void {
+    this.#claim.runtime.log.warn(`watching a held key failed; ${what}`, {
+      key: this.key,
+      error: errorText(err),
+    });
+  }
+
+  /** Deletes the key, guarded by the token (so never another holder's key). */
+  async #deleteKey(): Promise<void> {
+    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }]);
+  }
+
+  async #guarded(op: string, commit: () => Promise<boolean>): Promise<boolean> {
+    if (!this.isHeld) return false;
+    let committed: boolean;
+    try {
+      committed = await commit();
+    } catch (err) {
+      throw toConcordError(err, `${this.#claim.terms.what}: ${op}`);
+    }
+    if (!committed) this.#markLost(`a guarded ${op} found its key gone`);
+    return committed;
+  }
+
+  #markLost(why: string, cause?: unknown): void {
+    const { terms, owned, session } = this.#claim;
+    const error = terms.lost(`${terms.what}: ${this.key} lost, ${why}`, cause);
+    if (!this.#end(error)) return;
+    this.#lost.next(error);
+    this.#lost.complete();
+    // The lease of a session created for this hold has nothing else to protect: free it now.
+    if (owned) void session.close();
+  }
+
+  /** Ends the hold once; returns whether this call ended it. */
+  #end(reason: Error): boolean {
+    if (this.#abort.signal.aborted) return false;
+    this.#abort.abort(reason);
+    // Undefined only while the constructor subscribes; it unsubscribes once it has the subscription.
+    this.#watch?.unsubscribe();
+    this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
+    this.#untrack();
+    return true;
+  }
+}

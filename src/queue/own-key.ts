@@ -1,0 +1,49 @@
+import type { ICompare } from 'etcd3';
+import type { Runtime } from '../core/runtime.js';
+
+/**
+ * Creates `key` with `value` on the lease `leaseId` and resolves to its create revision: the
+ * entry's place in the queue and, once it holds, its fencing token. By default the key is
+ * created only if absent; `onlyIf` replaces that condition (a try that enters only when nobody
+ * is ahead). When the condition fails, a key already there on the same lease is adopted: it is
+ * what an earlier attempt of this very call wrote before its answer was lost (etcd3 retries such
+ * calls), so retrying after a cut is safe. Resolves to undefined when the condition fails and
+ * the key is not ours.
+ */
+export async function createOwnKey(
+  runtime: Runtime,
+  key: string,
+  value: Buffer,
+  leaseId: string,
+  onlyIf?: ICompare,
+): Promise<bigint | undefined> {
+  const etcdKey = runtime.keys.key(key);
+  const res = await runtime.etcd.kv.txn({
+    compare: [onlyIf ?? { key: etcdKey, target: 'Create', result: 'Equal', create_revision: '0' }],
+    success: [{ request_put: { key: etcdKey, value, lease: leaseId, prev_kv: true } }],
+    failure: [{ request_range: { key: etcdKey } }],
+  });
+  if (res.succeeded) {
+    // A put that finds the key already there (only possible with `onlyIf`) keeps its create revision.
+    const previous = res.responses[0]?.response_put?.prev_kv;
+    return BigInt(previous ? previous.create_revision : res.header.revision);
+  }
+  const existing = res.responses[0]?.response_range?.kvs[0];
+  return existing && existing.lease === leaseId ? BigInt(existing.create_revision) : undefined;
+}
+
+/**
+ * The compare that holds only while no key exists under `prefix`. A range compare holds for every
+ * key in the range; on an empty range etcd compares the zero value, so "create revision == 0"
+ * means "no key under the prefix".
+ */
+export function prefixEmpty(runtime: Runtime, prefix: string): ICompare {
+  const range = runtime.keys.prefixRange(prefix);
+  return {
+    key: range.key,
+    range_end: range.rangeEnd,
+    target: 'Create',
+    result: 'Equal',
+    create_revision: '0',
+  };
+}

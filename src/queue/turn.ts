@@ -1,0 +1,63 @@
+import type { Runtime } from '../core/runtime.js';
+import { keysAhead, type QueueEntry } from './keys-ahead.js';
+import { waitDeleted, waitForDeletes } from './wait-deletes.js';
+
+/**
+ * Where a contender stands: its key is gone (`lost`), it is at the front (no `wait`; `revision`
+ * is the revision of that check), or it must `wait` for something before looking again.
+ */
+export type Turn =
+  | { lost: true }
+  | { lost: false; revision: bigint; wait?: (signal: AbortSignal) => Promise<void> };
+
+/** A queue's rule for when an entry's turn has come: one guarded look at the queue. */
+export type TurnOf = (runtime: Runtime, own: QueueEntry) => Promise<Turn>;
+
+/**
+ * The turn of a contender that may go once no key under `prefix` is older than its own (a mutex,
+ * an election, either side of a read-write lock with the prefix it yields to). It waits on the
+ * newest such key only, so a release wakes only the waiter directly behind it, and then looks
+ * again (a waiter ahead may have given up while an older one still holds).
+ */
+export function newestAhead(prefix: string): TurnOf {
+  return async (runtime, own) => {
+    const ahead = await keysAhead(runtime, own, prefix, 1);
+    if (ahead.lost) return ahead;
+    const { revision } = ahead;
+    const blocker = ahead.entries[0];
+    if (!blocker) return { lost: false, revision };
+    return { lost: false, revision, wait: (signal) => waitDeleted(runtime, blocker.key, revision, signal) };
+  };
+}
+
+/**
+ * The turn of a contender that may go once fewer than `permits` keys under `prefix` are older
+ * than its own (a semaphore). Since keys only ever become newer, that count never grows again,
+ * which is what bounds the holders. Any release can free a permit, so the wait follows the whole
+ * prefix (one shared watch per Concord through the hub) and counts the older keys that go,
+ * without re-reading.
+ */
+export function fewerAhead(prefix: string, permits: number): TurnOf {
+  return async (runtime, own) => {
+    const ahead = await keysAhead(runtime, own, prefix, 0);
+    if (ahead.lost) return ahead;
+    const { revision, entries } = ahead;
+    if (entries.length < permits) return { lost: false, revision };
+    const older = new Set(entries.map((e) => e.key));
+    return {
+      lost: false,
+      revision,
+      // Done once fewer than `permits` older keys remain, or the contender's own key went (the
+      // next look at the queue then reports it lost).
+      wait: (signal) =>
+        waitForDeletes(
+          runtime,
+          { prefix },
+          new Set([...older, own.key]),
+          (remaining) => !remaining.has(own.key) || remaining.size - 1 < permits,
+          revision,
+          signal,
+        ),
+    };
+  };
+}

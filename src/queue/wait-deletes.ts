@@ -1,0 +1,144 @@
+import type { Subscription } from 'rxjs';
+import type { Runtime } from '../core/runtime.js';
+import { ClosedError } from '../errors.js';
+import { hubOf } from '../watch/hub.js';
+import { resolveRange } from '../watch/range.js';
+import type { WatchBatch, WatchRange } from '../watch/types.js';
+
+/**
+ * Resolves once `key` no longer exists; the caller saw it at `revision`. Watches only that one
+ * key, so a release wakes only the waiter behind it. Rejects with the signal's reason when
+ * `signal` aborts, and with the watch's error if the watch fails; either way the watch is
+ * cancelled.
+ */
+export function waitDeleted(
+  runtime: Runtime,
+  key: string,
+  revision: bigint,
+  signal: AbortSignal,
+): Promise<void> {
+  return waitForDeletes(
+    runtime,
+    { key },
+    new Set([key]),
+    (remaining) => remaining.size === 0,
+    revision,
+    signal,
+  );
+}
+
+/**
+ * Resolves once `enough(remaining)` holds, where `remaining` holds the `keys` (all within
+ * `range`, all seen existing at `revision`) not deleted since. Keys only ever leave
+ * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}.
+ */
+export function waitForDeletes(
+  runtime: Runtime,
+  range: WatchRange,
+  keys: ReadonlySet<string>,
+  enough: (remaining: ReadonlySet<string>) => boolean,
+  revision: bigint,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else new DeleteWait(runtime, range, keys, enough, revision, signal, resolve, reject).follow(undefined);
+  });
+}
+
+/** One {@link waitForDeletes}: the keys still there, the watch that removes them, and how it settles. */
+class DeleteWait {
+  readonly #remaining: Set<string>;
+  #subscription: Subscription | undefined;
+  #settled = false;
+
+  constructor(
+    readonly runtime: Runtime,
+    readonly range: WatchRange,
+    keys: ReadonlySet<string>,
+    readonly enough: (remaining: ReadonlySet<string>) => boolean,
+    readonly revision: bigint,
+    readonly signal: AbortSignal,
+    readonly resolve: () => void,
+    readonly reject: (err: unknown) => void,
+  ) {
+    this.#remaining = new Set(keys);
+    signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /**
+   * Watching from `revision + 1` would be exact, but etcd serves a watch that starts in the past
+   * from a catch-up loop that runs only every 100 ms, which would delay every handoff. So the
+   * watch starts "now" (`fromRevision` undefined), and once etcd has established it (the hub's
+   * first progress batch) one read tells which keys went away in between. If that read fails,
+   * this falls back to the exact watch from `revision + 1`.
+   */
+  follow(fromRevision: bigint | undefined): void {
+    let checked = fromRevision !== undefined;
+    this.#subscription?.unsubscribe();
+    this.#subscription = hubOf(this.runtime)
+      .watch(this.range, fromRevision === undefined ? undefined : { fromRevision })
+      .subscribe({
+        next: (batch) => {
+          if (batch.type !== 'progress') this.#apply(batch);
+          else if (!checked) {
+            checked = true;
+            this.#check();
+          }
+        },
+        error: (err: unknown) => this.#finish(err),
+        complete: () =>
+          this.#finish(this.signal.reason ?? new ClosedError('the watch ended: the Concord is closed')),
+      });
+    // A batch delivered during subscribe may already have settled the wait.
+    if (this.#settled) this.#subscription.unsubscribe();
+  }
+
+  #apply(batch: Exclude<WatchBatch, { type: 'progress' }>): void {
+    if (batch.type === 'resync') {
+      this.#keep((key) => batch.snapshot.has(key));
+      return;
+    }
+    const deleted = new Set(batch.events.filter((e) => e.type === 'delete').map((e) => e.kv.key));
+    this.#keep((key) => !deleted.has(key));
+  }
+
+  /** Reads which keys exist now, once the watch is established. */
+  #check(): void {
+    existing(this.runtime, this.range).then(
+      (present) => {
+        if (!this.#settled) this.#keep((key) => present.has(key));
+      },
+      () => {
+        if (!this.#settled) this.follow(this.revision + 1n);
+      },
+    );
+  }
+
+  #keep(present: (key: string) => boolean): void {
+    for (const key of [...this.#remaining]) if (!present(key)) this.#remaining.delete(key);
+    if (this.enough(this.#remaining)) this.#finish();
+  }
+
+  readonly #onAbort = () => this.#finish(this.signal.reason);
+
+  #finish(err?: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.signal.removeEventListener('abort', this.#onAbort);
+    this.#subscription?.unsubscribe();
+    if (err === undefined) this.resolve();
+    else this.reject(err);
+  }
+}
+
+/** The keys that exist in `range` now. */
+async function existing(runtime: Runtime, range: WatchRange): Promise<Set<string>> {
+  const { key, rangeEnd } = resolveRange(runtime.keys, range);
+  const res = await runtime.etcd.kv.range({
+    key,
+    ...(rangeEnd ? { range_end: rangeEnd } : {}),
+    keys_only: true,
+  });
+  return new Set(res.kvs.map((kv) => runtime.keys.strip(kv.key)));
+}

@@ -1,0 +1,49 @@
+import type { IWatchRequest, IWatchResponse } from 'etcd3';
+import type { ReconnectingStream } from '../etcd/reconnecting-stream.js';
+
+/**
+ * Notices a watch stream that went silent. Started when a stream opens and told of every
+ * response; after half of `timeoutMs` without one it asks etcd for a progress notification (once
+ * per silence: etcd answers it even when idle, so any answer proves the stream alive), after
+ * `timeoutMs` it resets the stream, so the next one gets a fresh connection. Checks every quarter
+ * of the timeout (at least every 25 ms); `stop()` leaves no timer behind.
+ */
+export class StallDetector {
+  private timer: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private probed = false;
+
+  constructor(
+    private readonly stream: Pick<ReconnectingStream<IWatchRequest, IWatchResponse>, 'write' | 'fail'>,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Starts watching a new stream, as if it had just answered. */
+  start(): void {
+    this.stop();
+    this.heard();
+    this.timer = setInterval(() => this.check(), Math.max(25, Math.floor(this.timeoutMs / 4)));
+  }
+
+  /** The stream answered: the silence starts over. */
+  heard(): void {
+    this.lastHeard = Date.now();
+    this.probed = false;
+  }
+
+  /** The stream is gone: nothing to watch. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private check(): void {
+    const silent = Date.now() - this.lastHeard;
+    if (silent >= this.timeoutMs) {
+      this.stream.fail(new Error(`watch stream silent for ${silent} ms`), 'reset');
+    } else if (silent >= this.timeoutMs / 2 && !this.probed) {
+      this.probed = true;
+      this.stream.write({ progress_request: {} });
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// Type tests of the package test: compiled (never run) with tsc --strict under moduleResolution
+// node16, nodenext and bundler against the installed tarball. A line that should not compile
+// carries @ts-expect-error, so it fails the compile if it ever does.
+import {
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  fallback,
+  handleAll,
+  retry,
+  TimeoutStrategy,
+  timeout,
+  wrap,
+} from 'cockatiel';
+import * as cockatiel3 from 'cockatiel3';
+import {
+  type Concord,
+  type ConcordErrorCode,
+  type ConcordOptions,
+  type ConnectionState,
+  isConcordError,
+  type LockHandle,
+} from 'concord-etcd';
+import { map, type Observable } from 'rxjs';
+
+// Policies of the app's own cockatiel 4 fit `policies`...
+export const withCockatiel4: ConcordOptions = {
+  policies: {
+    global: wrap(
+      retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() }),
+      circuitBreaker(handleAll, { halfOpenAfter: 1_000, breaker: new ConsecutiveBreaker(3) }),
+    ),
+    host: () => timeout(2_000, TimeoutStrategy.Aggressive),
+    reconnect: new ExponentialBackoff({ initialDelay: 10, maxDelay: 500 }),
+  },
+};
+
+// ...and so do cockatiel 3's, the major concord itself uses.
+export const withCockatiel3: ConcordOptions = {
+  policies: {
+    global: cockatiel3.retry(cockatiel3.handleAll, { maxAttempts: 3 }),
+    host: () => cockatiel3.timeout(2_000, cockatiel3.TimeoutStrategy.Cooperative),
+    reconnect: new cockatiel3.ConstantBackoff(100),
+  },
+};
+
+export const withFallback: ConcordOptions = {
+  // @ts-expect-error a fallback policy would hand etcd3 its fallback value in place of etcd's answer
+  policies: { global: fallback(handleAll, 'stale') },
+};
+
+// The guard narrows to the class of the code it is given.
+export function describeError(err: unknown): string {
+  if (isConcordError(err, 'INVALID_ARGUMENT')) return `${err.argument} ${err.rule}`;
+  if (isConcordError(err, 'CONFIG_VALIDATION')) return err.issues.join('; ');
+  if (isConcordError(err)) {
+    const code: ConcordErrorCode = err.code;
+    return code;
+  }
+  // @ts-expect-error not a concord error code
+  isConcordError(err, 'NO_SUCH_CODE');
+  return String(err);
+}
+
+// Observables take the app's rxjs operators (rxjs is a peer dependency: one copy).
+export function keysUnder(concord: Concord, prefix: string): Observable<number> {
+  return concord.view({ prefix }).pipe(map((view) => view.entries.size));
+}
+export const states = (concord: Concord): Observable<ConnectionState> => concord.state$;
+
+// Handles are AsyncDisposable.
+export async function guarded(concord: Concord): Promise<boolean> {
+  await using lock: LockHandle = await concord.mutex('jobs').lock();
+  return lock.txn([{ type: 'put', key: 'job-state', value: 'done' }]);
+}

@@ -1,0 +1,55 @@
+// Every snippet in the README and every example imports what a user would: the package by its
+// npm name, its peer rxjs, node: builtins, or another package from the registry, never a path
+// into src/.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  peerDependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
+const IMPORT = /\bfrom\s+'([^']+)'|\bimport\(\s*'([^']+)'\s*\)|\brequire\(\s*'([^']+)'\s*\)/g;
+
+function specifiers(code: string): string[] {
+  return [...code.matchAll(IMPORT)].map((m) => m[1] ?? m[2] ?? m[3]!);
+}
+
+test(`README code blocks import the package as '${pkg.name}' and nothing from the repository`, () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```(?:ts|js|typescript|javascript)\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const imported = blocks.flatMap(specifiers);
+  assert.ok(imported.includes(pkg.name), `no README snippet imports '${pkg.name}'`);
+  // Anything else must be something a user installs (a peer or a schema library) or a builtin.
+  const known = new Set([
+    pkg.name,
+    ...Object.keys(pkg.peerDependencies),
+    ...Object.keys(pkg.devDependencies),
+  ]);
+  assert.deepEqual(
+    imported.filter((s) => !known.has(s) && !s.startsWith('node:')),
+    [],
+  );
+});
+
+test(`examples import the package as '${pkg.name}', never from src/`, () => {
+  const dir = join(ROOT, 'examples');
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  for (const file of files) {
+    const imported = specifiers(readFileSync(join(dir, file), 'utf8'));
+    assert.deepEqual(
+      imported.filter((s) => /(^|\/)src\//.test(s) || s === 'concord'),
+      [],
+      `examples/${file}`,
+    );
+  }
+  const mains = files.filter((f) => !f.startsWith('support/'));
+  assert.ok(
+    mains.every((f) => specifiers(readFileSync(join(dir, f), 'utf8')).includes(pkg.name)),
+    'every example imports concord-etcd',
+  );
+});
