@@ -159,8 +159,9 @@ provide_35() {
     report "$server" "$client"
     return
   fi
-  command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 ||
+  if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then
     fail "etcd 3.5 is fetched from Debian's archive with apt-get and dpkg, which this machine lacks; set ETCD_BIN to an etcd 3.5 binary instead"
+  fi
   local id="" codename=""
   # shellcheck disable=SC1091
   [[ -r /etc/os-release ]] && { id=$(. /etc/os-release && echo "${ID:-}"); codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}"); }
