@@ -19,13 +19,8 @@ export const ETCDCTL_INSTALL_HINT =
  * so a missing etcd fails the first test with instructions instead of a spawn ENOENT or a timeout.
  */
 export function resolveEtcdBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env.ETCD_BIN;
-  if (configured !== undefined && configured !== '') {
-    if (isExecutableFile(configured)) return configured;
-    throw new Error(
-      `etcd binary not found: ETCD_BIN=${configured} is not an executable file. ${INSTALL_HINT}`,
-    );
-  }
+  const configured = fromVariable('etcd', 'ETCD_BIN', env, INSTALL_HINT);
+  if (configured !== undefined) return configured;
   const found = onPath('etcd', env);
   if (found !== undefined) return found;
   throw new Error(`etcd binary not found: no \`etcd\` on PATH and ETCD_BIN is not set. ${INSTALL_HINT}`);
@@ -39,13 +34,8 @@ export function resolveEtcdBinary(env: NodeJS.ProcessEnv = process.env): string 
  * etcdctl fail with instructions, they are never skipped.
  */
 export function resolveEtcdctlBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const configured = env.ETCDCTL_BIN;
-  if (configured !== undefined && configured !== '') {
-    if (isExecutableFile(configured)) return configured;
-    throw new Error(
-      `etcdctl binary not found: ETCDCTL_BIN=${configured} is not an executable file. ${ETCDCTL_INSTALL_HINT}`,
-    );
-  }
+  const configured = fromVariable('etcdctl', 'ETCDCTL_BIN', env, ETCDCTL_INSTALL_HINT);
+  if (configured !== undefined) return configured;
   let server: string | undefined;
   try {
     server = resolveEtcdBinary(env);
@@ -60,6 +50,20 @@ export function resolveEtcdctlBinary(env: NodeJS.ProcessEnv = process.env): stri
     `etcdctl binary not found: ETCDCTL_BIN is not set and there is no \`etcdctl\` beside ` +
       `${server ?? 'the etcd server'} or on PATH. ${ETCDCTL_INSTALL_HINT}`,
   );
+}
+
+// The binary named by environment variable `variable`, undefined when it is unset or empty; a
+// set variable that names no executable file is an error, never a fallback to PATH.
+function fromVariable(
+  what: string,
+  variable: string,
+  env: NodeJS.ProcessEnv,
+  hint: string,
+): string | undefined {
+  const configured = env[variable];
+  if (configured === undefined || configured === '') return undefined;
+  if (isExecutableFile(configured)) return configured;
+  throw new Error(`${what} binary not found: ${variable}=${configured} is not an executable file. ${hint}`);
 }
 
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
