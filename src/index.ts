@@ -23,7 +23,7 @@ export type { Logger } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';
-export type { ElectionOptions, LeaderInfo } from './election/types.js';
+export type { ElectionKeyLayout, ElectionOptions, LeaderInfo } from './election/types.js';
 export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
 export {
   AuthenticationFailedError,

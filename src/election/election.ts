@@ -1,29 +1,40 @@
 import { defer, distinctUntilChanged, map, type Observable } from 'rxjs';
 import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
-import { checkOptions, checkSegment } from '../core/validate.js';
+import { checkOptions } from '../core/validate.js';
 import { LeadershipLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
+import { onePerLease } from '../queue/one-per-lease.js';
 import type { QueueTerms } from '../queue/terms.js';
 import { newestAhead } from '../queue/turn.js';
 import { checkSessionChoice } from '../session/session.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
-import { checkValue, type ElectionLayout, electionLayout, leaderOf, sameLeader } from './layout.js';
+import {
+  checkLayout,
+  checkValue,
+  type ElectionLayout,
+  electionLayout,
+  leaderOf,
+  sameLeader,
+} from './layout.js';
 import { Leadership } from './leadership.js';
-import type { ElectionOptions, LeaderInfo } from './types.js';
+import type { ElectionKeyLayout, ElectionOptions, LeaderInfo } from './types.js';
 
 /**
  * A leader election among every campaign for the same name in the same namespace, in any
  * process. Fair: candidates are elected in the order they campaigned (by their key's create
  * revision), and each waits only on the candidate right before it. Keys live under
- * `election/<name>/`.
+ * `election/<name>/`, or with `layout: 'go'` under `<name>/` as etcd's Go recipes put them (see
+ * {@link ElectionKeyLayout}).
  */
 export class Election {
   /** The election's name, as given. */
   readonly name: string;
+  /** Where its candidates' keys live: `options.layout`, default `'etcd3'`. */
+  readonly layout: ElectionKeyLayout;
   /**
    * The current leader on subscribe (undefined when there is none), then every change: a new
    * leader, a proclaimed value, no leader. All observers of one Concord share one server-side
@@ -39,13 +50,14 @@ export class Election {
 
   /** @internal Use `concord.election(name, options)`. */
   constructor(runtime: Runtime, name: string, options: ElectionOptions = {}) {
-    checkSegment('name', name);
-    const layout = electionLayout(name);
-    assertFits('name', runtime.keys.key(layout.prefix));
-    checkOptions('options', options, ['session', 'ttl']);
+    checkOptions('options', options, ['session', 'ttl', 'layout']);
+    checkLayout(name, options.layout);
+    const layout = electionLayout(name, options.layout);
+    assertFits('name', runtime.keys.key(layout.naming.longest(layout.prefix)));
     checkSessionChoice(options);
     runtime.assertOpen('election');
     this.name = name;
+    this.layout = options.layout ?? 'etcd3';
     this.#runtime = runtime;
     this.#options = options;
     this.#layout = layout;
@@ -70,7 +82,9 @@ export class Election {
    * the session is lost or the key is deleted, while waiting or while leading; a candidate
    * whose key expired while it waited never emits. Keep the subscription open while leading:
    * operators that unsubscribe after the first value (`take(1)`, `first()`, `firstValueFrom`)
-   * resign at once.
+   * resign at once. With `layout: 'go'` and a shared `session`, a second campaign of the same
+   * session while one is open errors with `InvalidArgumentError` (one key per lease), and one
+   * started right after another ended first waits for that one's key to go.
    */
   campaign(value: string): Observable<Leadership> {
     const runtime = this.#runtime;
@@ -87,7 +101,11 @@ export class Election {
       const contender = await Contender.enter(runtime, entry, signal);
       return new Leadership(contender, await contender.waitTurn(newestAhead(prefix)), value);
     };
-    return holdWhile(runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true });
+    const hold = (finished?: (settled: Promise<void>) => void) =>
+      holdWhile(runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true, finished });
+    const { session } = this.#options;
+    if (!naming.perLease || session === undefined) return hold();
+    return onePerLease(session, naming.key(prefix, session.leaseId), this.#terms.what, hold);
   }
 
   /** The current leader, read linearizably, or undefined when no candidate holds the election. */

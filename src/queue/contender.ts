@@ -80,6 +80,9 @@ export class Contender<E extends Error> implements QueueEntry {
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
+      // A key named per lease is the next entry's key too: it must be gone before anyone learns
+      // this entry is over, or the next one could adopt it just before it is deleted.
+      else if (entry.naming.perLease) await putting.then(leave, leave);
       else void putting.then(leave, leave);
       throw error;
     }
