@@ -26,6 +26,15 @@ export interface ConcordWatchOptions {
    * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
    */
   stallTimeoutMs?: number;
+  /**
+   * How often the watch stream asks etcd for progress, so that the revision of quiet ranges
+   * (`progress` batches, `View.revision`) keeps moving without the server flag
+   * `--experimental-watch-progress-notify-interval`. Only on members that answer such requests
+   * in order with the events (etcd 3.4.25+, 3.5.8+, 3.6+: read from the member's version once per
+   * stream); older members still get the stall probes, whose answers count for liveness only.
+   * 0 turns the requests off. Default 2,000 ms.
+   */
+  progressIntervalMs?: number;
   /** Keys per page when reading a whole range (first view load, re-read after compaction). Default 5,000. */
   pageSize?: number;
   /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
@@ -92,10 +101,16 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   checkTls(options.tls);
   checkPolicies(options.policies);
   checkLogger(options.logger);
-  checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
+  checkOptions('options.watch', options.watch, [
+    'stallTimeoutMs',
+    'progressIntervalMs',
+    'pageSize',
+    'maxBuffered',
+  ]);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
   checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
+  checkZeroOrAtLeast('options.watch.progressIntervalMs', options.watch?.progressIntervalMs, 10);
   checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
   checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
   const { global, host, reconnect } = options.policies ?? {};
@@ -111,6 +126,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
+      progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,
       pageSize: options.watch?.pageSize ?? 5_000,
       maxBuffered: options.watch?.maxBuffered ?? 1_000,
     },
@@ -139,6 +155,14 @@ function resolveEndpoints(value: string | readonly string[] | undefined): string
     }
   }
   return endpoints;
+}
+
+/** Throws unless `value` is undefined, 0 (off) or an integer >= `min`. */
+function checkZeroOrAtLeast(argument: string, value: unknown, min: number): void {
+  if (value === undefined || value === 0) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(argument, `must be 0 (off) or an integer >= ${min}`, value);
+  }
 }
 
 function checkAuth(auth: unknown): void {

@@ -15,6 +15,8 @@ export interface Closable {
 export interface HubSettings {
   /** A stream silent for this long (no event, progress or answer to a progress request) is torn down and resumed. */
   stallTimeoutMs: number;
+  /** How often to ask a member that answers progress requests in order for progress; 0: never. */
+  progressIntervalMs: number;
   /** Keys per page when re-reading a range after compaction. */
   pageSize: number;
   /** Batches buffered for a subscriber that has not taken them yet (see `watchIterator`). */
