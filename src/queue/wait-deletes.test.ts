@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { settled, waitUntil } from '../../test/support/wait.js';
-import { rangeCalls } from '../../test/watch/helpers.js';
+import { rangeCalls, watchGauges } from '../../test/watch/helpers.js';
 import { Concord, runtimeOf } from '../concord.js';
 import { waitDeleted } from './wait-deletes.js';
 
@@ -21,6 +21,10 @@ after(async () => {
   await cluster?.stop();
 });
 
+/** Waits until etcd has created the wait's watch (not only until the hub asked for it). */
+const watching = () =>
+  waitUntil(async () => (await watchGauges(cluster.members[0]!)).watchers === 1, { message: 'the watch' });
+
 const put = async (key: string) => BigInt((await cluster.client().put(key).value('x')).header.revision);
 
 test('nothing written since the look: no read, and the delete resolves the wait', async () => {
@@ -28,7 +32,7 @@ test('nothing written since the look: no read, and the delete resolves the wait'
   const member = cluster.members[0]!;
   const reads = await rangeCalls(member);
   const waiting = waitDeleted(runtimeOf(concord), 'wd/a', revision, new AbortController().signal);
-  await waitUntil(() => concord.watchStats().upstreamWatches === 1, { message: 'the watch' });
+  await watching();
   assert.equal(await settled(waiting), false);
   await cluster.client().delete().key('wd/a');
   await waiting;
@@ -49,7 +53,7 @@ test('written since the look but still there: one read, then the delete resolves
   const revision = await put('wd/c');
   await put('wd/other');
   const waiting = waitDeleted(runtimeOf(concord), 'wd/c', revision, new AbortController().signal);
-  await waitUntil(() => concord.watchStats().upstreamWatches === 1, { message: 'the watch' });
+  await watching();
   assert.equal(await settled(waiting), false);
   await cluster.client().delete().key('wd/c');
   await waiting;
