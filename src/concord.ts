@@ -10,6 +10,7 @@ import { Runtime } from './core/runtime.js';
 import { Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
+import { startEndpointSync } from './etcd/endpoint-sync.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
 import { Semaphore } from './lock/semaphore.js';
@@ -59,6 +60,8 @@ export class Concord implements AsyncDisposable {
     const keys = new Keyspace(resolved.namespace);
     this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
     this.state$ = monitor.state$;
+    const { autoSyncIntervalMs: intervalMs, secure } = resolved;
+    if (intervalMs > 0) startEndpointSync(this.#runtime, { intervalMs, secure });
   }
 
   /**

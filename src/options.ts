@@ -56,6 +56,14 @@ export interface ConcordOptions {
   callTimeoutMs?: number;
   /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
   probeIntervalMs?: number;
+  /**
+   * How often to read the cluster's member list and make its members' client URLs the endpoints
+   * (Go's `AutoSyncInterval`), so members replaced at new addresses stay reachable. Only when the
+   * endpoint that answers is an address its member advertises: through a proxy, a load balancer,
+   * a DNS alias or a NAT port the endpoints stay as given. `0` or `false` turns it off. Default
+   * 30,000 ms (integer >= 100).
+   */
+  autoSyncIntervalMs?: number | false;
   watch?: ConcordWatchOptions;
 }
 
@@ -71,6 +79,10 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;
+  /** 0: off. */
+  autoSyncIntervalMs: number;
+  /** Whether the client talks TLS (endpoints synced from the member list must then be https). */
+  secure: boolean;
   hub: HubSettings;
 }
 
@@ -83,6 +95,7 @@ const OPTION_NAMES = [
   'logger',
   'callTimeoutMs',
   'probeIntervalMs',
+  'autoSyncIntervalMs',
   'watch',
 ] as const;
 
@@ -109,6 +122,8 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   ]);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
+  const autoSync = options.autoSyncIntervalMs === false ? 0 : options.autoSyncIntervalMs;
+  checkZeroOrAtLeast('options.autoSyncIntervalMs', autoSync, 100, '0 or false');
   checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
   checkZeroOrAtLeast('options.watch.progressIntervalMs', options.watch?.progressIntervalMs, 10);
   checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
@@ -124,6 +139,8 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     logger: options.logger,
     callTimeoutMs: options.callTimeoutMs ?? 5_000,
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
+    autoSyncIntervalMs: autoSync ?? 30_000,
+    secure: options.tls !== undefined || endpoints.some((e) => /^https:/i.test(e)),
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
       progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,
@@ -157,11 +174,11 @@ function resolveEndpoints(value: string | readonly string[] | undefined): string
   return endpoints;
 }
 
-/** Throws unless `value` is undefined, 0 (off) or an integer >= `min`. */
-function checkZeroOrAtLeast(argument: string, value: unknown, min: number): void {
+/** Throws unless `value` is undefined, 0 (off) or an integer >= `min`; `off` says how to turn it off. */
+function checkZeroOrAtLeast(argument: string, value: unknown, min: number, off = '0'): void {
   if (value === undefined || value === 0) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(argument, `must be 0 (off) or an integer >= ${min}`, value);
+    throw new InvalidArgumentError(argument, `must be ${off} (off) or an integer >= ${min}`, value);
   }
 }
 

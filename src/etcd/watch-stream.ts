@@ -1,4 +1,5 @@
 import type { Etcd3, ICallable, IDuplexStream, IStatusResponse, IWatchRequest, IWatchResponse } from 'etcd3';
+import { callHost, type PoolHost } from './pool.js';
 
 /** The etcd member a watch stream was opened on, as its maintenance Status reports it. */
 export interface WatchServer {
@@ -18,20 +19,6 @@ export type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse> & {
 
 interface WatchServiceClient {
   watch(metadata: unknown, options: object): IDuplexStream<IWatchRequest, IWatchResponse>;
-}
-
-interface MaintenanceServiceClient {
-  status(
-    request: object,
-    metadata: unknown,
-    options: { deadline: number },
-    callback: (err: Error | null, res: IStatusResponse) => void,
-  ): void;
-}
-
-/** One host of etcd3's pool: the gRPC service clients of one endpoint. */
-interface PoolHost {
-  getServiceClient(name: string): unknown;
 }
 
 const STATUS_DEADLINE_MS = 5_000;
@@ -61,17 +48,10 @@ export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
 
 /** Asks `host` (not any host of the pool) for its member id and version; undefined on failure. */
 function serverOf(host: PoolHost, metadata: unknown): Promise<WatchServer | undefined> {
-  return new Promise((resolve) => {
-    try {
-      const client = host.getServiceClient('Maintenance') as MaintenanceServiceClient;
-      client.status({}, metadata, { deadline: Date.now() + STATUS_DEADLINE_MS }, (err, res) => {
-        resolve(err || !res ? undefined : { memberId: String(res.header.member_id), version: res.version });
-      });
-    } catch {
-      // The host was closed meanwhile: its stream is going too.
-      resolve(undefined);
-    }
-  });
+  return callHost<IStatusResponse>(host, 'Maintenance', 'status', {}, metadata, STATUS_DEADLINE_MS).then(
+    (res) => ({ memberId: String(res.header.member_id), version: res.version }),
+    () => undefined,
+  );
 }
 
 /**
