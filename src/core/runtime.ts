@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
@@ -41,7 +42,10 @@ export class Runtime {
     readonly monitor: ConnectionMonitor,
     readonly hubSettings: HubSettings,
     readonly reconnectBackoff: ConcordBackoff,
-  ) {}
+  ) {
+    // Every wait in progress listens to it (see linkSignals): many at once is normal, not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Aborted when the Concord closes. */
   get signal(): AbortSignal {

@@ -1,4 +1,4 @@
-import { abortable } from '../core/abort.js';
+import { abortable, type LinkedSignal, linkSignals } from '../core/abort.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, SessionLostError } from '../errors.js';
@@ -46,8 +46,8 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly owned: boolean,
     readonly key: string,
     readonly createRevision: bigint,
-    /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
-    readonly stop: AbortSignal,
+    /** The caller's signal: aborting it ends a wait. */
+    readonly callerSignal: AbortSignal | undefined,
   ) {}
 
   /**
@@ -67,16 +67,18 @@ export class Contender<E extends Error> implements QueueEntry {
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
-    const putting = retryTransient(runtime, terms.what, stop, () =>
+    const putting = retryTransient(runtime, terms.what, stop.signal, () =>
       createOwnKey(runtime, key, entry.value, session.leaseId),
     ).then((createRevision) => {
       if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
       return createRevision;
     });
     try {
-      const createRevision = await abortable(putting, stop);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+      const createRevision = await abortable(putting, stop.signal);
+      stop.unlink();
+      return new Contender(runtime, terms, session, owned, key, createRevision, signal);
     } catch (err) {
+      stop.unlink();
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
@@ -116,8 +118,7 @@ export class Contender<E extends Error> implements QueueEntry {
       throw toConcordError(err, terms.what);
     }
     if (createRevision !== undefined) {
-      const stop = stopSignal(runtime, session, undefined);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+      return new Contender(runtime, terms, session, owned, key, createRevision, undefined);
     }
     if (owned) await session.close();
     return undefined;
@@ -133,27 +134,30 @@ export class Contender<E extends Error> implements QueueEntry {
    */
   async waitTurn(turnOf: TurnOf): Promise<bigint> {
     const { runtime, terms } = this;
+    const stop = stopSignal(runtime, this.session, this.callerSignal);
     try {
       for (;;) {
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         const turn = await abortable(
-          retryTransient(runtime, terms.what, this.stop, () => turnOf(runtime, this)),
-          this.stop,
+          retryTransient(runtime, terms.what, stop.signal, () => turnOf(runtime, this)),
+          stop.signal,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
         if (turn.wait) {
-          await turn.wait(this.stop);
+          await turn.wait(stop.signal);
           continue;
         }
         // The key existed at `revision`, but a process that was paused may already be past its
         // session's local deadline: then the lease may expire any moment, so it must not hold.
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         return turn.revision;
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);
       await this.leave();
       throw error;
+    } finally {
+      stop.unlink();
     }
   }
 
@@ -182,10 +186,10 @@ export class Contender<E extends Error> implements QueueEntry {
     else await withdraw(this.runtime, this.key, this.session);
   }
 
-  #throwIfStopped(): void {
+  #throwIfStopped(stop: LinkedSignal): void {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
-    if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
+    if (this.session.isLost || stop.signal.aborted) stop.signal.throwIfAborted();
   }
 }
 
@@ -200,11 +204,13 @@ export async function countUnder(runtime: Runtime, prefix: string, what: string)
   }
 }
 
-/** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
-function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): AbortSignal {
-  return AbortSignal.any(
-    signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal],
-  );
+/**
+ * Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes.
+ * Linked, not `AbortSignal.any`: the Concord's signal (and a shared session's) outlives every
+ * wait, and the caller unlinks it when the wait is over.
+ */
+function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): LinkedSignal {
+  return linkSignals(signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal]);
 }
 
 /**
