@@ -60,6 +60,25 @@ export class Leadership implements AsyncDisposable {
   }
 
   /**
+   * Milliseconds left of the lease budget of the session the leadership is held with: how long it
+   * is known to lead without another renewing ack. 0 once resigned or lost.
+   */
+  timeLeft(): number {
+    return this.#hold.timeLeft();
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the leadership's
+   * lease budget without a renewing ack, or when the leadership is lost, whichever comes first;
+   * never later than `lost$`. Completes without emitting on resign. A late subscriber gets the
+   * emission at once when already under the margin or lost. For `takeUntil(leadership.expiring$(m))`.
+   * Throws `InvalidArgumentError` unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    return this.#hold.expiring$(marginMs);
+  }
+
+  /**
    * Replaces the leader's value (observers of `leader$` see it). Guarded by `term`: rejects with
    * {@link LeadershipLostError} (and ends the leadership) when the key is no longer this
    * leadership's, and writes nothing.

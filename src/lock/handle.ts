@@ -46,6 +46,25 @@ export class LockHandle implements AsyncDisposable {
   }
 
   /**
+   * Milliseconds left of the lease budget of the session that holds the lock: how long the lock
+   * is known to be held without another renewing ack. 0 once released or lost.
+   */
+  timeLeft(): number {
+    return this.#hold.timeLeft();
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the lock's lease
+   * budget without a renewing ack, or when the lock is lost (session lost, key deleted), whichever
+   * comes first; never later than `lost$`. Completes without emitting on release. A late
+   * subscriber gets the emission at once when already under the margin or lost. For
+   * `takeUntil(lock.expiring$(m))`. Throws `InvalidArgumentError` unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    return this.#hold.expiring$(marginMs);
+  }
+
+  /**
    * Commits `ops` atomically only if the lock is still held: etcd checks that the key exists
    * with `fencingToken` as its create revision. Resolves to false, writing nothing, once the lock
    * is lost (and then marks the handle lost). Invalid ops throw before anything is sent.

@@ -1,8 +1,9 @@
-import { type Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
+import { type BudgetEvent, checkMargin, expiringAlarm } from '../session/budget.js';
 import type { Session } from '../session/session.js';
 import { hubOf } from '../watch/hub.js';
 import { keyReplaced } from './key-replaced.js';
@@ -49,6 +50,8 @@ export class FencedHold<E extends Error> {
   readonly #watch: Subscription | undefined;
   readonly #onSessionEnd = () => this.#markLost('its session ended', this.#claim.session.signal.reason);
   #released: Promise<void> | undefined;
+  /** Set (before `signal` aborts) when the hold ended by a loss rather than a release. */
+  #lostBy: E | undefined;
 
   /**
    * Holds `claim`, found at the front of its queue at `revision`. `owner` (the public handle) is
@@ -90,6 +93,36 @@ export class FencedHold<E extends Error> {
   /** Aborted when the hold ends: with the loss error on loss, the terms' `released()` reason on release. */
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  /** Milliseconds left of its session's lease budget while the hold holds; 0 once it ended. */
+  timeLeft(): number {
+    return this.isHeld ? this.#claim.session.timeLeft() : 0;
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the session's
+   * budget without a renewing ack, or at the hold's loss (whatever its cause), whichever comes
+   * first; never later than `lost$`. Completes without emitting when the hold is released.
+   * Throws InvalidArgumentError unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    checkMargin('marginMs', marginMs);
+    const ends$ = new Observable<BudgetEvent>((subscriber) => {
+      const report = () => subscriber.next(this.#lostBy === undefined ? 'ended' : 'lost');
+      if (this.#abort.signal.aborted) {
+        report();
+        return undefined;
+      }
+      this.#abort.signal.addEventListener('abort', report, { once: true });
+      return () => this.#abort.signal.removeEventListener('abort', report);
+    });
+    // A session closed under the hold ends the hold as lost right after: its own end decides.
+    const renewals$ = this.#claim.session.state$.pipe(
+      filter((s) => s.status !== 'closed'),
+      map((s): BudgetEvent => (s.status === 'lost' ? 'lost' : 'renewed')),
+    );
+    return expiringAlarm(marginMs, () => this.timeLeft(), merge(ends$, renewals$));
   }
 
   /**
@@ -173,8 +206,10 @@ export class FencedHold<E extends Error> {
 
   #markLost(why: string, cause?: unknown): void {
     const { terms, owned, session } = this.#claim;
+    if (this.#abort.signal.aborted) return;
     const error = terms.lost(`${terms.what}: ${this.key} lost, ${why}`, cause);
-    if (!this.#end(error)) return;
+    this.#lostBy = error;
+    this.#end(error);
     this.#lost.next(error);
     this.#lost.complete();
     // The lease of a session created for this hold has nothing else to protect: free it now.

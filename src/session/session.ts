@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { AsyncSubject, BehaviorSubject, Observable } from 'rxjs';
+import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
+import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
 import type { SessionOptions, SessionState } from './types.js';
@@ -104,6 +105,32 @@ export class Session implements AsyncDisposable {
   /** The local deadline as epoch milliseconds. */
   get expiresAt(): number {
     return Date.now() + (this.#deadline.at - performance.now());
+  }
+
+  /**
+   * Milliseconds until the local deadline: how long the lease is known to exist without another
+   * renewing ack. 0 once the session is lost or closed. On a healthy session it moves between
+   * about two thirds of the TTL and the TTL (keepalives go out every third of it).
+   */
+  timeLeft(): number {
+    return this.isAlive ? this.#deadline.timeLeft() : 0;
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` milliseconds are left before
+   * the local deadline without a renewing ack, or when the session is lost, whichever comes first;
+   * never later than `lost$`. Completes without emitting when the session is closed. A late
+   * subscriber gets the emission at once when the budget is already under the margin or lost.
+   * Made for `takeUntil(session.expiring$(m))`: stop work while `m` ms are still left to stop it.
+   * Throws {@link InvalidArgumentError} unless `marginMs` is an integer >= 0. With a healthy session
+   * it does not fire for any margin below about two thirds of the TTL minus a round trip.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    checkMargin('marginMs', marginMs);
+    const events$ = this.state$.pipe(
+      map((s): BudgetEvent => (s.status === 'lost' ? 'lost' : s.status === 'closed' ? 'ended' : 'renewed')),
+    );
+    return expiringAlarm(marginMs, () => this.timeLeft(), events$);
   }
 
   /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
