@@ -36,7 +36,11 @@ export interface ConcordWatchOptions {
 export interface ConcordOptions {
   /** etcd client endpoints (`host:port`, optionally with `http://` or `https://`). Default: `ETCD_ENDPOINTS` (comma separated) or `127.0.0.1:2379`. */
   endpoints?: string | readonly string[];
-  /** Prefix applied to every key concord reads or writes. Default: none. */
+  /**
+   * Prefix applied to every key concord reads or writes, and stripped from every key it reports.
+   * A namespace is a key segment: one without a trailing `/` gets one (`'tenant-c'` means
+   * `'tenant-c/'`), the same rule as `concord.config(prefix)`. Default: none (`''` stays empty).
+   */
   namespace?: string;
   auth?: ConcordAuth;
   tls?: ConcordTls;
@@ -84,9 +88,7 @@ const OPTION_NAMES = [
 export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   checkOptions('options', options, OPTION_NAMES);
   const endpoints = resolveEndpoints(options.endpoints);
-  const namespace = options.namespace ?? '';
-  if (typeof namespace !== 'string')
-    throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
+  const namespace = resolveNamespace(options.namespace);
   assertFits('options.namespace', Buffer.from(namespace, 'utf8'));
   checkAuth(options.auth);
   checkTls(options.tls);
@@ -115,6 +117,14 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
       maxBuffered: options.watch?.maxBuffered ?? 1_000,
     },
   };
+}
+
+/** One rule with config prefixes: a non-empty namespace ends in '/' (`'tenant-c'` never yields `'tenant-corders/…'`). */
+function resolveNamespace(value: unknown): string {
+  if (value === undefined || value === '') return '';
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError('options.namespace', 'must be a string', value);
+  return value.endsWith('/') ? value : `${value}/`;
 }
 
 function resolveEndpoints(value: string | readonly string[] | undefined): string[] {
