@@ -53,7 +53,7 @@ export class Concord implements AsyncDisposable {
   /** Checks every option (throwing `InvalidArgumentError` before anything connects) and creates the etcd3 client. */
   constructor(options: ConcordOptions = {}) {
     const resolved = resolveOptions(options);
-    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : []);
+    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
     this.etcd = new Etcd3(clientOptions(resolved));
     const monitor = new ConnectionMonitor(this.etcd, resolved.probeIntervalMs, log);
     const keys = new Keyspace(resolved.namespace);

@@ -19,7 +19,7 @@ export type {
   DeepPartial,
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
-export type { Logger } from './core/log.js';
+export type { Logger, LoggerStyle } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';

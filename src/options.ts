@@ -1,6 +1,6 @@
 import { ExponentialBackoff } from 'cockatiel';
 import { assertFits } from './core/keys.js';
-import type { Logger } from './core/log.js';
+import type { Logger, LoggerStyle } from './core/log.js';
 import type { ConcordBackoff, ConcordPolicies } from './core/policies.js';
 import type { HubSettings } from './core/runtime.js';
 import { checkInteger, checkOptions } from './core/validate.js';
@@ -45,8 +45,19 @@ export interface ConcordOptions {
   auth?: ConcordAuth;
   tls?: ConcordTls;
   policies?: ConcordPolicies;
-  /** Receives concord's diagnostics. Credentials never reach it. */
+  /**
+   * Receives concord's diagnostics. Credentials never reach it. Console-style `(message, fields)`
+   * loggers (console, winston) and pino/bunyan-style `(fields, message)` loggers both work: see
+   * `loggerStyle`.
+   */
   logger?: Logger;
+  /**
+   * How `logger` takes a line with fields: `'message-first'` (`logger.warn(message, fields)`) or
+   * `'fields-first'` (`logger.warn(fields, message)`). Default: detected, `'fields-first'` for
+   * pino and bunyan loggers, `'message-first'` for anything else. Give it for a wrapper around
+   * pino or bunyan, which cannot be recognised.
+   */
+  loggerStyle?: LoggerStyle;
   /** Deadline of every unary etcd call. Default 5,000 ms. */
   callTimeoutMs?: number;
   /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
@@ -64,10 +75,14 @@ export interface ResolvedOptions {
   policies: Pick<ConcordPolicies, 'global' | 'host'>;
   reconnect: ConcordBackoff;
   logger: Logger | undefined;
+  /** Undefined: detected from the logger. */
+  loggerStyle: LoggerStyle | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;
   hub: HubSettings;
 }
+
+const LOGGER_STYLES: readonly LoggerStyle[] = ['message-first', 'fields-first'];
 
 const OPTION_NAMES = [
   'endpoints',
@@ -76,6 +91,7 @@ const OPTION_NAMES = [
   'tls',
   'policies',
   'logger',
+  'loggerStyle',
   'callTimeoutMs',
   'probeIntervalMs',
   'watch',
@@ -94,6 +110,13 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   checkTls(options.tls);
   checkPolicies(options.policies);
   checkLogger(options.logger);
+  if (options.loggerStyle !== undefined && !LOGGER_STYLES.includes(options.loggerStyle)) {
+    throw new InvalidArgumentError(
+      'options.loggerStyle',
+      `must be one of ${LOGGER_STYLES.map((v) => `'${v}'`).join(', ')}`,
+      options.loggerStyle,
+    );
+  }
   checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
@@ -109,6 +132,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     policies: { global, host },
     reconnect: reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
     logger: options.logger,
+    loggerStyle: options.loggerStyle,
     callTimeoutMs: options.callTimeoutMs ?? 5_000,
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
     hub: {

@@ -95,6 +95,11 @@ const rows: Row[] = [
     run: () => new Concord({ namespace: 5 as never }),
   },
   {
+    call: "new Concord({ loggerStyle: 'pino' })",
+    argument: 'options.loggerStyle',
+    run: () => new Concord({ loggerStyle: 'pino' as never }),
+  },
+  {
     call: "new Concord({ auth: { username: '' } })",
     argument: 'options.auth.username',
     run: () => new Concord({ auth: { username: '', password: 'p' } }),
