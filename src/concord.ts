@@ -10,6 +10,7 @@ import { Runtime } from './core/runtime.js';
 import { Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
+import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
 import { Mutex } from './lock/mutex.js';
 import { RWLock } from './lock/rwlock.js';
 import { Semaphore } from './lock/semaphore.js';
@@ -40,8 +41,18 @@ let runtimeOfConcord: (concord: Concord) => Runtime;
  * `close()` releases everything the Concord opened: watches, sessions it created, timers.
  */
 export class Concord implements AsyncDisposable {
-  /** The underlying etcd3 client, for anything concord does not wrap. Closed by {@link close}. */
+  /**
+   * The raw etcd3 client, for anything concord does not wrap. It does NOT apply the Concord
+   * `namespace`: with `namespace: 'tenant-a/'`, what `lock.txn` writes as `balance` is
+   * `tenant-a/balance` here. Use {@link kv} to read and write under the namespace. Closed by
+   * {@link close}.
+   */
   readonly etcd: Etcd3;
+  /**
+   * Reads and writes single keys under the Concord `namespace` (`get`, `getPrefix`, `put`,
+   * `delete`): the keyspace of `lock.txn`, `watch()` and `view()`. See {@link KeyValueStore}.
+   */
+  readonly kv: KeyValueStore;
   /** Connection state: current value first, then every change; completes with `closed`. */
   readonly state$: Observable<ConnectionState>;
   readonly #runtime: Runtime;
@@ -59,6 +70,7 @@ export class Concord implements AsyncDisposable {
     const keys = new Keyspace(resolved.namespace);
     this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
     this.state$ = monitor.state$;
+    this.kv = createKeyValueStore(this.#runtime);
   }
 
   /**

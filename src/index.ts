@@ -43,6 +43,8 @@ export {
   SlowConsumerError,
 } from './errors.js';
 export type { TxnOp } from './etcd/txn.js';
+export { KeyValueStore } from './kv/store.js';
+export type { KvDeleteResult, KvPutResult, KvReadOptions } from './kv/types.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
