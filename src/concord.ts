@@ -7,13 +7,13 @@ import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
 import { Keyspace } from './core/keys.js';
 import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
-import { Election } from './election/election.js';
+import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
 import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
-import { Mutex } from './lock/mutex.js';
-import { RWLock } from './lock/rwlock.js';
-import { Semaphore } from './lock/semaphore.js';
+import { createMutex, type Mutex } from './lock/mutex.js';
+import { createRWLock, type RWLock } from './lock/rwlock.js';
+import { createSemaphore, type Semaphore } from './lock/semaphore.js';
 import type { LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 import { type ConcordOptions, resolveOptions } from './options.js';
 import { createDiscovery, type Discovery } from './service/discovery.js';
@@ -127,17 +127,17 @@ export class Concord implements AsyncDisposable {
    * its predecessor; handles carry a fencing token and guarded `txn()`. See {@link Mutex}.
    */
   mutex(name: string, options?: LockPrimitiveOptions): Mutex {
-    return new Mutex(this.#runtime, name, options);
+    return createMutex(this.#runtime, name, options);
   }
 
   /** A fair read-write lock named `name`: readers share, writers are exclusive, nobody overtakes. See {@link RWLock}. */
   rwlock(name: string, options?: LockPrimitiveOptions): RWLock {
-    return new RWLock(this.#runtime, name, options);
+    return createRWLock(this.#runtime, name, options);
   }
 
   /** A fair counting semaphore named `name` with `options.permits` permits. See {@link Semaphore}. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.#runtime, name, options);
+    return createSemaphore(this.#runtime, name, options);
   }
 
   /**
@@ -146,7 +146,7 @@ export class Concord implements AsyncDisposable {
    * through reconnects and compaction. See {@link Election}.
    */
   election(name: string, options?: ElectionOptions): Election {
-    return new Election(this.#runtime, name, options);
+    return createElection(this.#runtime, name, options);
   }
 
   /**
