@@ -66,7 +66,7 @@ export class Concord implements AsyncDisposable {
     const resolved = resolveOptions(options);
     const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
     this.etcd = new Etcd3(clientOptions(resolved));
-    const monitor = new ConnectionMonitor(this.etcd, resolved.probeIntervalMs, log);
+    const monitor = new ConnectionMonitor(this.etcd, resolved, log);
     const keys = new Keyspace(resolved.namespace);
     this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
     this.state$ = monitor.state$;

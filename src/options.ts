@@ -60,8 +60,18 @@ export interface ConcordOptions {
   loggerStyle?: LoggerStyle;
   /** Deadline of every unary etcd call. Default 5,000 ms. */
   callTimeoutMs?: number;
-  /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
+  /** How often `state$` probes etcd while it is observed (or a bounded wait runs). Default 1,000 ms. */
   probeIntervalMs?: number;
+  /**
+   * How long a one-shot wait for etcd waits while etcd cannot be reached before it rejects with
+   * `NotConnectedError` (naming the endpoints and the last failure): `config.load()`,
+   * `picker.ready()`, and `lock()` / `acquire()` / `read()` / `write()` / `campaign()` before
+   * they wrote their key. Counted while `state$` is not `connected` (a wrong endpoint, etcd down
+   * at start or gone since), from the call on or from the moment etcd became unreachable. Streams
+   * (`watch()`, `view()`, `value$`, `leader$`, `instances$`) never time out: they keep retrying,
+   * and `state$` shows `disconnected` meanwhile. Default 5,000 ms.
+   */
+  connectTimeoutMs?: number;
   watch?: ConcordWatchOptions;
 }
 
@@ -79,6 +89,7 @@ export interface ResolvedOptions {
   loggerStyle: LoggerStyle | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;
+  connectTimeoutMs: number;
   hub: HubSettings;
 }
 
@@ -94,6 +105,7 @@ const OPTION_NAMES = [
   'loggerStyle',
   'callTimeoutMs',
   'probeIntervalMs',
+  'connectTimeoutMs',
   'watch',
 ] as const;
 
@@ -120,6 +132,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
+  checkInteger('options.connectTimeoutMs', options.connectTimeoutMs, 1);
   checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
   checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
   checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
@@ -135,6 +148,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     loggerStyle: options.loggerStyle,
     callTimeoutMs: options.callTimeoutMs ?? 5_000,
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
       pageSize: options.watch?.pageSize ?? 5_000,

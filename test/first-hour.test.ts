@@ -10,16 +10,7 @@ import {
 } from 'concord-etcd';
 import { filter, firstValueFrom, type Observable } from 'rxjs';
 import { useCluster } from './support/fixture.js';
-import { settled, sleep, waitUntil } from './support/wait.js';
-
-/** `promise`, or a rejection naming `what` after `ms`: a wait that hangs fails the test instead of the run. */
-function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
+import { settled, sleep, waitUntil, within } from './support/wait.js';
 
 /**
  * Resolves with the leadership `campaign` emits, keeping the subscription (unsubscribing would

@@ -52,9 +52,11 @@ export class Contender<E extends Error> implements QueueEntry {
 
   /**
    * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
-   * lease) at the back of the queue, retrying while etcd is unreachable. Rejects at once when
-   * `signal` aborts, the session ends or the Concord closes; a key that still lands afterwards is
-   * removed again (an owned session is closed, which takes the key with its lease).
+   * lease) at the back of the queue, retrying while etcd is unreachable, for up to the Concord's
+   * `connectTimeoutMs` of unreachability (then `NotConnectedError`: it has no place to keep yet).
+   * Rejects at once when `signal` aborts, the session ends or the Concord closes; a key that still
+   * lands afterwards is removed again (an owned session is closed, which takes the key with its
+   * lease).
    */
   static async enter<E extends Error>(
     runtime: Runtime,
@@ -67,20 +69,24 @@ export class Contender<E extends Error> implements QueueEntry {
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
-    const putting = retryTransient(runtime, terms.what, stop, () =>
-      createOwnKey(runtime, key, entry.value, session.leaseId),
-    ).then((createRevision) => {
-      if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
-      return createRevision;
-    });
+    let putting: Promise<bigint> | undefined;
+    const put = (bounded: AbortSignal) => {
+      putting = retryTransient(runtime, terms.what, bounded, () =>
+        createOwnKey(runtime, key, entry.value, session.leaseId),
+      ).then((createRevision) => {
+        if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
+        return createRevision;
+      });
+      return abortable(putting, bounded);
+    };
     try {
-      const createRevision = await abortable(putting, stop);
+      const createRevision = await runtime.monitor.bounded(terms.what, stop, put);
       return new Contender(runtime, terms, session, owned, key, createRevision, stop);
     } catch (err) {
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
-      else void putting.then(leave, leave);
+      else void putting?.then(leave, leave);
       throw error;
     }
   }

@@ -135,7 +135,7 @@ export async function readRangeRetrying<T>(
       snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
     } catch (err) {
       // Connection evidence for state$, as the hub's own streams give.
-      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false);
+      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false, err);
       throw err;
     }
     signal.throwIfAborted();
