@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import {
   Concord,
   InvalidArgumentError,
+  isConcordError,
   type Leadership,
   type RegistrationState,
   type SessionState,
@@ -220,6 +221,31 @@ describe('first hour', () => {
       const leadership = await within(campaign, 'leadership after the npm leader left');
       assert.equal((await election.leader())?.value, 'concord');
       await leadership.resign();
+    } finally {
+      await concord.close();
+    }
+  });
+
+  test('documented: hold$() with firstValueFrom releases at once; a timed-out lock() rejects with the signal reason, not a concord error', async () => {
+    const concord = new Concord({ endpoints: fx.cluster.endpoints, namespace: 'first-hour-docs/' });
+    const keys = () => fx.cluster.client().getAll().prefix('first-hour-docs/').keys();
+    try {
+      const handle = await firstValueFrom(concord.mutex('once').hold$());
+      await waitUntil(() => !handle.isHeld, { message: 'the handle is released after firstValueFrom' });
+      await waitUntil(async () => (await keys()).length === 0, { message: 'its key deleted' });
+
+      const holder = await concord.mutex('busy').lock();
+      const err = await concord
+        .mutex('busy')
+        .lock({ signal: AbortSignal.timeout(300) })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(err instanceof DOMException && err.name === 'TimeoutError', `got ${String(err)}`);
+      assert.equal(isConcordError(err), false);
+      assert.deepEqual(await keys(), [`first-hour-docs/${holder.key}`], 'the timed-out waiter left nothing');
+      await holder.release();
     } finally {
       await concord.close();
     }

@@ -82,7 +82,9 @@ export class Election {
    * Unsubscribing withdraws the candidacy, or resigns once elected; `leadership.resign()` and
    * `concord.close()` also resign and complete it. It errors with `LeadershipLostError` when
    * the session is lost or the key is deleted, while waiting or while leading; a candidate
-   * whose key expired while it waited never emits. Keep the subscription open while leading:
+   * whose key expired while it waited never emits; it errors with `NotConnectedError` when etcd
+   * stays unreachable for the Concord's `connectTimeoutMs` before the candidate key is written.
+   * Keep the subscription open while leading:
    * operators that unsubscribe after the first value (`take(1)`, `first()`, `firstValueFrom`)
    * resign at once.
    */

@@ -64,7 +64,12 @@ export class Mutex {
     return this.#queue.tryEnter(this.#space);
   }
 
-  /** Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on unsubscribe. */
+  /**
+   * Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
   }

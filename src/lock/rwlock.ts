@@ -71,12 +71,22 @@ export class RWLock {
     return this.#writers.tryEnter(this.#all);
   }
 
-  /** {@link read} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
+  /**
+   * {@link read} as an Observable: acquire on subscribe, error LockLostError on loss, release on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   read$(): Observable<LockHandle> {
     return this.#readers.hold$();
   }
 
-  /** {@link write} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
+  /**
+   * {@link write} as an Observable: acquire on subscribe, error LockLostError on loss, release on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   write$(): Observable<LockHandle> {
     return this.#writers.hold$();
   }

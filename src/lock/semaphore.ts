@@ -71,7 +71,12 @@ export class Semaphore {
     return this.#queue.tryTurn(this.permits);
   }
 
-  /** {@link acquire} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
+  /**
+   * {@link acquire} as an Observable: acquire on subscribe, error LockLostError on loss, release on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
   }
