@@ -122,6 +122,7 @@ export class ConnectionMonitor {
       return await wait(signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal);
     } finally {
       watching.unsubscribe();
+      // As for a final state: the timer is cleared and this wait's probe observer removed.
       follow('closed');
     }
   };

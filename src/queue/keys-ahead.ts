@@ -51,10 +51,9 @@ export async function keysAhead(
 }
 
 /**
- * Counts the queue entries of `space`, reading keys only, and stops counting at `atLeast`.
- * `revision` is that of a read that saw every key under the prefix when `count` < `atLeast`
- * (nothing under the prefix was created or written after it, if a compare says so, means the
- * count still holds).
+ * Counts the queue entries of `space` (reading keys only), as far as `atLeast`. A count below
+ * `atLeast` comes from a read of every key under the prefix, at `revision`: as long as nothing
+ * under the prefix is created or written after it (`unchangedSince`), that count holds.
  */
 export async function countEntries(
   runtime: Runtime,
@@ -75,13 +74,21 @@ export async function countEntries(
   }
 }
 
-/** The entries among `found`, in its order; the other keys are reported to the log. */
+/** Keys already logged as ignored, per Concord: a wait or a polling try looks at them again and again. */
+const reported = new WeakMap<Runtime, Set<string>>();
+
+/** The entries among `found`, in its order; other keys are logged (once each). */
 function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueEntry[] {
   const entries: QueueEntry[] = [];
   const ignored: string[] = [];
+  const seen = reported.get(runtime) ?? new Set<string>();
+  reported.set(runtime, seen);
   for (const { key, lease, createRevision } of found.keys) {
     if (space.isEntry(key, lease)) entries.push({ key, createRevision });
-    else ignored.push(key);
+    else if (!seen.has(key)) {
+      seen.add(key);
+      ignored.push(key);
+    }
   }
   if (ignored.length > 0) {
     runtime.log.warn('keys under a queue prefix that are not queue entries are ignored', {
