@@ -6,6 +6,9 @@ import type { TxnOp } from '../etcd/txn.js';
 import { type Claim, FencedHold } from '../queue/fenced-hold.js';
 import { checkValue } from './layout.js';
 
+/** Set by Leadership's static block: the one way to construct a Leadership. */
+let construct: (claim: Claim<LeadershipLostError>, revision: bigint, value: string) => Leadership;
+
 /**
  * Proof of being the elected leader, emitted by `election.campaign()`. Every write it makes is
  * guarded by `term` (the create revision of its key) on the etcd side, so a leadership that was
@@ -28,8 +31,11 @@ export class Leadership implements AsyncDisposable {
   #value: string;
   #resigned: Promise<void> | undefined;
 
-  /** @internal Created by the campaign that reached the front of the election at `revision`. */
-  constructor(claim: Claim<LeadershipLostError>, revision: bigint, value: string) {
+  static {
+    construct = (claim, revision, value) => new Leadership(claim, revision, value);
+  }
+
+  private constructor(claim: Claim<LeadershipLostError>, revision: bigint, value: string) {
     this.#hold = new FencedHold(claim, revision, this);
     this.#runtime = claim.runtime;
     this.#value = value;
@@ -124,4 +130,13 @@ export class Leadership implements AsyncDisposable {
   close(): Promise<void> {
     return this.resign();
   }
+}
+
+/** @internal The leadership of the campaign that reached the front of the election at `revision`. */
+export function createLeadership(
+  claim: Claim<LeadershipLostError>,
+  revision: bigint,
+  value: string,
+): Leadership {
+  return construct(claim, revision, value);
 }

@@ -3,6 +3,9 @@ import type { LockLostError } from '../errors.js';
 import type { TxnOp } from '../etcd/txn.js';
 import { type Claim, FencedHold } from '../queue/fenced-hold.js';
 
+/** Set by LockHandle's static block: the one way to construct a LockHandle. */
+let construct: (claim: Claim<LockLostError>, revision: bigint) => LockHandle;
+
 /**
  * A held lock: a mutex, one side of a read-write lock, or one semaphore permit. It is held
  * while its key exists with its create revision (`fencingToken`) and its session's local
@@ -27,8 +30,11 @@ export class LockHandle implements AsyncDisposable {
 
   readonly #hold: FencedHold<LockLostError>;
 
-  /** @internal Created by an acquisition that reached the front of its queue at `revision`. */
-  constructor(claim: Claim<LockLostError>, revision: bigint) {
+  static {
+    construct = (claim, revision) => new LockHandle(claim, revision);
+  }
+
+  private constructor(claim: Claim<LockLostError>, revision: bigint) {
     this.#hold = new FencedHold(claim, revision, this);
     this.key = this.#hold.key;
     this.fencingToken = this.#hold.token;
@@ -92,4 +98,9 @@ export class LockHandle implements AsyncDisposable {
   close(): Promise<void> {
     return this.release();
   }
+}
+
+/** @internal The handle of an acquisition that reached the front of its queue at `revision`. */
+export function createLockHandle(claim: Claim<LockLostError>, revision: bigint): LockHandle {
+  return construct(claim, revision);
 }

@@ -1,6 +1,7 @@
 import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
+import { InvalidArgumentError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from '../session/budget.js';
@@ -128,11 +129,14 @@ export class FencedHold<E extends Error> {
   /**
    * Commits `ops` atomically only if the hold still holds (etcd compares the key's create revision
    * with the token), exactly once. Resolves to false, writing nothing, once it does not (and then
-   * marks the hold lost). Invalid ops throw before anything is sent, even after a loss.
+   * marks the hold lost). Invalid ops throw before anything is sent, even after a loss, and so
+   * does an op on a key inside the primitive's own queue prefix: such a key would be taken for a
+   * queue entry (or be the hold's own key) and could block every later waiter.
    */
   async txn(ops: readonly TxnOp[]): Promise<boolean> {
-    const { runtime } = this.#claim;
+    const { runtime, terms } = this.#claim;
     toRequestOps(runtime, ops);
+    outsideQueue(ops, terms);
     return this.#guarded('txn', () => guardedTxn(runtime, this.key, this.token, ops));
   }
 
@@ -225,5 +229,18 @@ export class FencedHold<E extends Error> {
     this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
     this.#untrack();
     return true;
+  }
+}
+
+/** Throws {@link InvalidArgumentError} naming the first op whose key lies inside the primitive's queue prefix. */
+function outsideQueue(ops: readonly TxnOp[], terms: QueueTerms<Error>): void {
+  const { prefix } = terms.space;
+  const i = ops.findIndex((op) => op.key.startsWith(prefix));
+  if (i >= 0) {
+    throw new InvalidArgumentError(
+      `ops[${i}].key`,
+      `must not be inside the queue prefix '${prefix}' of ${terms.what}: keys there are the queue of waiters (keep data elsewhere, e.g. beside the name rather than under it)`,
+      ops[i]!.key,
+    );
   }
 }

@@ -37,7 +37,11 @@ export class Session implements AsyncDisposable {
   readonly leaseId: string;
   /** The TTL etcd granted, in seconds. */
   readonly ttl: number;
-  /** State: current value first, then every change; completes after `lost` or `closed`. */
+  /**
+   * State: the current value first, then every change of `status`; completes after `lost` or
+   * `closed`. A keepalive that only moves the deadline emits nothing: `expiresAt` in a state is
+   * the deadline when that status began; read the moving one from {@link expiresAt}.
+   */
   readonly state$: Observable<SessionState>;
   /** Emits once when the lease is (or must be assumed) gone, then completes; completes without emitting on `close()`. */
   readonly lost$: Observable<void>;
@@ -183,7 +187,9 @@ export class Session implements AsyncDisposable {
       this.#checkDeadline();
       return;
     }
-    this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
+    // Status changes only: a renewal that merely moves the deadline is read with expiresAt.
+    if (this.#state.value.status !== 'alive')
+      this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
     this.#armTimers();
   }
 
