@@ -1,9 +1,10 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { newestAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, LockPrimitiveOptions } from './types.js';
+import type { LockOptions, LockPrimitiveOptions, WhileHeldOptions } from './types.js';
 
 /**
  * A distributed read-write lock named `name`: any number of readers share it, a writer holds
@@ -63,5 +64,15 @@ export class RWLock {
   /** {@link write} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
   write$(): Observable<LockHandle> {
     return this.#writers.hold$();
+  }
+
+  /** Runs `work(lock, signal)` while holding a read (shared) hold: the rules of `mutex.whileHeld()`. */
+  whileReading<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#readers.whileHeld(work, options);
+  }
+
+  /** Runs `work(lock, signal)` while holding the write (exclusive) hold: the rules of `mutex.whileHeld()`. */
+  whileWriting<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#writers.whileHeld(work, options);
   }
 }

@@ -2,9 +2,10 @@ import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
 import { fewerAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, SemaphoreOptions } from './types.js';
+import type { LockOptions, SemaphoreOptions, WhileHeldOptions } from './types.js';
 
 /**
  * A distributed counting semaphore named `name`: at most `permits` holders at any moment,
@@ -60,5 +61,13 @@ export class Semaphore {
   /** {@link acquire} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
+  }
+
+  /**
+   * Runs `work(permit, signal)` while holding a permit, and gives the permit back only once the
+   * work has stopped: the same rules as `mutex.whileHeld()` (loss, drain, margin, drain timeout).
+   */
+  whileHeld<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#queue.whileHeld(work, options);
   }
 }
