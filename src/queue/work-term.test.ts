@@ -73,6 +73,34 @@ function manual<T = void>() {
   return { promise, resolve, reject };
 }
 
+/** A term whose work waits on one step the test finishes by hand; `signal()` is the work's signal. */
+function steppedTerm(f: ReturnType<typeof fixture>) {
+  const step = manual();
+  let signal: AbortSignal | undefined;
+  const term = new WorkTerm(
+    f.runtime,
+    f.rules,
+    f.held,
+    async (_h, s) => {
+      signal = s;
+      await step.promise;
+    },
+    () => {},
+  );
+  return { step, term, signal: () => signal! };
+}
+
+/** A term whose work never returns. */
+function stuckTerm(f: ReturnType<typeof fixture>) {
+  return new WorkTerm(
+    f.runtime,
+    f.rules,
+    f.held,
+    () => new Promise<void>(() => {}),
+    () => {},
+  );
+}
+
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
@@ -122,21 +150,10 @@ test('the work returns: emitted, released, done; it fails: released, failed; a s
 
 test('drain: the signal aborts with a DrainError; the key goes only once the work has returned', async () => {
   const f = fixture();
-  const step = manual();
-  let signal!: AbortSignal;
-  const term = new WorkTerm(
-    f.runtime,
-    f.rules,
-    f.held,
-    async (_h, s) => {
-      signal = s;
-      await step.promise;
-    },
-    () => {},
-  );
+  const { step, term, signal } = steppedTerm(f);
   const ended = term.drain('drained', 'the subscription ended');
   await settle();
-  assert.ok(signal.reason instanceof DrainError);
+  assert.ok(signal().reason instanceof DrainError);
   assert.deepEqual(f.events, [], 'still held while the step runs');
   mock.timers.tick(999);
   await settle();
@@ -148,13 +165,7 @@ test('drain: the signal aborts with a DrainError; the key goes only once the wor
 
 test('drain timeout: released anyway and reported once; the term ends without waiting any longer', async () => {
   const f = fixture();
-  const term = new WorkTerm(
-    f.runtime,
-    f.rules,
-    f.held,
-    () => new Promise<void>(() => {}),
-    () => {},
-  );
+  const term = stuckTerm(f);
   let end: TermEnd | undefined;
   void term.close().then(() => (end = { kind: 'closing' }));
   await settle();
@@ -171,13 +182,7 @@ test('drain timeout: released anyway and reported once; the term ends without wa
 
 test('a drain stops waiting when the budget runs under the margin', async () => {
   const f = fixture();
-  const term = new WorkTerm(
-    f.runtime,
-    f.rules,
-    f.held,
-    () => new Promise<void>(() => {}),
-    () => {},
-  );
+  const term = stuckTerm(f);
   void term.drain('drained', 'unsubscribed');
   await settle();
   f.budgetLow();
@@ -188,49 +193,27 @@ test('a drain stops waiting when the budget runs under the margin', async () => 
 
 test('budget under the margin: the signal aborts with the loss error; the key goes once the work returned', async () => {
   const f = fixture();
-  const step = manual();
-  let signal!: AbortSignal;
-  const term = new WorkTerm(
-    f.runtime,
-    f.rules,
-    f.held,
-    async (_h, s) => {
-      signal = s;
-      await step.promise;
-    },
-    () => {},
-  );
+  const { step, term, signal } = steppedTerm(f);
   f.budgetLow();
-  assert.ok(signal.reason instanceof LeadershipLostError, 'synchronously, at the alarm');
-  assert.match((signal.reason as Error).message, /1234 ms of lease budget left \(margin 500 ms\)/);
+  assert.ok(signal().reason instanceof LeadershipLostError, 'synchronously, at the alarm');
+  assert.match((signal().reason as Error).message, /1234 ms of lease budget left \(margin 500 ms\)/);
   await settle();
   assert.deepEqual(f.events, []);
   step.resolve();
   const end = await term.ended;
   assert.equal(end.kind, 'lost');
-  assert.equal((end as { error: Error }).error, signal.reason);
+  assert.equal((end as { error: Error }).error, signal().reason);
   assert.deepEqual(f.events, ['released']);
 });
 
 test('the hold lost outright: its own loss error is the reason; the key is given up at once, the term ends with the work', async () => {
   const f = fixture();
-  const step = manual();
-  let signal!: AbortSignal;
-  const term = new WorkTerm(
-    f.runtime,
-    f.rules,
-    f.held,
-    async (_h, s) => {
-      signal = s;
-      await step.promise;
-    },
-    () => {},
-  );
+  const { step, term, signal } = steppedTerm(f);
   let ended = false;
   void term.ended.then(() => (ended = true));
   const loss = new LeadershipLostError('key deleted');
   f.lose(loss);
-  assert.equal(signal.reason, loss);
+  assert.equal(signal().reason, loss);
   await settle();
   assert.match(f.events[0]!, /^warn:DRAIN_TIMEOUT:.*the lease is gone/);
   assert.equal(f.events[1], 'released');
