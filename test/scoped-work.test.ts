@@ -140,23 +140,31 @@ describe('Scoped work', () => {
     assert.deepEqual(await keysUnder('observable/'), []);
   });
 
-  test('drain: an 800 ms step in flight when the leader is asked to stop ends before the successor starts', async (t) => {
-    const name = 'drain';
+  /**
+   * Leader a works in steps of `stepMs` (each finishes once started); b queues behind it. a is
+   * asked to stop 200 ms into a fresh step (or, with stepMs 0, between steps). Measures the drain
+   * (request → a's last step ended) and when b's work started.
+   */
+  async function drainedHandoff(name: string, stepMs: number) {
     const a = connect();
     const b = connect();
     const steps: Array<{ start: number; end: number }> = [];
     let reason: unknown;
-    const leaderWork = async (_l: Leadership, signal: AbortSignal) => {
-      while (!signal.aborted) {
-        const step = { start: now(), end: 0 };
-        steps.push(step);
-        await delay(800); // one step of work that must finish once started
-        step.end = now();
-      }
-      reason = signal.reason;
-    };
-    const first = watch(a.election(name, { ttl: 5 }).whileLeader('a', leaderWork));
-    await waitUntil(() => steps.length === 1, { message: 'a leading' });
+    let returnedAt = 0;
+    const first = watch(
+      a.election(name, { ttl: 5 }).whileLeader('a', async (_l: Leadership, signal: AbortSignal) => {
+        while (!signal.aborted) {
+          const step = { start: now(), end: 0 };
+          steps.push(step);
+          await delay(stepMs); // one step of work: once started, it finishes
+          step.end = now();
+          await delay(stepMs === 0 ? 20 : 0, undefined, { signal }).catch(() => undefined);
+        }
+        reason = signal.reason;
+        returnedAt = now();
+      }),
+    );
+    await waitUntil(() => steps.length > 0, { message: 'a leading' });
     let successorAt = 0;
     const second = watch(
       b.election(name, { ttl: 5 }).whileLeader('b', async () => {
@@ -164,32 +172,37 @@ describe('Scoped work', () => {
       }),
     );
     await waitUntil(async () => (await keysUnder(`election/${name}/`)).length === 2, { message: 'b queued' });
-    // Ask 200 ms into a fresh step, so a good part of it is still ahead.
     const fresh = steps.length;
     await waitUntil(() => steps.length > fresh, { message: 'a fresh step', intervalMs: 5 });
-    await delay(200);
+    await delay(stepMs === 0 ? 5 : 200);
     const askedAt = now();
     first.subscription.unsubscribe();
     await waitUntil(() => successorAt > 0, { timeoutMs: 10_000, message: 'b elected' });
-    const last = steps.at(-1)!;
-    const drainMs = last.end - askedAt;
-    const afterStepMs = successorAt - last.end;
-    t.diagnostic(
-      `asked to stop ${(askedAt - last.start).toFixed(0)} ms into an 800 ms step: drain ${drainMs.toFixed(0)} ms, ` +
-        `successor started ${afterStepMs.toFixed(1)} ms after the step ended (handoff ${(successorAt - askedAt).toFixed(0)} ms)`,
-    );
+    await waitUntil(() => second.endedAt() !== undefined, { message: 'b done' });
     assert.ok(reason instanceof DrainError, `the signal's reason: ${String(reason)}`);
     assert.ok(
       steps.every((step) => step.start < askedAt),
       'no step started after the drain request',
     );
-    assert.ok(
-      last.end > 0 && successorAt > last.end,
-      'the successor started after the step ended: no overlap',
-    );
-    await waitUntil(() => second.endedAt() !== undefined, { message: 'b done' });
     assert.deepEqual(second.log, ['next', 'complete']);
     assert.deepEqual(first.log, [], 'an unsubscribed Observable reports nothing');
+    const last = steps.at(-1)!;
+    return { askedAt, lastStep: last, returnedAt, successorAt };
+  }
+
+  test('drain: an 800 ms step in flight when the leader is asked to stop ends before the successor starts', async (t) => {
+    const usual = await drainedHandoff('handoff', 0);
+    const drained = await drainedHandoff('drain', 800);
+    const { askedAt, lastStep, successorAt } = drained;
+    const usualMs = usual.successorAt - usual.askedAt;
+    const drainMs = drained.returnedAt - askedAt;
+    t.diagnostic(
+      `asked ${(askedAt - lastStep.start).toFixed(0)} ms into an 800 ms step: drain ${drainMs.toFixed(0)} ms, ` +
+        `successor started ${(successorAt - lastStep.end).toFixed(1)} ms after the step ended; handoff ` +
+        `${(successorAt - askedAt).toFixed(0)} ms = drain + ${(successorAt - drained.returnedAt).toFixed(1)} ms ` +
+        `(usual handoff, no step in flight: ${usualMs.toFixed(1)} ms)`,
+    );
+    assert.ok(lastStep.end > 0 && successorAt > lastStep.end, 'the successor started after the step ended');
   });
 
   test('drainTimeoutMs exceeded: released anyway, the signal was aborted, the overrun is logged', async (t) => {

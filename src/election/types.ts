@@ -41,8 +41,10 @@ export interface WhileLeaderOptions {
   drainTimeoutMs?: number;
   /**
    * Campaign again after a loss, and after the work returned by itself (Curator's autoRequeue):
-   * the process stays a candidate for as long as the subscription lasts. Default false: a loss
-   * errors the Observable, a returning work completes it.
+   * the process stays a candidate for as long as the subscription lasts. A loss while waiting is
+   * retried at once, an unreachable etcd at the Concord's reconnect backoff. Default false: a loss
+   * errors the Observable, a returning work completes it. Errors of the work itself, and a lost
+   * shared `session` (nothing left to campaign on: `SessionLostError`), still end it.
    */
   requeue?: boolean;
 }

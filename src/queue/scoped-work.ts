@@ -151,8 +151,10 @@ class Scope<H extends ScopedHold, T> {
           return undefined;
         }
         if (!lost) {
-          // etcd unreachable: try again at the reconnect pace, until it answers or we are told to stop.
-          await sleep(backoff.duration, this.#stop.signal).catch(() => undefined);
+          // etcd unreachable: try again at the reconnect pace, until it answers, we are told to
+          // stop, or the Concord closes (the next attempt then completes the Observable).
+          const stop = AbortSignal.any([this.#stop.signal, this.runtime.signal]);
+          await sleep(backoff.duration, stop).catch(() => undefined);
           backoff = backoff.next(undefined);
         }
       }

@@ -41,6 +41,7 @@ function fixture() {
     reconnectBackoff: {
       next: () => ({ duration: 1_000, next: () => ({ duration: 2_000, next: () => null }) }),
     },
+    signal: new AbortController().signal,
   } as unknown as Runtime;
   const rules: TermRules<ScopedHold> = {
     what: 'election "e"',
