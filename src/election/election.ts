@@ -97,7 +97,9 @@ export class Election {
    *   `drainTimeoutMs` to return (less if the lease runs under the margin meanwhile), and only then
    *   is the leadership resigned, so the next leader never runs alongside it. `concord.close()`
    *   waits for the drain and completes the Observable.
-   * Giving the key up while the work still runs is logged as a `DrainTimeoutError` warning.
+   * Once the signal has aborted, the work rejecting (e.g. with the signal's reason) counts as
+   * having stopped, not as a failure. Giving the key up while the work still runs is logged as a
+   * `DrainTimeoutError` warning.
    * Observable work is unsubscribed only once the key is gone: make it complete on the signal
    * (e.g. `takeUntil(fromEvent(signal, 'abort'))` before the step that must finish). Fence what the
    * work writes with `leadership.txn()`: a blocked event loop can outlast any margin. Throws

@@ -69,7 +69,9 @@ export class Mutex {
    *   `drainTimeoutMs` to return (less if the lease runs under the margin meanwhile), and only then
    *   is the lock released, so the next holder never runs alongside it. `concord.close()` waits for
    *   the drain and completes the Observable.
-   * Giving the lock up while the work still runs is logged as a `DrainTimeoutError` warning.
+   * Once the signal has aborted, the work rejecting (e.g. with the signal's reason) counts as
+   * having stopped, not as a failure. Giving the lock up while the work still runs is logged as a
+   * `DrainTimeoutError` warning.
    * Observable work is unsubscribed only once the lock is gone: make it complete on the signal
    * (e.g. `takeUntil(fromEvent(signal, 'abort'))` before the step that must finish). Unsubscribing
    * while waiting cancels the wait. Throws `InvalidArgumentError` for a `work` that is not a

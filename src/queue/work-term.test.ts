@@ -66,12 +66,10 @@ function fixture() {
 /** A promise the test settles by hand. */
 function manual<T = void>() {
   let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
+  const promise = new Promise<T>((res) => {
     resolve = res;
-    reject = rej;
   });
-  return { promise, resolve, reject };
+  return { promise, resolve };
 }
 
 /** A term whose work waits on one step the test finishes by hand; `signal()` is the work's signal. */
@@ -89,6 +87,11 @@ function steppedTerm(f: ReturnType<typeof fixture>) {
     () => {},
   );
   return { step, term, signal: () => signal! };
+}
+
+/** Rejects with the signal's reason once it aborts, like a wait given the signal. */
+function abortable(signal: AbortSignal): Promise<void> {
+  return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
 }
 
 /** A term whose work never returns. */
@@ -162,6 +165,19 @@ test('drain: the signal aborts with a DrainError; the key goes only once the wor
   step.resolve();
   assert.deepEqual(await ended, { kind: 'drained' });
   assert.deepEqual(f.events, ['released'], 'no overrun reported');
+});
+
+test('after the signal aborted, the work rejecting (with its reason) counts as having stopped', async () => {
+  const f = fixture();
+  const term = new WorkTerm(
+    f.runtime,
+    f.rules,
+    f.held,
+    (_h, signal) => abortable(signal),
+    () => {},
+  );
+  assert.deepEqual(await term.drain('drained', 'unsubscribed'), { kind: 'drained' });
+  assert.deepEqual(f.events, ['released'], 'no overrun: it stopped');
 });
 
 test('drain timeout: released anyway and reported once; the term ends without waiting any longer', async () => {
