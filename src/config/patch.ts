@@ -34,16 +34,17 @@ export function patchBuilt(built: Built, edits: readonly Edit[], defaults: unkno
       const next = removeIn(tree, segments, 0);
       if (!next) return undefined;
       tree = next;
-      merged = replaceIn(merged, segments, 0, valueAt(defaults, segments));
+      if (defaults !== undefined) merged = replaceIn(merged, segments, 0, valueAt(defaults, segments));
     } else {
       // An added key must land on a free spot; an overwritten one owns its leaf (a leaf comes
       // from exactly one key, or the keys would not have mapped).
       if (before === undefined && !isFree(tree, segments)) return undefined;
       tree = replaceIn(tree, segments, 0, after) as ConfigObject;
-      merged = replaceIn(merged, segments, 0, after);
+      if (defaults !== undefined) merged = replaceIn(merged, segments, 0, after);
     }
   }
-  return { tree, merged };
+  // Without defaults the merged value is the tree itself.
+  return { tree, merged: defaults === undefined ? tree : merged };
 }
 
 /** True when no value sits at `segments` and every object on the way to it is a plain object (or absent). */

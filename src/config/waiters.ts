@@ -38,6 +38,7 @@ export class Waiters<T> {
   }
 
   #take(): Waiter<T>[] {
+    if (this.#waiters.size === 0) return [];
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     return waiters;
