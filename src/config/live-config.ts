@@ -5,7 +5,7 @@ import { checkInteger, checkName, checkOptions, checkRevision, checkSignal } fro
 import { ClosedError, ConfigNotLoadedError, ConfigValidationError, InvalidArgumentError } from '../errors.js';
 import { ConfigWatch } from './config-watch.js';
 import { type ConfigRules, configRules } from './evaluate.js';
-import { rolledOut, rollout$ } from './rollout.js';
+import { RolloutTracker, rolledOut } from './rollout.js';
 import { STATUS_ROOT, statusArea } from './status.js';
 import { reporterFor, type StatusReporter } from './status-reporter.js';
 import { checkPath } from './tree.js';
@@ -66,6 +66,7 @@ export class LiveConfig<T> implements AsyncDisposable {
   readonly #rules: ConfigRules;
   readonly #reporter: StatusReporter | undefined;
   readonly #watch: ConfigWatch<T>;
+  #tracker: RolloutTracker | undefined;
 
   static {
     construct = <T>(runtime: Runtime, prefix: unknown, options: unknown) =>
@@ -184,11 +185,14 @@ export class LiveConfig<T> implements AsyncDisposable {
    * revisions; an instance whose lease ended (process gone, config closed) drops out of every
    * list. Never completes by itself (instances may come and go; an instance started later
    * reports the revision of its first read at once); completes when the Concord closes. Works
-   * without watching the config itself: one shared watch of the status area per prefix.
+   * without watching the config itself: it follows the prefix's status area (one shared read and
+   * server-side watch per prefix and Concord), which this config keeps following from the first
+   * call until `close()`, so the rollouts of later writes are answered from memory at once.
    */
   rollout$(revision: bigint): Observable<RolloutStatus> {
     this.#checkRollout(revision);
-    return rollout$(this.#runtime, statusArea(this.prefix), revision);
+    this.#tracker ??= new RolloutTracker(this.#runtime, statusArea(this.prefix));
+    return this.#tracker.rollout$(revision);
   }
 
   /**
@@ -216,6 +220,7 @@ export class LiveConfig<T> implements AsyncDisposable {
    */
   async close(): Promise<void> {
     this.#watch.shutdown();
+    this.#tracker?.close();
     await this.#reporter?.close();
   }
 

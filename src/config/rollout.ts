@@ -10,6 +10,7 @@ import {
   NEVER,
   type Observable,
   race,
+  type Subscription,
 } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, RolloutRejectedError } from '../errors.js';
@@ -72,24 +73,53 @@ export function sameTally(a: RolloutStatus, b: RolloutStatus): boolean {
 }
 
 /**
- * `LiveConfig.rollout$`: the tally of `revision` over the status area `area`, on subscribe and
- * after every change of it, skipping tallies equal to the one before. Follows the area through
- * the hub's shared view (one read and one server-side watch per area for the whole Concord).
+ * The rollout side of one LiveConfig: follows the status area of its prefix through the hub's
+ * shared view (one read and one server-side watch per area for the whole Concord). The view is
+ * held from the first question until {@link close}, so that later questions (typically one per
+ * write) are answered from the cache at once and see each report as it lands, rather than paying
+ * a read and a new server-side watch per write.
  */
-export function rollout$(runtime: Runtime, area: string, revision: bigint): Observable<RolloutStatus> {
-  return defer(() => {
-    let last: RolloutStatus | undefined;
-    return hubOf(runtime)
-      .projectedView(area, statusProjection(area))
-      .pipe(
-        map((view: CachedView<StatusEntry>) => tally(revision, view.entries.values())),
+export class RolloutTracker {
+  readonly #view$: Observable<CachedView<StatusEntry>>;
+  #held: Subscription | undefined;
+  #closed = false;
+
+  constructor(runtime: Runtime, area: string) {
+    this.#view$ = defer(() => hubOf(runtime).projectedView(area, statusProjection(area)));
+  }
+
+  /**
+   * `LiveConfig.rollout$`: the tally of `revision`, on subscribe and after every change of the
+   * area, skipping tallies equal to the one before.
+   */
+  rollout$(revision: bigint): Observable<RolloutStatus> {
+    if (!this.#held && !this.#closed) {
+      // Failing (e.g. permission denied) reaches every rollout$ subscriber; the next question retries.
+      this.#held = this.#view$.subscribe({ error: () => this.#drop(), complete: () => this.#drop() });
+    }
+    return defer(() => {
+      let last: RolloutStatus | undefined;
+      return this.#view$.pipe(
+        map((view) => tally(revision, view.entries.values())),
         filter((status) => {
           const fresh = last === undefined || !sameTally(last, status);
           last = status;
           return fresh;
         }),
       );
-  });
+    });
+  }
+
+  /** Stops holding the area's view (rollout$ subscribers keep theirs). Idempotent. */
+  close(): void {
+    this.#closed = true;
+    this.#drop();
+  }
+
+  #drop(): void {
+    this.#held?.unsubscribe();
+    this.#held = undefined;
+  }
 }
 
 /** Options of {@link rolledOut}, checked by the caller. */
