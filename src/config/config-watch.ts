@@ -165,26 +165,26 @@ export class ConfigWatch<T> {
     if ('same' in judgement) {
       // `same` only follows a valid revision of the same watch, so `good` is set.
       if (good) good.revision = revision;
-      this.#applied(revision, false);
+      this.#applied(revision);
       return;
     }
     if (good && !('changed' in judgement) && deepEqual(good.value, judgement.value)) {
       good.revision = revision;
-      this.#applied(revision, false);
+      this.#applied(revision);
       return;
     }
     const value = deepFreeze(judgement.value as T);
     this.#good = { value, revision };
     this.#waiters.resolveAll(value);
     for (const subscriber of [...this.#values]) subscriber.next(value);
-    this.#applied(revision, true);
+    this.#applied(revision);
   }
 
   /**
-   * The config is valid at `revision` (`changed`: with a new value, already emitted). The point
-   * where an operator-facing `config.applied` event belongs.
+   * The config is valid at `revision` (with a new value, already emitted, or the same one). The
+   * point where an operator-facing `config.applied` event belongs.
    */
-  #applied(revision: bigint, _changed: boolean): void {
+  #applied(revision: bigint): void {
     this.#reporter?.report({ status: 'applied', revision, at: new Date().toISOString() });
   }
 
