@@ -94,8 +94,8 @@ export interface ConfigSetOptions {
   /**
    * Compare-and-set: write only if the key's mod revision (the revision of its last write)
    * still equals this. `0n` means "only if the key does not exist". Get it from
-   * `LiveConfig.revisionOf(path)` or from the previous `set`'s result. A mismatch throws
-   * `ConflictError` and writes nothing.
+   * `LiveConfig.revisionOf(path)` or from the `revision` the previous `set` resolved with. A
+   * mismatch throws `ConflictError` and writes nothing.
    *
    * It is the key's own mod revision, not the revision of the whole config: writes to other
    * keys under the prefix do not make it stale, and it is exactly what etcd's transaction
