@@ -215,7 +215,7 @@ export class LiveConfig<T> implements AsyncDisposable {
 
   /**
    * Stops watching: `value$` and `errors$` subscribers complete, a pending `load()` rejects
-   * with `ClosedError`, and later `set`/`load` calls throw it. An instance's status key is
+   * with `ClosedError`, and later `set`/`setMany`/`load`/`rollout$`/`rolledOut` calls throw it. An instance's status key is
    * removed (and the session the config created closed) before this resolves. Idempotent.
    */
   async close(): Promise<void> {
@@ -242,6 +242,7 @@ export class LiveConfig<T> implements AsyncDisposable {
         'must not be empty to follow a rollout: it has no status area',
       );
     }
+    if (this.#watch.closed) throw new ClosedError(`config '${this.prefix}' is closed`);
     this.#runtime.assertOpen('config.rollout$');
   }
 }
