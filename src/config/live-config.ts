@@ -215,8 +215,9 @@ export class LiveConfig<T> implements AsyncDisposable {
 
   /**
    * Stops watching: `value$` and `errors$` subscribers complete, a pending `load()` rejects
-   * with `ClosedError`, and later `set`/`setMany`/`load`/`rollout$`/`rolledOut` calls throw it. An instance's status key is
-   * removed (and the session the config created closed) before this resolves. Idempotent.
+   * with `ClosedError`, and later `set`, `setMany`, `load`, `rollout$` and `rolledOut` calls
+   * throw it. An instance's status key is removed (and the session the config created closed)
+   * before this resolves. Idempotent.
    */
   async close(): Promise<void> {
     this.#watch.shutdown();
