@@ -36,10 +36,11 @@ export interface ConfigOptions<S extends StandardSchemaV1 | undefined = undefine
    * This process's id among the instances that follow the config (one key segment: no '/').
    * While the config is watched (`value$` subscribed or `load()` called), the instance reports
    * the revision it last applied or rejected (with the issues) under a session lease, in a
-   * status area outside the prefix (`config-status/<prefix>/<instance>`), for writers'
-   * `rollout$` and `rolledOut`; the key goes when watching stops, the config closes or the
-   * process dies (with the lease). Two live processes must not share an id. Not allowed with
-   * the empty prefix, which has no outside.
+   * status area outside the prefix (`config-status/<prefix>/<instance>`, the prefix without
+   * its trailing '/' URI-encoded into one key segment: `app/db/` → `config-status/app%2Fdb/`),
+   * for writers' `rollout$` and `rolledOut`; the key goes when watching stops, the config
+   * closes or the process dies (with the lease). Two live processes must not share an id. Not
+   * allowed with the empty prefix, which has no outside.
    */
   instance?: string;
   /**
