@@ -36,9 +36,11 @@ export function tally(revision: bigint, entries: Iterable<StatusEntry>): Rollout
   const applied: string[] = [];
   const rejected: RolloutRejection[] = [];
   const pending: string[] = [];
-  const sorted = [...entries].filter((e) => e.report !== undefined);
-  sorted.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+  const sorted = [...entries].sort((a, b) =>
+    a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0,
+  );
   for (const { instance, report } of sorted) {
+    // Not a report (written by something else): not an instance a rollout can count.
     if (report === undefined) continue;
     const where = standing(report, revision);
     if (where === 'applied') applied.push(instance);
