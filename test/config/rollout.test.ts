@@ -69,7 +69,7 @@ describe('config rollout', () => {
     const { revision: good } = await config.set('db/pool', 20);
     const status = await config.rolledOut(good, { signal: AbortSignal.timeout(20_000) });
     t.diagnostic(
-      `first write → 3 instances acknowledged (cold: includes the writer reading the status area): ${(performance.now() - start).toFixed(1)} ms`,
+      `first write → 3 instances acknowledged (the writer's first set, cold): ${(performance.now() - start).toFixed(1)} ms`,
     );
     assert.deepEqual(names(status), { applied: ['a', 'b', 'c'], rejected: [], pending: [] });
     for (const w of workers)
