@@ -18,6 +18,7 @@ export interface ConcordErrorByCode {
   INSTANCE_REMOVED: InstanceRemovedError;
   DRAIN: DrainError;
   DRAIN_TIMEOUT: DrainTimeoutError;
+  ROLLOUT_REJECTED: RolloutRejectedError;
 }
 
 /**
@@ -214,6 +215,41 @@ export class DrainTimeoutError extends ConcordError {
     super('DRAIN_TIMEOUT', message);
     this.key = details.key;
     this.waitedMs = details.waitedMs;
+  }
+}
+
+/** One instance that rejected a config revision, as a rollout reports it. */
+export interface RolloutRejection {
+  /** The instance id (`concord.config(prefix, { instance })`). */
+  readonly instance: string;
+  /** The revision the instance judged invalid: the one rolled out or a later one. */
+  readonly revision: bigint;
+  /** The validator's (or the key mapping's) messages. */
+  readonly issues: readonly string[];
+  /** The config key (below the prefix) the rejection is blamed on, when one is. */
+  readonly key?: string;
+}
+
+/**
+ * `LiveConfig.rolledOut` saw instances reject the revision: each kept its last valid config.
+ * `rejected` names them with their validation issues.
+ */
+export class RolloutRejectedError extends ConcordError {
+  /** The revision whose rollout was awaited. */
+  readonly revision: bigint;
+  /** The instances that rejected it, sorted by id. */
+  readonly rejected: readonly RolloutRejection[];
+  /** The instances that had applied it when the rejection was seen. */
+  readonly applied: readonly string[];
+
+  constructor(
+    message: string,
+    details: { revision: bigint; rejected: readonly RolloutRejection[]; applied: readonly string[] },
+  ) {
+    super('ROLLOUT_REJECTED', message);
+    this.revision = details.revision;
+    this.rejected = details.rejected;
+    this.applied = details.applied;
   }
 }
 

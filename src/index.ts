@@ -16,7 +16,10 @@ export type {
   ConfigOptions,
   ConfigSetOptions,
   ConfigValue,
+  ConfigWriteResult,
   DeepPartial,
+  RolledOutOptions,
+  RolloutStatus,
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
 export type { Logger, LoggerStyle } from './core/log.js';
@@ -24,7 +27,7 @@ export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolic
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';
 export type { ElectionOptions, LeaderInfo, WhileLeaderOptions } from './election/types.js';
-export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
+export type { ConcordErrorByCode, ConcordErrorCode, RolloutRejection } from './errors.js';
 export {
   AuthenticationFailedError,
   ClosedError,
@@ -41,6 +44,7 @@ export {
   LockLostError,
   NotConnectedError,
   PermissionDeniedError,
+  RolloutRejectedError,
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
