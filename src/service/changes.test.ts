@@ -7,7 +7,7 @@ import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js'
 
 let revision = 0n;
 function instance(id: string, address = `${id}:1`): ServiceInstance {
-  return { service: 's', id, address, key: `svc/s/${id}`, revision: ++revision };
+  return { service: 's', id, address, status: 'serving', key: `svc/s/${id}`, revision: ++revision };
 }
 function skipped(id: string): DiscoveryError {
   return { key: `svc/s/${id}`, revision: ++revision, value: Buffer.from('{'), message: 'bad' };

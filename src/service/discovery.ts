@@ -1,8 +1,8 @@
 import { defer, map, mergeMap, type Observable, Subject } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
-import { checkOptions, checkSegment } from '../core/validate.js';
-import { InvalidArgumentError } from '../errors.js';
+import { checkSegment } from '../core/validate.js';
 import { type Catalog, catalog$ } from './catalog.js';
+import { pickerConfig } from './pick-options.js';
 import { createPicker, type Picker } from './picker.js';
 import { servicePrefix } from './record.js';
 import type {
@@ -93,17 +93,17 @@ export class Discovery {
 
   /**
    * A {@link Picker} over the live instances of `service`: `next()` returns one per call,
-   * `'round-robin'` (default) or `'random'`. The picker follows the service until it is closed.
+   * `'round-robin'` (default) or `'random'`, never a draining instance, skipping instances
+   * ejected after errors (`picker.report()`; `eject: false` turns that off) and preferring
+   * `prefer.zone` while any instance there qualifies. Every option is validated
+   * (InvalidArgumentError naming it). The picker follows the service until it is closed.
    */
   picker(service: string, options?: PickerOptions): Picker {
     checkSegment('service', service);
-    checkOptions('options', options, ['strategy']);
-    const strategy = options?.strategy ?? 'round-robin';
-    if (strategy !== 'round-robin' && strategy !== 'random') {
-      throw new InvalidArgumentError('options.strategy', "must be 'round-robin' or 'random'", strategy);
-    }
+    const config = pickerConfig(options);
     this.#runtime.assertOpen('discovery.picker');
-    return createPicker(this.#catalog(service).pipe(map((catalog) => catalog.list)), strategy);
+    const lists = this.#catalog(service).pipe(map((catalog) => catalog.list));
+    return createPicker(lists, config, this.#runtime.log);
   }
 
   #catalog(service: string | undefined): Observable<Catalog> {

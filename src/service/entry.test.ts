@@ -18,6 +18,7 @@ test('a valid value projects to a frozen instance carrying its revision', () => 
     id: 'i1',
     address: 'h:1',
     meta: { zone: 'a' },
+    status: 'serving',
     key: 'svc/user/i1',
     revision: 7n,
   });

@@ -1,11 +1,11 @@
 // The instance record, written by the registry and read by discovery: the key is
-// `<prefix><service>/<id>`, the value JSON `{ address, meta?, registeredAt }` (discovery also
-// reads etcd Go `endpoints` JSON and plain addresses).
+// `<prefix><service>/<id>`, the value JSON `{ address, meta?, registeredAt, status? }` (discovery
+// also reads etcd Go `endpoints` JSON and plain addresses, which are always serving).
 
 import { checkOptions, isPlainObject } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { KeyValue } from '../watch/types.js';
-import type { ServiceInstance, ServicePrefixOptions } from './types.js';
+import type { InstanceStatus, ServiceInstance, ServicePrefixOptions } from './types.js';
 
 /** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
 export const DEFAULT_SERVICE_PREFIX = 'services/';
@@ -16,10 +16,20 @@ export interface InstanceRecord {
   meta?: Record<string, unknown>;
   /** When the instance was (re-)registered, ISO 8601. */
   registeredAt: string;
+  /**
+   * Written only once the instance drains: a serving record has no status, so it reads the same
+   * as before draining existed (and older readers, which ignore the field, still find it).
+   */
+  status?: 'draining';
 }
 
 /** A record as discovery reads it: values written by other clients may lack `registeredAt`. */
-type ReadRecord = Omit<InstanceRecord, 'registeredAt'> & { registeredAt?: string };
+interface ReadRecord {
+  address: string;
+  meta?: Record<string, unknown>;
+  registeredAt?: string;
+  status: InstanceStatus;
+}
 
 /** Longest address accepted, in characters: far above any real host:port or URL, low enough to reject blobs. */
 const MAX_ADDRESS_LENGTH = 2048;
@@ -48,9 +58,14 @@ export function newRecord(address: string, meta: Record<string, unknown> | undef
   return record;
 }
 
-/** `record` registered again now. */
+/** `record` registered again now (a draining record stays draining). */
 export function restamped(record: InstanceRecord): InstanceRecord {
   return { ...record, registeredAt: new Date().toISOString() };
+}
+
+/** `record` marked draining. */
+export function drained(record: InstanceRecord): InstanceRecord {
+  return { ...record, status: 'draining' };
 }
 
 /** The bytes stored at the instance key. */
@@ -105,7 +120,8 @@ export function isAddress(text: string): boolean {
  * the entry comes from that service's own range (`<base><service>/`), so the rest of the key is
  * the id; without it the rest must be `<service>/<id>`.
  *
- * Accepted values: the registry's JSON `{ address, meta?, registeredAt? }`; the JSON etcd's Go
+ * Accepted values: the registry's JSON `{ address, meta?, registeredAt?, status? }` (status
+ * `'serving'` or `'draining'`, absent meaning serving); the JSON etcd's Go
  * `endpoints` package writes (`{ "Addr", "Metadata" }`), so Go registrants are found too; a JSON
  * string holding an address; or a plain address as text (`etcdctl put services/user/i1
  * 10.0.0.5:9000`). Anything else is rejected: the result is then the reason, as a string.
@@ -128,16 +144,16 @@ export function parseEntry(
  * instance a separate property array (about 40 bytes, 10,000 times over for a large service).
  */
 function instanceOf(service: string, id: string, value: ReadRecord, kv: KeyValue): ServiceInstance {
-  const { address, meta, registeredAt } = value;
+  const { address, meta, registeredAt, status } = value;
   const { key, modRevision: revision } = kv;
   if (meta === undefined) {
     return registeredAt === undefined
-      ? { service, id, address, key, revision }
-      : { service, id, address, key, revision, registeredAt };
+      ? { service, id, address, status, key, revision }
+      : { service, id, address, status, key, revision, registeredAt };
   }
   return registeredAt === undefined
-    ? { service, id, address, key, revision, meta }
-    : { service, id, address, key, revision, meta, registeredAt };
+    ? { service, id, address, status, key, revision, meta }
+    : { service, id, address, status, key, revision, meta, registeredAt };
 }
 
 /** The service and id a key names, or why it names none. */
@@ -173,23 +189,27 @@ function parseValue(raw: Buffer): ReadRecord | string {
   } catch {
     const address = text.trim();
     return isAddress(address)
-      ? { address }
-      : 'value is neither JSON { address, meta?, registeredAt? } nor a plain address';
+      ? { address, status: 'serving' }
+      : 'value is neither JSON { address, meta?, registeredAt?, status? } nor a plain address';
   }
   if (typeof json === 'string') {
-    return isAddress(json) ? { address: json } : 'value is a JSON string that is not an address';
+    return isAddress(json)
+      ? { address: json, status: 'serving' }
+      : 'value is a JSON string that is not an address';
   }
   if (!isPlainObject(json)) return 'value is JSON but not an object with an address';
   return 'address' in json ? fromRegistry(json) : fromGoEndpoint(json);
 }
 
 function fromRegistry(json: Record<string, unknown>): ReadRecord | string {
-  const { address, meta, registeredAt } = json;
+  const { address, meta, registeredAt, status = 'serving' } = json;
   if (typeof address !== 'string' || !isAddress(address)) return 'value.address is not a valid address';
   if (meta !== undefined && !isPlainObject(meta)) return 'value.meta is not an object';
   if (registeredAt !== undefined && typeof registeredAt !== 'string')
     return 'value.registeredAt is not a string';
-  const value: ReadRecord = { address };
+  if (status !== 'serving' && status !== 'draining')
+    return "value.status is neither 'serving' nor 'draining'";
+  const value: ReadRecord = { address, status };
   if (meta !== undefined) value.meta = meta;
   if (registeredAt !== undefined) value.registeredAt = registeredAt;
   return value;
@@ -198,7 +218,7 @@ function fromRegistry(json: Record<string, unknown>): ReadRecord | string {
 function fromGoEndpoint(json: Record<string, unknown>): ReadRecord | string {
   const { Addr, Metadata } = json;
   if (typeof Addr !== 'string' || !isAddress(Addr)) return 'value has no valid address field';
-  if (Metadata === undefined || Metadata === null) return { address: Addr };
+  if (Metadata === undefined || Metadata === null) return { address: Addr, status: 'serving' };
   if (!isPlainObject(Metadata)) return 'value.Metadata is not an object';
-  return { address: Addr, meta: Metadata };
+  return { address: Addr, meta: Metadata, status: 'serving' };
 }
