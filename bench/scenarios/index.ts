@@ -1,6 +1,7 @@
 import type { Scenario } from '../lib/types.js';
 import { config } from './config.js';
 import { discovery } from './discovery.js';
+import { discoveryKill } from './discovery-kill.js';
 import { discoveryLoad } from './discovery-load.js';
 import { electionHandoff } from './election.js';
 import { failover } from './failover.js';
@@ -19,6 +20,7 @@ export const scenarios: Scenario[] = [
   failover,
   discovery,
   discoveryLoad,
+  discoveryKill,
   config,
   resync,
   scale,
