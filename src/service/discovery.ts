@@ -65,7 +65,8 @@ export class Discovery {
    */
   instances$(service: string): Observable<ServiceInstance[]> {
     checkSegment('service', service);
-    return this.#catalog(service).pipe(map((catalog) => [...catalog.list]));
+    // A copy per subscriber: the shared list must not change under the others.
+    return this.#catalog(service).pipe(map((catalog) => catalog.list.slice()));
   }
 
   /**

@@ -68,7 +68,14 @@ test('an ejection lasts forMs; back on probation, one error ejects again for twi
   assert.deepEqual(durations, [1_000, 2_000, 4_000, 5_000, 5_000]);
   assert.deepEqual(
     heard.filter((h) => h.startsWith('ejected')),
-    ['ejected a 1000', 'ejected a 2000', 'ejected a 4000', 'ejected a 5000', 'ejected a 5000', 'ejected a 5000'],
+    [
+      'ejected a 1000',
+      'ejected a 2000',
+      'ejected a 4000',
+      'ejected a 5000',
+      'ejected a 5000',
+      'ejected a 5000',
+    ],
   );
   assert.ok(heard.includes('restored a expired'));
 });

@@ -29,6 +29,8 @@ let construct: (instances$: Observable<readonly ServiceInstance[]>, config: Pick
  */
 export class Picker implements Disposable {
   #list: readonly ServiceInstance[] = [];
+  /** How many of `list` are serving. */
+  #serving = 0;
   readonly #rotation: Rotation;
   readonly #outliers: Outliers | undefined;
   readonly #zone: string | undefined;
@@ -137,11 +139,10 @@ export class Picker implements Disposable {
 
   #onList(list: readonly ServiceInstance[]): void {
     this.#list = list;
-    if (this.#outliers) {
-      let serving = 0;
-      for (const instance of list) if (instance.status === 'serving') serving++;
-      this.#outliers.sync(list, serving);
-    }
+    let serving = 0;
+    for (const instance of list) if (instance.status === 'serving') serving++;
+    this.#serving = serving;
+    this.#outliers?.sync(list, serving);
     this.#rebuild();
     if (!this.#loaded) {
       this.#loaded = true;
@@ -153,9 +154,13 @@ export class Picker implements Disposable {
   #rebuild(): void {
     const outliers = this.#outliers;
     const skip = outliers !== undefined && outliers.ejectedCount > 0;
-    const pool = this.#list.filter(
-      (instance) => instance.status === 'serving' && !(skip && outliers.isEjected(instance.key)),
-    );
+    // Usually every instance qualifies: then the shared list itself is the pool (no copy).
+    const all = !skip && this.#serving === this.#list.length;
+    const pool = all
+      ? this.#list
+      : this.#list.filter(
+          (instance) => instance.status === 'serving' && !(skip && outliers.isEjected(instance.key)),
+        );
     const zone = this.#zone;
     const local = zone === undefined ? [] : pool.filter((instance) => instance.meta?.zone === zone);
     this.#rotation.reset(local.length > 0 ? local : pool);
@@ -183,6 +188,7 @@ export class Picker implements Disposable {
 
   #stop(reason: unknown): void {
     this.#list = [];
+    this.#serving = 0;
     this.#rotation.reset([]);
     if (this.#failure === undefined) this.#failure = reason;
     this.#wake();

@@ -4,7 +4,6 @@
 
 import { checkOptions, isPlainObject } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { KeyValue } from '../watch/types.js';
 import type { InstanceStatus, ServiceInstance, ServicePrefixOptions } from './types.js';
 
 /** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
@@ -116,9 +115,10 @@ export function isAddress(text: string): boolean {
 }
 
 /**
- * Reads one etcd entry under the registry prefix `base` as a service instance. With `service`
- * the entry comes from that service's own range (`<base><service>/`), so the rest of the key is
- * the id; without it the rest must be `<service>/<id>`.
+ * Reads one etcd entry under the registry prefix `base` (its key, value and mod revision) as a
+ * service instance. With `service` the entry comes from that service's own range
+ * (`<base><service>/`), so the rest of the key is the id; without it the rest must be
+ * `<service>/<id>`.
  *
  * Accepted values: the registry's JSON `{ address, meta?, registeredAt?, status? }` (status
  * `'serving'` or `'draining'`, absent meaning serving); the JSON etcd's Go
@@ -127,25 +127,41 @@ export function isAddress(text: string): boolean {
  * 10.0.0.5:9000`). Anything else is rejected: the result is then the reason, as a string.
  */
 export function parseEntry(
-  kv: KeyValue,
+  key: string,
+  raw: Buffer,
+  revision: bigint,
   base: string,
   service: string | undefined,
 ): ServiceInstance | string {
-  const name = nameOf(kv.key, base, service);
-  if (typeof name === 'string') return name;
-  const value = parseValue(kv.value);
+  let name = service;
+  let id: string;
+  if (name !== undefined) {
+    id = key.slice(base.length + name.length + 1);
+  } else {
+    const slash = key.indexOf('/', base.length);
+    if (slash <= base.length) return `key does not have the shape ${base}<service>/<id>`;
+    name = key.slice(base.length, slash);
+    id = key.slice(slash + 1);
+  }
+  if (!isSegment(id)) return `key does not have the shape ${base}<service>/<id>`;
+  const value = parseValue(raw);
   if (typeof value === 'string') return value;
   // Instances are shared by every subscriber of a service: one consumer must not change another's.
-  return Object.freeze(instanceOf(name.service, name.id, value, kv));
+  return Object.freeze(instanceOf(name, id, value, key, revision));
 }
 
 /**
  * The instance as one object literal per shape: properties added after creation would cost each
  * instance a separate property array (about 40 bytes, 10,000 times over for a large service).
  */
-function instanceOf(service: string, id: string, value: ReadRecord, kv: KeyValue): ServiceInstance {
+function instanceOf(
+  service: string,
+  id: string,
+  value: ReadRecord,
+  key: string,
+  revision: bigint,
+): ServiceInstance {
   const { address, meta, registeredAt, status } = value;
-  const { key, modRevision: revision } = kv;
   if (meta === undefined) {
     return registeredAt === undefined
       ? { service, id, address, status, key, revision }
@@ -156,33 +172,26 @@ function instanceOf(service: string, id: string, value: ReadRecord, kv: KeyValue
     : { service, id, address, status, key, revision, meta, registeredAt };
 }
 
-/** The service and id a key names, or why it names none. */
-function nameOf(
-  key: string,
-  base: string,
-  service: string | undefined,
-): { service: string; id: string } | string {
-  const rest = key.slice(base.length);
-  if (service !== undefined) {
-    const id = rest.slice(service.length + 1);
-    return isSegment(id) ? { service, id } : `key does not have the shape ${base}<service>/<id>`;
-  }
-  const slash = rest.indexOf('/');
-  const name = { service: rest.slice(0, slash), id: rest.slice(slash + 1) };
-  return slash > 0 && isSegment(name.id) ? name : `key does not have the shape ${base}<service>/<id>`;
-}
-
 function isSegment(text: string): boolean {
   return text.length > 0 && !text.includes('/');
 }
 
-function parseValue(raw: Buffer): ReadRecord | string {
-  let text: string;
+/** `raw` as text, or undefined when it is not UTF-8. */
+function decodeText(raw: Buffer): string | undefined {
+  // The lenient decoder is several times faster than the strict one; it marks bytes that are not
+  // UTF-8 with U+FFFD, so only a value showing one (which may also be a genuine U+FFFD) is checked.
+  const text = raw.toString('utf8');
+  if (!text.includes('\uFFFD')) return text;
   try {
-    text = UTF8.decode(raw);
+    return UTF8.decode(raw);
   } catch {
-    return 'value is not UTF-8 text';
+    return undefined;
   }
+}
+
+function parseValue(raw: Buffer): ReadRecord | string {
+  const text = decodeText(raw);
+  if (text === undefined) return 'value is not UTF-8 text';
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -129,7 +129,8 @@ describe('outlier ejection', () => {
       outFor.push(performance.now() - ejectedAt);
     }
     assert.deepEqual(ejections, [100, 200, 250, 250], 'doubling, capped at maxForMs');
-    outFor.forEach((ms, i) => assert.ok(ms >= ejections[i]! - 1, `ejection ${i} lasted ${ms} ms`));
+    for (const [i, ms] of outFor.entries())
+      assert.ok(ms >= ejections[i]! - 1, `ejection ${i} lasted ${ms} ms`);
     t.diagnostic(
       `ejected for ${outFor.map((ms) => ms.toFixed(0)).join(', ')} ms (policy 100, 200, 250, 250)`,
     );

@@ -1,0 +1,86 @@
+import {
+  castGrpcError,
+  type Etcd3,
+  EtcdInvalidAuthTokenError,
+  type ICallable,
+  type IKeyValue,
+  type IRangeRequest,
+} from 'etcd3';
+import { decodeRangeResponse, type RangeKv, type RangePage } from './range-decode.js';
+
+/** The parts of etcd3's connection pool used here (see txn-once.ts). */
+interface Pool {
+  readonly callOptionsFactory: ICallable<unknown>['callOptionsFactory'];
+  withConnection<R>(
+    service: 'KV',
+    fn: (args: { client: unknown; metadata: unknown }) => Promise<R>,
+  ): Promise<R>;
+}
+
+/** A grpc-js client of etcd's KV service, as etcd3's pool hands it out. */
+interface KvClient {
+  constructor: { service: { Range: { path: string; requestSerialize(request: IRangeRequest): Buffer } } };
+  makeUnaryRequest<Res>(
+    path: string,
+    serialize: (request: IRangeRequest) => Buffer,
+    deserialize: (bytes: Buffer) => Res,
+    request: IRangeRequest,
+    metadata: unknown,
+    options: object,
+    callback: (err: Error | null, res?: Res) => void,
+  ): void;
+}
+
+/**
+ * One Range RPC through etcd3's connection pool (same hosts, credentials, deadlines and failure
+ * accounting as `etcd.kv.range`), its answer decoded by {@link decodeRangeResponse} instead of
+ * etcd3's generic decoder. Errors come out as etcd3's typed errors. A request refused for an
+ * expired auth token goes through etcd3's own path, which renews the token.
+ */
+export async function rangePage(etcd: Etcd3, request: IRangeRequest): Promise<RangePage> {
+  const pool = (etcd as unknown as { pool: Pool }).pool;
+  try {
+    return await pool.withConnection('KV', ({ client, metadata }) =>
+      send(pool, client as KvClient, metadata, request),
+    );
+  } catch (err) {
+    if (!(err instanceof EtcdInvalidAuthTokenError)) throw err;
+    const res = await etcd.kv.range(request);
+    return { revision: BigInt(res.header.revision), kvs: res.kvs.map(fromEtcd3), more: res.more };
+  }
+}
+
+function send(pool: Pool, client: KvClient, metadata: unknown, request: IRangeRequest): Promise<RangePage> {
+  // Resolved per attempt: the options carry the call's deadline.
+  const factory = pool.callOptionsFactory;
+  const options =
+    typeof factory === 'function'
+      ? factory({ service: 'KV', method: 'range', params: request, isStream: false })
+      : (factory ?? {});
+  const { path, requestSerialize } = client.constructor.service.Range;
+  return new Promise<RangePage>((resolve, reject) => {
+    client.makeUnaryRequest(
+      path,
+      requestSerialize,
+      decodeRangeResponse,
+      request,
+      metadata,
+      options,
+      (err, page) => {
+        if (err) reject(castGrpcError(err));
+        else resolve(page!);
+      },
+    );
+  });
+}
+
+function fromEtcd3(kv: IKeyValue): RangeKv {
+  return {
+    key: kv.key,
+    value: kv.value,
+    modRevision: BigInt(kv.mod_revision),
+    createRevision: BigInt(kv.create_revision),
+    version: BigInt(kv.version),
+    lease: String(kv.lease),
+  };
+}
