@@ -2,15 +2,14 @@ import {
   castGrpcError,
   type Etcd3,
   EtcdInvalidAuthTokenError,
-  type ICallable,
   type IKeyValue,
   type IRangeRequest,
 } from 'etcd3';
+import { type CallOptionsSource, callOptions } from './call-options.js';
 import { decodeRangeResponse, type RangeKv, type RangePage } from './range-decode.js';
 
 /** The parts of etcd3's connection pool used here (see txn-once.ts). */
-interface Pool {
-  readonly callOptionsFactory: ICallable<unknown>['callOptionsFactory'];
+interface Pool extends CallOptionsSource {
   withConnection<R>(
     service: 'KV',
     fn: (args: { client: unknown; metadata: unknown }) => Promise<R>,
@@ -51,12 +50,7 @@ export async function rangePage(etcd: Etcd3, request: IRangeRequest): Promise<Ra
 }
 
 function send(pool: Pool, client: KvClient, metadata: unknown, request: IRangeRequest): Promise<RangePage> {
-  // Resolved per attempt: the options carry the call's deadline.
-  const factory = pool.callOptionsFactory;
-  const options =
-    typeof factory === 'function'
-      ? factory({ service: 'KV', method: 'range', params: request, isStream: false })
-      : (factory ?? {});
+  const options = callOptions(pool, { service: 'KV', method: 'range', params: request, isStream: false });
   const { path, requestSerialize } = client.constructor.service.Range;
   return new Promise<RangePage>((resolve, reject) => {
     client.makeUnaryRequest(

@@ -2,9 +2,9 @@
 // re-registration), draining (seen by every consumer, kept across re-registration), zone
 // preference with fallback, and weights.
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
-import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { useCluster } from '../../test/support/fixture.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
@@ -12,16 +12,10 @@ import type { Picker } from './picker.js';
 import type { Registration } from './registration.js';
 import type { PickerOptions, RegistrationState, ServiceInstance } from './types.js';
 
-let cluster: EtcdCluster;
+const fixture = useCluster();
 let seq = 0;
 const cleanup: Array<() => Promise<void> | void> = [];
 
-before(async () => {
-  cluster = await startCluster();
-});
-after(async () => {
-  await cluster?.stop();
-});
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
@@ -36,7 +30,7 @@ function namespace(): {
     ns,
     open: (log) => {
       const concord = new Concord({
-        endpoints: cluster.endpoints,
+        endpoints: fixture.cluster.endpoints,
         namespace: ns,
         logger: log ? { info: log } : undefined,
       });
@@ -154,7 +148,7 @@ describe('outlier ejection', () => {
       RegistrationState,
       { status: 'registered' }
     >;
-    await cluster.client().leaseClient.leaseRevoke({ ID: registered.leaseId });
+    await fixture.cluster.client().leaseClient.leaseRevoke({ ID: registered.leaseId });
     await until(reg.state$, (s) => s.status === 'registered' && s.leaseId !== registered.leaseId);
     await waitUntil(() => listed(picker, 'a').revision > a.revision, { message: 'the new revision listed' });
     assert.deepEqual(tally(picker, 6), { a: 2, b: 2, c: 2 }, 'a is back at once');
@@ -253,17 +247,17 @@ describe('draining', () => {
     const seen: string[] = [];
     const sub = reg.state$.subscribe((s) => seen.push(s.status));
     cleanup.push(() => sub.unsubscribe());
-    await cluster.client().leaseClient.leaseRevoke({ ID: state.leaseId });
+    await fixture.cluster.client().leaseClient.leaseRevoke({ ID: state.leaseId });
     await until(reg.state$, (s) => s.status === 'draining' && s.leaseId !== state.leaseId);
     assert.deepEqual(seen, ['draining', 'reregistering', 'draining']);
     const stored = JSON.parse(
-      (await cluster.client().get(`${ns}services/svc/a`).string()) as string,
+      (await fixture.cluster.client().get(`${ns}services/svc/a`).string()) as string,
     ) as Record<string, unknown>;
     assert.equal(stored.status, 'draining');
     assert.deepEqual(stored.meta, { zone: 'y' });
     await reg.update({ address: 'a2.local:80' });
     const after = JSON.parse(
-      (await cluster.client().get(`${ns}services/svc/a`).string()) as string,
+      (await fixture.cluster.client().get(`${ns}services/svc/a`).string()) as string,
     ) as Record<string, unknown>;
     assert.equal(after.status, 'draining', 'an update keeps it draining');
     assert.equal((await firstValueFrom(reg.state$)).status, 'draining');
@@ -277,7 +271,7 @@ describe('draining', () => {
     const sub = discovery.errors$.subscribe((e) => errors.push(`${e.key}: ${e.message}`));
     cleanup.push(() => sub.unsubscribe());
     const put = (id: string, value: unknown) =>
-      cluster.client().put(`${ns}services/svc/${id}`).value(JSON.stringify(value));
+      fixture.cluster.client().put(`${ns}services/svc/${id}`).value(JSON.stringify(value));
     await put('a', { address: 'a:1', status: 'draining' });
     await put('b', { address: 'b:1', status: 'serving' });
     await put('c', { address: 'c:1', status: 'paused' });
