@@ -3,9 +3,8 @@ import type { Runtime } from '../core/runtime.js';
 import { hubOf } from '../watch/hub.js';
 import type { KeyValue, KvEvent } from '../watch/types.js';
 import type { ViewFold } from '../watch/view-cache.js';
-import { applyChanges, byKey, downsFirst, isSorted, listChanges } from './changes.js';
+import { applyChanges, byKey, downsFirst, findByKey, isSorted, listChanges } from './changes.js';
 import { type Entry, entryOf, isInstance } from './entry.js';
-import { findByKey } from './outlier.js';
 import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
 
 /** The valid instances under a range at one revision. Never changed once emitted. */

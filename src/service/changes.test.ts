@@ -1,7 +1,7 @@
 // Sorted instance lists: the changes between two, and a list with changes applied.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { applyChanges, byKey, downsFirst, isSorted, listChanges } from './changes.js';
+import { applyChanges, byKey, downsFirst, findByKey, isSorted, listChanges } from './changes.js';
 import type { ServiceChange, ServiceInstance } from './types.js';
 
 let revision = 0n;
@@ -108,4 +108,11 @@ test('downsFirst keeps key order within downs and within the rest', () => {
     { type: 'down', instance: d! },
   ];
   assert.deepEqual(summary(downsFirst(changes)), ['down b', 'down d', 'up a', 'update c']);
+});
+
+test('findByKey finds by binary search', () => {
+  const list = ['a', 'b', 'c', 'd', 'e'].map((id) => instance(id));
+  for (const i of list) assert.equal(findByKey(list, i.key), i);
+  assert.equal(findByKey(list, 'svc/s/bb'), undefined);
+  assert.equal(findByKey([], 'svc/s/a'), undefined);
 });

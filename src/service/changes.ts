@@ -88,3 +88,16 @@ function firstNotBefore(list: readonly ServiceInstance[], key: string, from: num
 export function downsFirst(changes: readonly ServiceChange[]): ServiceChange[] {
   return [...changes.filter((c) => c.type === 'down'), ...changes.filter((c) => c.type !== 'down')];
 }
+
+/** The instance at `key` in `list` (sorted by key), by binary search. */
+export function findByKey(list: readonly ServiceInstance[], key: string): ServiceInstance | undefined {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.key < key) lo = mid + 1;
+    else hi = mid;
+  }
+  const found = list[lo];
+  return found?.key === key ? found : undefined;
+}

@@ -2,7 +2,7 @@
 // are ejected at once, and what ends an ejection early.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type EjectPolicy, findByKey, Outliers, type RestoreReason } from './outlier.js';
+import { type EjectPolicy, Outliers, type RestoreReason } from './outlier.js';
 import type { InstanceStatus, ServiceInstance } from './types.js';
 
 function instance(id: string, revision = 1n, status: InstanceStatus = 'serving'): ServiceInstance {
@@ -158,11 +158,4 @@ test('a rewrite (re-registration, update, drain) ends an ejection and forgets th
   errors(a2, 1);
   outliers.sync([drained, b2], 1);
   assert.equal(outliers.isEjected(drained.key), false);
-});
-
-test('findByKey finds by binary search', () => {
-  const list = ['a', 'b', 'c', 'd', 'e'].map((id) => instance(id));
-  for (const i of list) assert.equal(findByKey(list, i.key), i);
-  assert.equal(findByKey(list, 'svc/s/bb'), undefined);
-  assert.equal(findByKey([], 'svc/s/a'), undefined);
 });

@@ -1,3 +1,4 @@
+import { findByKey } from './changes.js';
 import type { PickOutcome, ServiceInstance } from './types.js';
 
 /** Outlier ejection settings, resolved with their defaults (see `EjectOptions`). */
@@ -167,17 +168,4 @@ export class Outliers {
   #earliest(): number {
     return this.#soonest()?.until ?? Number.POSITIVE_INFINITY;
   }
-}
-
-/** The instance at `key` in `list` (sorted by key), by binary search. */
-export function findByKey(list: readonly ServiceInstance[], key: string): ServiceInstance | undefined {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]!.key < key) lo = mid + 1;
-    else hi = mid;
-  }
-  const found = list[lo];
-  return found?.key === key ? found : undefined;
 }
