@@ -10,6 +10,8 @@ import { decodeRangeResponse, type RangeKv, type RangePage } from './range-decod
 
 /** The parts of etcd3's connection pool used here (see txn-once.ts). */
 interface Pool extends CallOptionsSource {
+  /** `policies.global` of the Concord options: wraps every unary call. */
+  readonly globalPolicy: { execute<R>(fn: () => Promise<R>): Promise<R> };
   withConnection<R>(
     service: 'KV',
     fn: (args: { client: unknown; metadata: unknown }) => Promise<R>,
@@ -31,16 +33,17 @@ interface KvClient {
 }
 
 /**
- * One Range RPC through etcd3's connection pool (same hosts, credentials, deadlines and failure
- * accounting as `etcd.kv.range`), its answer decoded by {@link decodeRangeResponse} instead of
- * etcd3's generic decoder. Errors come out as etcd3's typed errors. A request refused for an
- * expired auth token goes through etcd3's own path, which renews the token.
+ * One Range RPC as `etcd.kv.range` makes it (through etcd3's connection pool and the global
+ * policy: same hosts, credentials, deadlines, retries and failure accounting), its answer decoded
+ * by {@link decodeRangeResponse} instead of etcd3's generic decoder. Errors come out as etcd3's
+ * typed errors. A request refused for an expired auth token goes through etcd3's own path, which
+ * renews the token.
  */
 export async function rangePage(etcd: Etcd3, request: IRangeRequest): Promise<RangePage> {
   const pool = (etcd as unknown as { pool: Pool }).pool;
   try {
-    return await pool.withConnection('KV', ({ client, metadata }) =>
-      send(pool, client as KvClient, metadata, request),
+    return await pool.globalPolicy.execute(() =>
+      pool.withConnection('KV', ({ client, metadata }) => send(pool, client as KvClient, metadata, request)),
     );
   } catch (err) {
     if (!(err instanceof EtcdInvalidAuthTokenError)) throw err;
