@@ -156,6 +156,9 @@ test('a rewrite (re-registration, update, drain) ends an ejection and forgets th
   assert.equal(errors(a2, 2), false, 'no probation after a rewrite');
   const drained = instance('a', 3n, 'draining');
   errors(a2, 1);
+  assert.equal(outliers.isEjected(a2.key), true);
+  const said = heard.length;
   outliers.sync([drained, b2], 1);
   assert.equal(outliers.isEjected(drained.key), false);
+  assert.equal(heard.length, said, 'a draining instance is not back in rotation: nothing to say');
 });

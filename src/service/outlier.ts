@@ -89,8 +89,8 @@ export class Outliers {
       if (health.until === undefined) continue;
       this.#ejected--;
       changed = true;
-      // Gone instances need no word; one still listed is back in rotation.
-      if (listed) this.listener.restored(listed, 'rewritten');
+      // A rewritten instance that still serves is back in rotation; gone or draining ones are not.
+      if (listed?.status === 'serving') this.listener.restored(listed, 'rewritten');
     }
     const allowed = this.#allowed();
     while (this.#ejected > allowed) {
