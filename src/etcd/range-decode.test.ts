@@ -120,4 +120,7 @@ test('truncated input is an error, not a wrong answer', async () => {
     kvs: [kv('key', 'value', ['1', '2', '1'], '0')],
   });
   assert.throws(() => decodeRangeResponse(bytes.subarray(0, bytes.length - 3)), /truncated/);
+  // A KeyValue of 3 bytes whose key field claims 5.
+  const overrun = Buffer.from([0x12, 0x03, 0x0a, 0x05, 0x61, 0x62, 0x63, 0x64, 0x65]);
+  assert.throws(() => decodeRangeResponse(overrun), /overruns its message/);
 });

@@ -70,18 +70,24 @@ class Reader {
     return BigInt.asIntN(64, exact);
   }
 
-  /** The bounds of a length-delimited field; the cursor moves past it. */
-  bytes(): [start: number, end: number] {
-    const length = this.uint();
-    const start = this.pos;
-    this.pos += length;
-    if (this.pos > this.end) throw new Error('range response: truncated field');
-    return [start, this.pos];
+  /** Reads the length of a length-delimited field: its bytes are [pos, the end returned). */
+  field(): number {
+    const end = this.uint() + this.pos;
+    if (end > this.end) throw new Error('range response: truncated field');
+    return end;
+  }
+
+  /** The bytes of a length-delimited field (a view, not a copy); the cursor moves past them. */
+  bytes(): Buffer {
+    const end = this.field();
+    const bytes = this.buf.subarray(this.pos, end);
+    this.pos = end;
+    return bytes;
   }
 
   skip(wireType: number): void {
     if (wireType === VARINT) this.uint();
-    else if (wireType === BYTES) this.bytes();
+    else if (wireType === BYTES) this.pos = this.field();
     else if (wireType === FIXED64) this.pos += 8;
     else if (wireType === FIXED32) this.pos += 4;
     else throw new Error(`range response: unsupported wire type ${wireType}`);
@@ -128,6 +134,7 @@ class WireKv implements RangeKv {
 
 /** Decodes a serialized RangeResponse. Throws on malformed input. */
 export function decodeRangeResponse(buf: Buffer): RangePage {
+  // One cursor for the response and the messages nested in it: nothing allocated per field.
   const reader = new Reader(buf, 0, buf.length);
   const page: RangePage = { revision: 0n, kvs: [], more: false };
   while (reader.pos < reader.end) {
@@ -135,11 +142,9 @@ export function decodeRangeResponse(buf: Buffer): RangePage {
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 2 && wireType === BYTES) {
-      const [start, end] = reader.bytes();
-      page.kvs.push(decodeKeyValue(buf, start, end));
+      page.kvs.push(decodeKeyValue(reader, reader.field()));
     } else if (field === 1 && wireType === BYTES) {
-      const [start, end] = reader.bytes();
-      page.revision = decodeHeaderRevision(buf, start, end);
+      page.revision = decodeHeaderRevision(reader, reader.field());
     } else if (field === 3 && wireType === VARINT) {
       page.more = reader.uint() !== 0;
     } else {
@@ -149,8 +154,9 @@ export function decodeRangeResponse(buf: Buffer): RangePage {
   return page;
 }
 
-function decodeKeyValue(buf: Buffer, start: number, end: number): RangeKv {
-  const reader = new Reader(buf, start, end);
+/** The KeyValue in [reader.pos, end); the cursor ends at `end`. */
+function decodeKeyValue(reader: Reader, end: number): RangeKv {
+  const start = reader.pos;
   let key: Buffer = EMPTY;
   let value: Buffer = EMPTY;
   let modRevision = 0n;
@@ -158,27 +164,25 @@ function decodeKeyValue(buf: Buffer, start: number, end: number): RangeKv {
     const tag = reader.uint();
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (field === 1 && wireType === BYTES) key = slice(buf, reader.bytes());
-    else if (field === 5 && wireType === BYTES) value = slice(buf, reader.bytes());
+    if (field === 1 && wireType === BYTES) key = reader.bytes();
+    else if (field === 5 && wireType === BYTES) value = reader.bytes();
     else if (field === 3 && wireType === VARINT) modRevision = reader.int64();
     else reader.skip(wireType);
   }
-  return new WireKv(key, value, modRevision, buf, start, end);
+  if (reader.pos !== end) throw new Error('range response: a field overruns its message');
+  return new WireKv(key, value, modRevision, reader.buf, start, end);
 }
 
-function decodeHeaderRevision(buf: Buffer, start: number, end: number): bigint {
-  const reader = new Reader(buf, start, end);
+/** The revision of the ResponseHeader in [reader.pos, end); the cursor ends at `end`. */
+function decodeHeaderRevision(reader: Reader, end: number): bigint {
   let revision = 0n;
   while (reader.pos < end) {
     const tag = reader.uint();
     if (tag >>> 3 === 3 && (tag & 7) === VARINT) revision = reader.int64();
     else reader.skip(tag & 7);
   }
+  if (reader.pos !== end) throw new Error('range response: a field overruns its message');
   return revision;
 }
 
 const EMPTY = Buffer.alloc(0);
-
-function slice(buf: Buffer, [start, end]: [number, number]): Buffer {
-  return buf.subarray(start, end);
-}
