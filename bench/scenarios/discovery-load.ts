@@ -135,7 +135,7 @@ export const discoveryLoad: Scenario = {
         { name: 'memory holding the instances', unit: 'bytes', better: 'lower', ...both((r) => r.bytes) },
       ],
       notes: [
-        `concord reads the prefix in pages of 5,000 keys (its default) at one revision and keeps one parsed instance per key (with key and revision) in a shared projected view plus a sorted list; the etcd3 consumer reads everything in one request into a Map of parsed instances. Median of the rounds; memory = heap growth while the consumer is live, taken one event-loop turn after the full list (so the raw response still referenced by the callback that delivered it is not counted, for either side). "One more registration" = median of 5 puts of a 10,001st instance (100 ms apart, each removed again) → the consumer lists it (concord re-parses only the changed key and merges it into the sorted list).`,
+        `concord reads the prefix in pages of 5,000 keys (its default) at one revision, decodes each page straight from the wire (key, value and mod revision), and keeps one parsed instance per key (with service, id, address, meta, registeredAt, status, key and revision) in one shared sorted list; the etcd3 consumer reads everything in one request into a Map of parsed `{ id, address, meta }`. Median of the rounds; memory = heap growth while the consumer is live, taken one event-loop turn after the full list (so the raw response still referenced by the callback that delivered it is not counted, for either side). "One more registration" = median of 5 puts of a 10,001st instance (100 ms apart, each removed again) → the consumer lists it (concord re-parses only the changed key and merges it into the sorted list).`,
       ],
     };
   },
