@@ -53,6 +53,13 @@ export function applyChanges(
   list: readonly ServiceInstance[],
   changes: readonly ServiceChange[],
 ): ServiceInstance[] {
+  // The usual change, one instance: one copy, made by the engine.
+  if (changes.length === 1) {
+    const { type, instance } = changes[0]!;
+    const at = firstNotBefore(list, instance.key, 0);
+    if (type === 'up') return list.toSpliced(at, 0, instance);
+    return type === 'down' ? list.toSpliced(at, 1) : list.with(at, instance);
+  }
   const parts: ServiceInstance[][] = [];
   let from = 0;
   for (const change of changes) {
