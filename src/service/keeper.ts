@@ -93,9 +93,9 @@ export class InstanceKeeper {
    * revokes the session the keeper created. Ends with `deregistered` even when the delete fails.
    */
   async stop(): Promise<void> {
+    // From here on nothing re-registers (see #reregister); the watches are let go after the
+    // delete, so that the delete is the first thing sent: consumers see the instance go sooner.
     this.#stopping.abort();
-    this.#lostSubscription?.unsubscribe();
-    this.#keySubscription?.unsubscribe();
     await this.#recovering;
     await this.#writes;
     try {
@@ -107,6 +107,8 @@ export class InstanceKeeper {
     } catch (err) {
       throw toConcordError(err, 'registration.deregister');
     } finally {
+      this.#lostSubscription?.unsubscribe();
+      this.#keySubscription?.unsubscribe();
       if (this.#owned) await this.#session.close().catch(() => undefined);
       this.#transition({ status: 'deregistered' });
       this.#state.complete();
@@ -172,6 +174,8 @@ export class InstanceKeeper {
    * is a lost session; otherwise the key alone went, and is written again under the same lease.
    */
   async #onKeyDeleted(session: Session): Promise<void> {
+    // Our own delete (stop()) shows up here too: there is nothing to do then.
+    if (this.#stopping.signal.aborted) return;
     let leaseExists = true;
     try {
       const res = await this.#runtime.etcd.leaseClient.leaseTimeToLive({ ID: session.leaseId });
