@@ -70,9 +70,12 @@ export { Registration } from './service/registration.js';
 export { Registry } from './service/registry.js';
 export type {
   DiscoveryError,
+  EjectOptions,
   InstanceRegistration,
+  InstanceStatus,
   InstanceUpdate,
   PickerOptions,
+  PickOutcome,
   PickStrategy,
   RegisterOptions,
   RegistrationState,

@@ -2,7 +2,7 @@ import { defer, Observable, type Subscriber, type Subscription } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, ConfigValidationError } from '../errors.js';
 import { hubOf } from '../watch/hub.js';
-import type { CachedView } from '../watch/view-cache.js';
+import { type CachedView, mapFold } from '../watch/view-cache.js';
 import { deepEqual, deepFreeze } from './data.js';
 import type { ConfigRules } from './evaluate.js';
 import { Judge, type Judgement } from './judge.js';
@@ -49,7 +49,7 @@ export class ConfigWatch<T> {
     this.#prefix = prefix;
     this.#rules = rules;
     this.#reporter = reporter;
-    this.#view$ = defer(() => hubOf(runtime).projectedView(prefix, CONFIG_PROJECTION));
+    this.#view$ = defer(() => hubOf(runtime).folded(prefix, mapFold(CONFIG_PROJECTION)));
     this.value$ = new Observable<T>((subscriber) => this.#attach(this.#values, subscriber, true));
     this.errors$ = new Observable<ConfigError>((subscriber) =>
       this.#attach(this.#errorSubs, subscriber, false),

@@ -15,7 +15,7 @@ import {
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, RolloutRejectedError } from '../errors.js';
 import { hubOf } from '../watch/hub.js';
-import type { CachedView } from '../watch/view-cache.js';
+import { type CachedView, mapFold } from '../watch/view-cache.js';
 import { type InstanceReport, type StatusEntry, statusProjection } from './status.js';
 import type { RolloutRejection, RolloutStatus } from './types.js';
 
@@ -87,7 +87,7 @@ export class RolloutTracker {
   #closed = false;
 
   constructor(runtime: Runtime, area: string) {
-    this.#view$ = defer(() => hubOf(runtime).projectedView(area, statusProjection(area)));
+    this.#view$ = defer(() => hubOf(runtime).folded(area, mapFold(statusProjection(area))));
   }
 
   /**

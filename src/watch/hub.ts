@@ -10,7 +10,6 @@ import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './rang
 import { StallDetector } from './stall.js';
 import { StreamWatches } from './stream-watches.js';
 import type {
-  KeyValue,
   View,
   WatchBatch,
   WatchIteratorOptions,
@@ -19,7 +18,7 @@ import type {
   WatchStats,
 } from './types.js';
 import { type Sink, Upstream } from './upstream.js';
-import { type CachedView, type Projection, RAW, ViewCache } from './view-cache.js';
+import { RAW_VIEW, ViewCache, type ViewFold } from './view-cache.js';
 
 const HUB = Symbol('concord.watch-hub');
 
@@ -46,8 +45,8 @@ export class WatchHub implements Closable {
   private readonly upstreams = new Set<Upstream>();
   private readonly shared = new Map<string, Upstream>();
   private readonly registered = new StreamWatches();
-  /** View caches by range and projection id (see `cache`): each one holds its own kind of entries. */
-  private readonly views = new Map<string, ViewCache<object>>();
+  /** View caches by range and fold id (see `cache`): each one holds its own kind of state. */
+  private readonly views = new Map<string, ViewCache<unknown, { revision: bigint }>>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -94,22 +93,22 @@ export class WatchHub implements Closable {
    */
   view(range: { prefix: string }): Observable<View> {
     this.runtime.assertOpen('view');
-    return this.projectedView<KeyValue>(range.prefix, RAW);
+    return this.folded(range.prefix, RAW_VIEW);
   }
 
   /**
-   * `view` with each entry as `projection` reads it (internal: e.g. discovery keeps parsed
-   * instances rather than raw values). One cache, one read and one server-side watch per prefix
-   * and projection, shared by every subscriber, each counted in `stats`.
+   * The state `fold` keeps of a prefix (internal: `view` is a map of KeyValues; discovery keeps a
+   * sorted list of parsed instances). One cache, one read and one server-side watch per prefix
+   * and fold, shared by every subscriber, each counted in `stats`.
    */
-  projectedView<T extends object>(prefix: string, projection: Projection<T>): Observable<CachedView<T>> {
+  folded<T, S extends { revision: bigint }>(prefix: string, fold: ViewFold<T, S>): Observable<S> {
     const resolved = resolveRange(this.runtime.keys, { prefix });
-    return new Observable<CachedView<T>>((subscriber) => {
+    return new Observable<S>((subscriber) => {
       if (this.closed) {
         subscriber.complete();
         return;
       }
-      return this.cache(resolved, projection).subscribe(subscriber);
+      return this.cache(resolved, fold).subscribe(subscriber);
     });
   }
 
@@ -187,21 +186,21 @@ export class WatchHub implements Closable {
     this.retryTimers.clear();
   }
 
-  private cache<T extends object>(range: EtcdRange, projection: Projection<T>): ViewCache<T> {
-    const id = `${rangeId(range)}:${projection.id}`;
-    // The id names the projection, so the cache found holds entries of type T.
-    const found = this.views.get(id) as ViewCache<T> | undefined;
+  private cache<T, S extends { revision: bigint }>(range: EtcdRange, fold: ViewFold<T, S>): ViewCache<T, S> {
+    const id = `${rangeId(range)}:${fold.id}`;
+    // The id names the fold, so the cache found keeps states of type S.
+    const found = this.views.get(id) as ViewCache<T, S> | undefined;
     if (found) return found;
-    const created: ViewCache<T> = new ViewCache(
-      projection,
-      // Projected page by page: the KeyValues of a large prefix never all exist at once.
-      (signal) => readRangeRetrying(this.runtime, range, signal, (kv) => projection.project(kv)),
+    const created: ViewCache<T, S> = new ViewCache(
+      fold,
+      // Converted page by page: the KeyValues of a large prefix never all exist at once.
+      (signal) => readRangeRetrying(this.runtime, range, signal, (key, kv) => fold.read(key, kv)),
       (sink) => this.attach(range, { fromRevision: sink.from, prevKv: false, share: true }, sink),
       () => {
         if (this.views.get(id) === created) this.views.delete(id);
       },
     );
-    this.views.set(id, created);
+    this.views.set(id, created as ViewCache<unknown, { revision: bigint }>);
     return created;
   }
 

@@ -321,3 +321,38 @@ describe('etcd authentication and per-prefix permissions', () => {
     }
   });
 });
+
+describe('an expired auth token', () => {
+  let cluster: EtcdCluster;
+
+  before(async () => {
+    // Simple tokens expire after a second without use.
+    cluster = await startCluster({ extraArgs: ['--auth-token-ttl=1'] });
+    const admin = cluster.client();
+    await admin.user('root').create(ROOT_PASSWORD);
+    await admin.user('root').addRole('root');
+    await admin.auth.authEnable();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('a range read renews it: a view of the instances loads', async () => {
+    const concord = new Concord({
+      endpoints: cluster.endpoints,
+      auth: { username: 'root', password: ROOT_PASSWORD },
+    });
+    try {
+      await concord.etcd.put('services/api/i1').value('10.0.0.1:80');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // Nothing else runs on this Concord: the view's read is the first call with the stale token.
+      const list = await within(REFUSAL_MS, 'discovery', first(concord.discovery().instances$('api')));
+      assert.deepEqual(
+        list.map((i) => i.address),
+        ['10.0.0.1:80'],
+      );
+    } finally {
+      await concord.close();
+    }
+  });
+});
