@@ -59,12 +59,13 @@ export class Discovery {
   }
 
   /**
-   * The live instances of `service`, sorted by id: the full current list on subscribe (at once
-   * when the service is already followed), then the full list again after every change to it
-   * (an instance up, down or rewritten). Completes when the Concord closes.
+   * The live instances of `service` (of every service under the prefix when omitted), sorted by
+   * service, then id: the full current list on subscribe (at once when it is already followed),
+   * then the full list again after every change to it (an instance up, down or rewritten).
+   * Completes when the Concord closes.
    */
-  instances$(service: string): Observable<ServiceInstance[]> {
-    checkSegment('service', service);
+  instances$(service?: string): Observable<ServiceInstance[]> {
+    if (service !== undefined) checkSegment('service', service);
     return this.#catalog(service).pipe(map((catalog) => [...catalog.list]));
   }
 

@@ -1,0 +1,123 @@
+import { performance } from 'node:perf_hooks';
+import type { LockHandle } from '../../lock/handle.js';
+import type { CommandSpec, Parsed } from '../args.js';
+import { CONNECTION_OPTIONS, closeWithin, connect } from '../connect.js';
+import { EXIT } from '../exit.js';
+import { budgetOf, DEFAULT_GRACE_MS, HOLD_OPTIONS, runWhileHolding } from '../hold.js';
+import { duration } from '../output.js';
+import { Interrupts, Reporter } from '../report.js';
+
+export const spec: CommandSpec = {
+  name: 'lock',
+  usage: 'lock NAME [--ttl S] [--grace MS] -- CMD [ARGS...]',
+  summary: 'run CMD holding the lock NAME (FIFO), release it when CMD exits',
+  description: `Waits for the mutex NAME (first come, first served), runs CMD, releases the lock when
+CMD exits and exits with CMD's exit code. The lock is the library's concord.mutex(NAME):
+keys NAME/<lease hex>-<n>, queueing fairly with library mutexes, "etcdctl lock NAME" and
+Go's concurrency.Mutex on the same name.
+
+CMD's environment adds CONCORD_KEY (the lock's full etcd key, namespace included) and
+CONCORD_FENCING_TOKEN (its create revision, greater for every later holder): a CMD that
+writes to etcd can make each write conditional on create(CONCORD_KEY) ==
+CONCORD_FENCING_TOKEN, so that a CMD which outlived its lock writes nothing.
+
+Loss: when the lease's local deadline comes within --grace + 1 s (etcd unreachable,
+keepalives unanswered) or the lock is lost (its key deleted or its lease revoked), CMD's
+process group gets SIGTERM, then SIGKILL after --grace: before etcd can expire the lease and
+hand the lock on. The tool then exits with 120. A lock taken away from outside (etcdctl
+lease revoke, del) is free at once: CMD gets SIGTERM at that moment, so let it exit on it.
+CMD runs in a process group of its own under a small guard process: signals reach
+everything CMD started, and if concord-etcd itself is killed (even with SIGKILL) the guard
+terminates CMD the same way before the lease can expire. (CMD is not the terminal's
+foreground job: it should not read from the terminal.)
+
+Signals: SIGINT, SIGTERM and SIGHUP are forwarded to CMD; the lock is released once CMD
+has exited. While waiting for the lock, they cancel the wait (exit 130, 143, 129).
+
+stderr: events as JSON lines with --json ({"type":"acquired","token":"42",...}), text when
+stderr is a terminal, otherwise only errors. stdout is CMD's alone.`,
+  options: { ...HOLD_OPTIONS, ...CONNECTION_OPTIONS },
+  positionals: { min: 1, max: 1, names: 'NAME' },
+  takesCommand: true,
+  more: `Examples:
+  concord-etcd lock nightly-report -- ./report.sh --full
+  concord-etcd lock db-migrate --ttl 30 --grace ${DEFAULT_GRACE_MS} -- npm run migrate`,
+};
+
+export async function run({ flags, positionals, command }: Parsed): Promise<number> {
+  const name = positionals[0]!;
+  const budget = budgetOf(flags);
+  const report = new Reporter(flags);
+  const interrupts = new Interrupts();
+  try {
+    const concord = await connect(flags);
+    try {
+      const mutex = concord.mutex(name, { ttl: budget.ttl });
+      const handle = await acquire(name, report, interrupts, (signal) => mutex.lock({ signal }));
+      if (!handle) return interrupts.exitCode;
+      const key = `${flags.string('namespace') ?? ''}${handle.key}`;
+      const holding = {
+        key,
+        token: handle.fencingToken,
+        expiring$: (margin: number) => handle.expiring$(margin),
+        timeLeft: () => handle.timeLeft(),
+      };
+      const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
+      await release(handle, report);
+      return outcome.lost ? EXIT.LOST : outcome.end.status;
+    } finally {
+      await closeWithin(concord, 3_000);
+    }
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+/**
+ * Waits for the lock; a signal cancels the wait (its key leaves the queue) and resolves to
+ * undefined. A signal arriving just as the lock was granted releases it again: CMD never starts
+ * after the user asked to stop.
+ */
+async function acquire(
+  name: string,
+  report: Reporter,
+  interrupts: Interrupts,
+  lock: (signal: AbortSignal) => Promise<LockHandle>,
+): Promise<LockHandle | undefined> {
+  const abort = new AbortController();
+  interrupts.handler = (signal) => abort.abort(new Error(`interrupted by ${signal}`));
+  report.event('waiting', { name }, `waiting for lock ${name}`);
+  const since = performance.now();
+  try {
+    const handle = await lock(abort.signal);
+    if (interrupts.received) {
+      await release(handle, report);
+      return undefined;
+    }
+    const waitedMs = Math.round(performance.now() - since);
+    report.event(
+      'acquired',
+      { name, key: handle.key, token: handle.fencingToken, waitedMs },
+      `acquired lock ${name} (fencing token ${handle.fencingToken}) after ${duration(waitedMs)}`,
+    );
+    return handle;
+  } catch (err) {
+    if (abort.signal.aborted) {
+      report.event('cancelled', { signal: interrupts.received }, `${interrupts.received}: stopped waiting`);
+      return undefined;
+    }
+    throw err;
+  } finally {
+    interrupts.handler = undefined;
+  }
+}
+
+async function release(handle: LockHandle, report: Reporter): Promise<void> {
+  if (!handle.isHeld) return;
+  try {
+    await handle.release();
+    report.event('released', { key: handle.key }, 'released the lock');
+  } catch (err) {
+    report.problem(`could not release the lock; it goes when its lease expires (${(err as Error).message})`);
+  }
+}

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { Concord } from '../concord.js';
+import { errorText } from '../core/error-text.js';
+import { toConcordError } from '../etcd/translate.js';
+import type { ConcordOptions, ConcordTls } from '../options.js';
+import type { Flags, OptionSpec } from './args.js';
+import { EXIT, ExitError, UsageError } from './exit.js';
+import { readPassword } from './password.js';
+
+const DEFAULT_ENDPOINT = '127.0.0.1:2379';
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** The flags every command that talks to etcd takes. */
+export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  endpoints: {
+    type: 'string',
+    value: 'LIST',
+    help: `etcd endpoints, comma separated (default: $ETCD_ENDPOINTS, then ${DEFAULT_ENDPOINT})`,
+    group: 'Connection',
+  },
+  namespace: {
+    type: 'string',
+    value: 'PREFIX',
+    help: 'prefix of every key read or written, as in the library (default: none)',
+    group: 'Connection',
+  },
+  cacert: {
+    type: 'string',
+    value: 'FILE',
+    help: 'CA certificate (PEM) to verify etcd with',
+    group: 'Connection',
+  },
+  cert: { type: 'string', value: 'FILE', help: 'client certificate (PEM), with --key', group: 'Connection' },
+  key: { type: 'string', value: 'FILE', help: 'client private key (PEM), with --cert', group: 'Connection' },
+  user: {
+    type: 'string',
+    value: 'NAME',
+    help: 'authenticate as NAME; the password is $CONCORD_PASSWORD, else the first\nline of standard input (a prompt on a terminal), never a flag',
+    group: 'Connection',
+  },
+  'connect-timeout': {
+    type: 'string',
+    value: 'MS',
+    help: `fail (exit 121) when etcd does not answer within MS (default ${DEFAULT_CONNECT_TIMEOUT_MS})`,
+    group: 'Connection',
+  },
+  verbose: { type: 'boolean', help: "print the library's warnings to stderr", group: 'Connection' },
+};
+
+/** The endpoints the flags name, as the tool shows them. */
+export function endpointsOf(flags: Flags): string[] {
+  const text = flags.string('endpoints') ?? process.env.ETCD_ENDPOINTS ?? DEFAULT_ENDPOINT;
+  const endpoints = text
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  if (endpoints.length === 0) throw flags.bad('endpoints', 'must name at least one host:port', text);
+  return endpoints;
+}
+
+/** The connection flags as {@link ConcordOptions}: files read, the password asked for. */
+export async function concordOptions(flags: Flags): Promise<ConcordOptions> {
+  const timeout = flags.integer('connect-timeout', DEFAULT_CONNECT_TIMEOUT_MS, 100);
+  const options: ConcordOptions = { endpoints: endpointsOf(flags), callTimeoutMs: timeout };
+  const namespace = flags.string('namespace');
+  if (namespace !== undefined) options.namespace = namespace;
+  const tls = tlsOf(flags);
+  if (tls) options.tls = tls;
+  const user = flags.string('user');
+  if (user !== undefined) {
+    if (user === '' || user.includes(':')) {
+      throw flags.bad(
+        'user',
+        'takes the user name only: the password comes from CONCORD_PASSWORD or standard input, never the command line',
+      );
+    }
+    options.auth = { username: user, password: await readPassword(user) };
+  }
+  if (flags.boolean('verbose')) options.logger = stderrLogger();
+  return options;
+}
+
+function tlsOf(flags: Flags): ConcordTls | undefined {
+  const [ca, cert, key] = ['cacert', 'cert', 'key'].map((name) => readPem(flags, name));
+  if ((cert === undefined) !== (key === undefined))
+    throw flags.bad(cert ? 'key' : 'cert', 'goes with --cert/--key');
+  if (ca === undefined && cert === undefined) return undefined;
+  const tls: ConcordTls = {};
+  if (ca) tls.ca = ca;
+  if (cert && key) Object.assign(tls, { cert, key });
+  return tls;
+}
+
+function readPem(flags: Flags, name: string): Buffer | undefined {
+  const path = flags.string(name);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(
+      `--${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`,
+    );
+  }
+}
+
+function stderrLogger() {
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+    process.stderr.write(`concord-etcd: [${level}] ${message}${detail}\n`);
+  };
+  return { info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/**
+ * Connects to etcd with the connection flags and proves it answers (a status call) within
+ * `--connect-timeout`, so an unreachable cluster ends the tool with a clear message and exit
+ * code 121 instead of a silent wait; wrong credentials end it with 122.
+ */
+export async function connect(flags: Flags): Promise<Concord> {
+  return connectWith(await concordOptions(flags));
+}
+
+/** {@link connect} with options already made by {@link concordOptions}. */
+export async function connectWith(options: ConcordOptions): Promise<Concord> {
+  const concord = new Concord(options);
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const where = [options.endpoints ?? []].flat().join(',');
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new ExitError(`etcd at ${where} did not answer within ${timeoutMs} ms`, EXIT.UNREACHABLE)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([concord.etcd.maintenance.status(), deadline]);
+    return concord;
+  } catch (err) {
+    await closeWithin(concord, 1_000);
+    throw err instanceof ExitError ? err : toConcordError(err, `connecting to ${where}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Closes the Concord (releasing locks, revoking leases), waiting at most `ms`: an etcd that does
+ * not answer must not keep the tool from exiting; whatever was not released expires with its
+ * lease. Resolves to whether the close finished in time.
+ */
+export async function closeWithin(concord: Concord, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const closed = concord.close().then(
+    () => true,
+    () => true,
+  );
+  const finished = await Promise.race([closed, late]);
+  clearTimeout(timer);
+  return finished;
+}
