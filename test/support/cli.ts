@@ -38,8 +38,16 @@ export function cliBin(): Promise<string> {
   return bundled;
 }
 
-/** Removes the bundle now (tests may call it in `after`; it is removed at exit anyway). */
-export async function removeCliBin(): Promise<void> {
+const running = new Set<CliProcess>();
+
+/**
+ * SIGKILLs every bin still running (a test that failed before stopping its view) and removes the
+ * bundle; call it in `after`. Without it a failed test would leave views running, and their pipes
+ * would keep the test process alive.
+ */
+export async function cleanupCli(): Promise<void> {
+  for (const cli of running) cli.kill('SIGKILL');
+  await Promise.all([...running].map((cli) => cli.exited));
   if (!bundled) return;
   const path = await bundled.catch(() => undefined);
   if (path) {
@@ -81,14 +89,23 @@ export async function startCli(args: readonly string[], options: CliOptions = {}
   trackChild(child);
   child.stdin?.on('error', () => {});
   child.stdin?.end(options.stdin ?? '');
-  return new CliProcess(child, args);
+  const cli = new CliProcess(child, args);
+  running.add(cli);
+  void cli.exited.then(() => running.delete(cli));
+  return cli;
 }
 
 /** Runs the bin to its end; resolves with its exit and every line it wrote. */
 export async function runCli(
   args: readonly string[],
   options: CliOptions & { timeoutMs?: number } = {},
-): Promise<{ code: number | null; signal: NodeJS.Signals | null; lines: CliLine[]; stdout: string; stderr: string }> {
+): Promise<{
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  lines: CliLine[];
+  stdout: string;
+  stderr: string;
+}> {
   const cli = await startCli(args, options);
   const exit = await cli.exit(options.timeoutMs ?? 20_000);
   return { ...exit, lines: cli.lines(), stdout: cli.text('stdout'), stderr: cli.text('stderr') };
@@ -124,6 +141,11 @@ export class CliProcess {
     });
   }
 
+  /** Settles once the bin has exited (and its pipes are drained). */
+  get exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
+    return this.#exited;
+  }
+
   /** Every line so far, in arrival order. */
   lines(): CliLine[] {
     return [...this.#lines];
@@ -157,7 +179,7 @@ export class CliProcess {
 
   /** Like {@link waitJson}, resolving with the whole line (its arrival time included). */
   waitLine(pred: (line: CliLine) => boolean, timeoutMs = 10_000): Promise<CliLine> {
-    const found = this.#lines.find(pred);
+    const found = this.#lines.find((line) => matches(pred, line));
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const fail = (why: string) => {
@@ -185,12 +207,18 @@ export class CliProcess {
   }
 
   /** Resolves once the bin has exited; rejects (after SIGKILLing it) when that takes over `timeoutMs`. */
-  async exit(timeoutMs = 20_000): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
+  async exit(
+    timeoutMs = 20_000,
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.#child.kill('SIGKILL');
-        reject(new Error(`concord-etcd ${this.#args.join(' ')} did not exit within ${timeoutMs} ms\n${this.#transcript()}`));
+        reject(
+          new Error(
+            `concord-etcd ${this.#args.join(' ')} did not exit within ${timeoutMs} ms\n${this.#transcript()}`,
+          ),
+        );
       }, timeoutMs);
     });
     try {
@@ -215,12 +243,22 @@ export class CliProcess {
     let json: Record<string, unknown> | undefined;
     try {
       const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) json = parsed as Record<string, unknown>;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        json = parsed as Record<string, unknown>;
     } catch {
       json = undefined;
     }
     const line: CliLine = { stream, text, json, at: Date.now() };
     this.#lines.push(line);
-    for (const waiter of [...this.#waiters]) if (waiter.pred(line)) waiter.resolve(line);
+    for (const waiter of [...this.#waiters]) if (matches(waiter.pred, line)) waiter.resolve(line);
+  }
+}
+
+/** A predicate that throws (reading a field of a line of another shape) does not match. */
+function matches(pred: (line: CliLine) => boolean, line: CliLine): boolean {
+  try {
+    return pred(line);
+  } catch {
+    return false;
   }
 }
