@@ -17,7 +17,7 @@ const log = (who: string, line: string) =>
 
 async function increment(concord: Concord, who: string): Promise<void> {
   await using lock = await concord.mutex(LOCK, { ttl: 5 }).lock();
-  const current = Number((await concord.etcd.get(COUNTER).string()) ?? '0');
+  const current = Number((await concord.kv.get(COUNTER))?.value.toString() ?? '0');
   const committed = await lock.txn([{ type: 'put', key: COUNTER, value: String(current + 1) }]);
   log(
     who,

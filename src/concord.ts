@@ -7,12 +7,13 @@ import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
 import { Keyspace } from './core/keys.js';
 import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
-import { Election } from './election/election.js';
+import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
-import { Mutex } from './lock/mutex.js';
-import { RWLock } from './lock/rwlock.js';
-import { Semaphore } from './lock/semaphore.js';
+import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
+import { createMutex, type Mutex } from './lock/mutex.js';
+import { createRWLock, type RWLock } from './lock/rwlock.js';
+import { createSemaphore, type Semaphore } from './lock/semaphore.js';
 import type { LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 import { type ConcordOptions, resolveOptions } from './options.js';
 import { createDiscovery, type Discovery } from './service/discovery.js';
@@ -40,8 +41,18 @@ let runtimeOfConcord: (concord: Concord) => Runtime;
  * `close()` releases everything the Concord opened: watches, sessions it created, timers.
  */
 export class Concord implements AsyncDisposable {
-  /** The underlying etcd3 client, for anything concord does not wrap. Closed by {@link close}. */
+  /**
+   * The raw etcd3 client, for anything concord does not wrap. It does NOT apply the Concord
+   * `namespace`: with `namespace: 'tenant-a/'`, what `lock.txn` writes as `balance` is
+   * `tenant-a/balance` here. Use {@link kv} to read and write under the namespace. Closed by
+   * {@link close}.
+   */
   readonly etcd: Etcd3;
+  /**
+   * Reads and writes single keys under the Concord `namespace` (`get`, `getPrefix`, `put`,
+   * `delete`): the keyspace of `lock.txn`, `watch()` and `view()`. See {@link KeyValueStore}.
+   */
+  readonly kv: KeyValueStore;
   /** Connection state: current value first, then every change; completes with `closed`. */
   readonly state$: Observable<ConnectionState>;
   readonly #runtime: Runtime;
@@ -53,12 +64,13 @@ export class Concord implements AsyncDisposable {
   /** Checks every option (throwing `InvalidArgumentError` before anything connects) and creates the etcd3 client. */
   constructor(options: ConcordOptions = {}) {
     const resolved = resolveOptions(options);
-    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : []);
+    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
     this.etcd = new Etcd3(clientOptions(resolved));
-    const monitor = new ConnectionMonitor(this.etcd, resolved.probeIntervalMs, log);
+    const monitor = new ConnectionMonitor(this.etcd, resolved, log);
     const keys = new Keyspace(resolved.namespace);
     this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
     this.state$ = monitor.state$;
+    this.kv = createKeyValueStore(this.#runtime);
   }
 
   /**
@@ -115,17 +127,17 @@ export class Concord implements AsyncDisposable {
    * its predecessor; handles carry a fencing token and guarded `txn()`. See {@link Mutex}.
    */
   mutex(name: string, options?: LockPrimitiveOptions): Mutex {
-    return new Mutex(this.#runtime, name, options);
+    return createMutex(this.#runtime, name, options);
   }
 
   /** A fair read-write lock named `name`: readers share, writers are exclusive, nobody overtakes. See {@link RWLock}. */
   rwlock(name: string, options?: LockPrimitiveOptions): RWLock {
-    return new RWLock(this.#runtime, name, options);
+    return createRWLock(this.#runtime, name, options);
   }
 
   /** A fair counting semaphore named `name` with `options.permits` permits. See {@link Semaphore}. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.#runtime, name, options);
+    return createSemaphore(this.#runtime, name, options);
   }
 
   /**
@@ -134,7 +146,7 @@ export class Concord implements AsyncDisposable {
    * through reconnects and compaction. See {@link Election}.
    */
   election(name: string, options?: ElectionOptions): Election {
-    return new Election(this.#runtime, name, options);
+    return createElection(this.#runtime, name, options);
   }
 
   /**

@@ -19,7 +19,7 @@ export type {
   DeepPartial,
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
-export type { Logger } from './core/log.js';
+export type { Logger, LoggerStyle } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';
@@ -43,6 +43,8 @@ export {
   SlowConsumerError,
 } from './errors.js';
 export type { TxnOp } from './etcd/txn.js';
+export { KeyValueStore } from './kv/store.js';
+export type { KvDeleteResult, KvPutResult, KvReadOptions } from './kv/types.js';
 export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';

@@ -95,6 +95,11 @@ const rows: Row[] = [
     run: () => new Concord({ namespace: 5 as never }),
   },
   {
+    call: "new Concord({ loggerStyle: 'pino' })",
+    argument: 'options.loggerStyle',
+    run: () => new Concord({ loggerStyle: 'pino' as never }),
+  },
+  {
     call: "new Concord({ auth: { username: '' } })",
     argument: 'options.auth.username',
     run: () => new Concord({ auth: { username: '', password: 'p' } }),
@@ -331,6 +336,20 @@ const rows: Row[] = [
     argument: 'ops[0].key',
     run: (h) => h.lock.txn([{ type: 'delete', key: OVERSIZE }]),
   },
+  {
+    call: "lock.txn([ok, { put 'held/last' }]) (inside the lock's own queue prefix)",
+    argument: 'ops[1].key',
+    run: (h) =>
+      h.lock.txn([
+        { type: 'put', key: 'a', value: 'v' },
+        { type: 'put', key: 'held/last', value: '42' },
+      ]),
+  },
+  {
+    call: 'lock.txn([{ delete own key }])',
+    argument: 'ops[0].key',
+    run: (h) => h.lock.txn([{ type: 'delete', key: h.lock.key }]),
+  },
 
   // concord.rwlock / semaphore
   { call: "rwlock('')", argument: 'name', run: (h) => h.concord.rwlock('') },
@@ -412,6 +431,11 @@ const rows: Row[] = [
     call: "leadership.txn([{ type: 'put', value: 5 }])",
     argument: 'ops[0].value',
     run: (h) => h.leadership.txn([{ type: 'put', key: 'a', value: 5 as never }]),
+  },
+  {
+    call: "leadership.txn([{ put 'election/held/x' }]) (inside the election's own queue prefix)",
+    argument: 'ops[0].key',
+    run: (h) => h.leadership.txn([{ type: 'put', key: 'election/held/x', value: 'v' }]),
   },
 
   // concord.registry and its registration
@@ -630,6 +654,18 @@ const rows: Row[] = [
     run: (h) => h.config.load({ signal: 'x' as never }),
   },
   { call: "config.revisionOf('')", argument: 'path', run: (h) => h.config.revisionOf('') },
+
+  // concord.kv
+  { call: "kv.get('')", argument: 'key', run: (h) => h.concord.kv.get('') },
+  {
+    call: "kv.get('a', { signal: 'x' })",
+    argument: 'options.signal',
+    run: (h) => h.concord.kv.get('a', { signal: 'x' as never }),
+  },
+  { call: 'kv.getPrefix(5)', argument: 'prefix', run: (h) => h.concord.kv.getPrefix(5 as never) },
+  { call: "kv.put('a', 5)", argument: 'value', run: (h) => h.concord.kv.put('a', 5 as never) },
+  { call: "kv.put('a', oversize)", argument: 'value', run: (h) => h.concord.kv.put('a', OVERSIZE) },
+  { call: "kv.delete('')", argument: 'key', run: (h) => h.concord.kv.delete('') },
 ];
 
 describe('bad input: every public call rejects it with InvalidArgumentError and writes nothing', () => {
@@ -688,6 +724,10 @@ describe('bad input: every public call rejects it with InvalidArgumentError and 
       'config.set(',
       'config.load(',
       'config.revisionOf(',
+      'kv.get(',
+      'kv.getPrefix(',
+      'kv.put(',
+      'kv.delete(',
     ]) {
       assert.ok(calls.includes(entry), `no bad-input row calls ${entry}`);
     }

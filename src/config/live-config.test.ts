@@ -524,7 +524,13 @@ describe('sharing', () => {
       }
       await waitUntil(() => seen.every((v) => v === 5), { message: 'every subscriber loaded' });
       assert.equal(own.watchStats().upstreamWatches, 1);
-      assert.equal(await member.metric('etcd_debugging_mvcc_watcher_total'), baseline + 1);
+      // etcd registers the watch a moment after the subscribers have their first value.
+      await waitUntil(
+        async () => (await member.metric('etcd_debugging_mvcc_watcher_total')) === baseline + 1,
+        {
+          message: 'one server-side watcher for every subscriber',
+        },
+      );
 
       await put(`${p}db/pool`, '6');
       await waitUntil(() => seen.every((v) => v === 6), { message: 'every subscriber saw the change' });

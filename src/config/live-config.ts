@@ -118,7 +118,9 @@ export class LiveConfig<T> implements AsyncDisposable {
    * Starts watching (kept until `close()`) and resolves with the first valid config, at once
    * when one is known. Rejects with `ConfigValidationError` when the config is invalid and no
    * valid value has been seen, so a service can refuse to start on a broken config; rejects
-   * when `signal` aborts, on `close()`, or when the watch fails for good.
+   * when `signal` aborts, on `close()`, when the watch fails for good, and with
+   * `NotConnectedError` when etcd stays unreachable for the Concord's `connectTimeoutMs` (the
+   * config keeps watching: a later `load()` or `value$` gets the value once etcd answers).
    */
   async load(options?: ConfigLoadOptions): Promise<T> {
     checkOptions('options', options, ['signal']);
@@ -134,22 +136,27 @@ export class LiveConfig<T> implements AsyncDisposable {
     if (this.#good) return this.#good.value;
     if (this.#failure) throw this.#failure;
     if (!this.#held) throw this.#broken;
+    return this.#runtime.monitor.bounded('config.load', options?.signal, (bounded) => this.#wait(bounded));
+  }
+
+  /** Waits for the first valid value (or a failure), or until `signal` aborts. */
+  #wait(signal: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => {
         this.#waiters.delete(waiter);
-        reject(signal?.reason);
+        reject(signal.reason);
       };
       const waiter: Waiter<T> = {
         resolve: (value) => {
-          signal?.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           resolve(value);
         },
         reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
+          signal.removeEventListener('abort', onAbort);
           reject(err);
         },
       };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
     });
   }

@@ -31,6 +31,11 @@ export class Runtime {
   private readonly services = new Map<symbol, Closable>();
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  /**
+   * Set before anything is closed: closing a resource runs its listeners synchronously (a session
+   * emitting `closed`), and those must already see the Concord as closed, not as a loss to repair.
+   */
+  private shuttingDown = false;
 
   constructor(
     readonly etcd: Etcd3,
@@ -46,13 +51,14 @@ export class Runtime {
     return this.abort.signal;
   }
 
+  /** True from the moment `close()` is called. */
   get closed(): boolean {
-    return this.closing !== undefined;
+    return this.shuttingDown;
   }
 
   /** Throws {@link ClosedError} once the Concord is closing. */
   assertOpen(what: string): void {
-    if (this.closing) throw new ClosedError(`${what}: the Concord is closed`);
+    if (this.shuttingDown) throw new ClosedError(`${what}: the Concord is closed`);
   }
 
   /** The singleton registered under `key`, created on first use and closed with the runtime. */
@@ -74,6 +80,7 @@ export class Runtime {
 
   /** Closes tracked resources (newest first), then the shared services. Idempotent. */
   close(): Promise<void> {
+    this.shuttingDown = true;
     this.closing ??= this.closeAll();
     return this.closing;
   }

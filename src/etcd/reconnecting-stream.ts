@@ -41,7 +41,7 @@ export interface StreamContext {
   /** Delays between reconnect attempts; restarted once the owner reports a response. */
   readonly reconnectBackoff: IBackoffFactory<unknown>;
   /** Receives connection evidence: a response means reachable, a failure unreachable. */
-  readonly monitor: { report(reachable: boolean): void };
+  readonly monitor: { report(reachable: boolean, failure?: unknown): void };
   readonly log: { warn(message: string, fields?: Record<string, unknown>): void };
 }
 
@@ -153,7 +153,7 @@ export class ReconnectingStream<Req, Res> {
     if (generation !== this.generation || this.closed) return;
     this.drop(mode);
     if (!this.owner.failed(err)) return;
-    this.context.monitor.report(false);
+    this.context.monitor.report(false, err);
     const delay = this.backoff.duration;
     this.backoff = this.backoff.next(undefined);
     this.backingOff = true;

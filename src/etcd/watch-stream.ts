@@ -28,3 +28,14 @@ export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
     return stream;
   });
 }
+
+/**
+ * Makes etcd3 fetch a new auth token for its next call or stream (a no-op without auth). etcd3
+ * renews its cached token only when a unary call fails with it; a raw watch stream opened with a
+ * token the server no longer knows would otherwise carry it forever.
+ */
+export function forgetAuthToken(etcd: Etcd3): void {
+  (
+    etcd as unknown as { pool: { authenticator: { invalidateMetadata(): void } } }
+  ).pool.authenticator.invalidateMetadata();
+}

@@ -1,9 +1,13 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
+import { type QueueSpace, queueSpace } from '../queue/keys.js';
 import { newestAhead } from '../queue/turn.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
 import type { LockOptions, LockPrimitiveOptions } from './types.js';
+
+/** Set by Mutex's static block: the one way to construct a Mutex. */
+let construct: (runtime: Runtime, name: string, options: LockPrimitiveOptions | undefined) => Mutex;
 
 /**
  * A distributed mutual-exclusion lock named `name`, fair and herd-free.
@@ -14,18 +18,31 @@ import type { LockOptions, LockPrimitiveOptions } from './types.js';
  * when that key goes it looks again (a waiter ahead may have given up while an older one still
  * holds). The key names follow etcd's Go client (`<prefix>/<lease hex>`), so Go `concurrency.Mutex`
  * lockers on the prefix `<name>` queue fairly with these. Because every acquisition has its own
- * key, two `lock()` calls in one process (even on one session) exclude each other. Keys of other
- * data must not live under `<name>/`.
+ * key, two `lock()` calls in one process (even on one session) exclude each other.
+ *
+ * The keys under `<name>/` are the queue: `txn()` refuses ops there. Only queue entries count (a
+ * key on a lease named by that lease's id, see the README): another key under the prefix is
+ * ignored (and logged), so it never blocks a wait.
  */
 export class Mutex {
   readonly #queue: LockQueue;
-  readonly #prefix: string;
+  readonly #space: QueueSpace;
 
-  /** @internal Use `concord.mutex(name, options)`. Validates eagerly. */
-  constructor(runtime: Runtime, name: string, options?: LockPrimitiveOptions) {
+  static {
+    construct = (runtime, name, options) => new Mutex(runtime, name, options);
+  }
+
+  private constructor(runtime: Runtime, name: string, options?: LockPrimitiveOptions) {
     const opts = checkPrimitive(runtime, name, options);
-    this.#prefix = `${name}/`;
-    this.#queue = new LockQueue(runtime, opts, `mutex "${name}"`, this.#prefix, newestAhead(this.#prefix));
+    const space = queueSpace(`${name}/`);
+    this.#space = space;
+    const what = `mutex "${name}"`;
+    this.#queue = new LockQueue(runtime, opts, {
+      what,
+      prefix: space.prefix,
+      space,
+      turnOf: newestAhead(space),
+    });
   }
 
   /**
@@ -44,11 +61,21 @@ export class Mutex {
    * to undefined.
    */
   tryLock(): Promise<LockHandle | undefined> {
-    return this.#queue.tryEnter(this.#prefix);
+    return this.#queue.tryEnter(this.#space);
   }
 
-  /** Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on unsubscribe. */
+  /**
+   * Acquires on subscribe, emits the handle, errors with LockLostError on loss, releases on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
   }
+}
+
+/** @internal Creates a Mutex (`concord.mutex(name, options)`); validates both arguments. */
+export function createMutex(runtime: Runtime, name: string, options?: LockPrimitiveOptions): Mutex {
+  return construct(runtime, name, options);
 }

@@ -14,13 +14,18 @@ export interface LockPrimitiveOptions {
 /**
  * Options of a waiting acquisition (`lock()`, `read()`, `write()`, `acquire()`).
  *
- * A waiting acquisition outlasts etcd being unreachable: it retries with the Concord's
- * reconnect backoff for as long as its session lives, so a connection cut costs no place in
- * the queue. It rejects with `NotConnectedError` only when the per-acquisition session cannot
- * be created in the first place.
+ * A waiting acquisition outlasts etcd being unreachable once it has written its key: it retries
+ * with the Concord's reconnect backoff for as long as its session lives, so a connection cut
+ * costs no place in the queue. It rejects with `NotConnectedError` when the per-acquisition
+ * session cannot be created, or when etcd stays unreachable for the Concord's `connectTimeoutMs`
+ * before its key is written.
  */
 export interface LockOptions {
-  /** Aborting cancels the wait, removes the waiter's key and rejects with the signal's reason. */
+  /**
+   * Aborting cancels the wait, removes the waiter's key and rejects with the signal's reason as
+   * it is: `AbortSignal.timeout(ms)` rejects with a `DOMException` named `TimeoutError`, not a
+   * concord error, which tells a timeout from a loss (`LockLostError`, code `LOCK_LOST`).
+   */
   signal?: AbortSignal;
 }
 

@@ -6,9 +6,9 @@ import { retryTransient } from '../etcd/retry.js';
 import { toConcordError } from '../etcd/translate.js';
 import { leaseCompare } from '../etcd/txn.js';
 import { type Session, sessionFor } from '../session/session.js';
-import type { EntryNaming } from './keys.js';
-import type { QueueEntry } from './keys-ahead.js';
-import { createOwnKey, prefixEmpty } from './own-key.js';
+import type { EntryNaming, QueueSpace } from './keys.js';
+import { countEntries, type QueueEntry } from './keys-ahead.js';
+import { createOwnKey, unchangedSince } from './own-key.js';
 import type { QueueTerms } from './terms.js';
 import type { TurnOf } from './turn.js';
 
@@ -52,9 +52,11 @@ export class Contender<E extends Error> implements QueueEntry {
 
   /**
    * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
-   * lease) at the back of the queue, retrying while etcd is unreachable. Rejects at once when
-   * `signal` aborts, the session ends or the Concord closes; a key that still lands afterwards is
-   * removed again (an owned session is closed, which takes the key with its lease).
+   * lease) at the back of the queue, retrying while etcd is unreachable, for up to the Concord's
+   * `connectTimeoutMs` of unreachability (then `NotConnectedError`: it has no place to keep yet).
+   * Rejects at once when `signal` aborts, the session ends or the Concord closes; a key that still
+   * lands afterwards is removed again (an owned session is closed, which takes the key with its
+   * lease).
    */
   static async enter<E extends Error>(
     runtime: Runtime,
@@ -67,45 +69,49 @@ export class Contender<E extends Error> implements QueueEntry {
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
-    const putting = retryTransient(runtime, terms.what, stop, () =>
-      createOwnKey(runtime, key, entry.value, session.leaseId),
-    ).then((createRevision) => {
-      if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
-      return createRevision;
-    });
+    let putting: Promise<bigint> | undefined;
+    const put = (bounded: AbortSignal) => {
+      putting = retryTransient(runtime, terms.what, bounded, () =>
+        createOwnKey(runtime, key, entry.value, session.leaseId),
+      ).then((createRevision) => {
+        if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
+        return createRevision;
+      });
+      return abortable(putting, bounded);
+    };
     try {
-      const createRevision = await abortable(putting, stop);
+      const createRevision = await runtime.monitor.bounded(terms.what, stop, put);
       return new Contender(runtime, terms, session, owned, key, createRevision, stop);
     } catch (err) {
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
-      else void putting.then(leave, leave);
+      else void putting?.then(leave, leave);
       throw error;
     }
   }
 
   /**
-   * Puts the caller's key only if no key exists under `freePrefix` (one transaction), so a try on
-   * a taken lock writes nothing and never disturbs the queue. Resolves to the contender at the
-   * front, or undefined when something is ahead (an owned session is closed again then).
+   * Puts the caller's key only if no queue entry exists in `free`: it reads the prefix (a taken
+   * lock costs that read and writes nothing, granting no lease either), then puts the key only if
+   * nothing under the prefix changed since (one transaction), so it never disturbs the queue.
+   * Resolves to the contender at the front, or undefined when something is ahead or the prefix
+   * changed meanwhile (an owned session is closed again then).
    */
   static async enterIfFree<E extends Error>(
     runtime: Runtime,
     entry: Entry<E>,
-    freePrefix: string,
+    free: QueueSpace,
   ): Promise<Contender<E> | undefined> {
     const { terms } = entry;
     runtime.assertOpen(terms.what);
-    // Cheap pre-check so a try on a held lock does not grant (and revoke) a lease for nothing.
-    if (entry.session.session === undefined && (await countUnder(runtime, freePrefix, terms.what)) > 0) {
-      return undefined;
-    }
+    const seen = await countEntries(runtime, free, 1, terms.what);
+    if (seen.count > 0) return undefined;
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     let createRevision: bigint | undefined;
     try {
-      const onlyIfFree = prefixEmpty(runtime, freePrefix);
+      const onlyIfFree = unchangedSince(runtime, free.prefix, seen.revision);
       createRevision = await createOwnKey(runtime, key, entry.value, session.leaseId, onlyIfFree);
     } catch (err) {
       if (owned) await session.close();
@@ -183,17 +189,6 @@ export class Contender<E extends Error> implements QueueEntry {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
     if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
-  }
-}
-
-/** How many keys exist under `prefix` now (one count-only read). */
-export async function countUnder(runtime: Runtime, prefix: string, what: string): Promise<number> {
-  const range = runtime.keys.prefixRange(prefix);
-  try {
-    const res = await runtime.etcd.kv.range({ key: range.key, range_end: range.rangeEnd, count_only: true });
-    return Number(res.count);
-  } catch (err) {
-    throw toConcordError(err, what);
   }
 }
 

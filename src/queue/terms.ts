@@ -1,3 +1,5 @@
+import type { QueueSpace } from './keys.js';
+
 /**
  * How a primitive built on the queue (a lock, an election) names itself and its losses: the
  * contender and the fenced hold report everything through these, so each primitive's callers see
@@ -15,4 +17,6 @@ export interface QueueTerms<E extends Error> {
    * hold relies on its session alone; its guarded writes stay safe either way.
    */
   readonly unwatchedIsLoss: boolean;
+  /** The primitive's keys: its queue entries, and nothing a guarded write may touch. */
+  readonly space: QueueSpace;
 }

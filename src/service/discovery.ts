@@ -104,7 +104,8 @@ export class Discovery {
       throw new InvalidArgumentError('options.strategy', "must be 'round-robin' or 'random'", strategy);
     }
     this.#runtime.assertOpen('discovery.picker');
-    return createPicker(this.#catalog(service).pipe(map((catalog) => catalog.list)), strategy);
+    const list$ = this.#catalog(service).pipe(map((catalog) => catalog.list));
+    return createPicker(list$, strategy, this.#runtime.monitor.bounded);
   }
 
   #catalog(service: string | undefined): Observable<Catalog> {

@@ -1,10 +1,15 @@
 import type { Observable, Subscription } from 'rxjs';
+import type { BoundedWait } from '../core/connection.js';
 import { checkOptions, checkSignal } from '../core/validate.js';
 import { ClosedError } from '../errors.js';
 import type { PickStrategy, ServiceInstance } from './types.js';
 
 /** Set by Picker's static block: the one way to construct a Picker. */
-let construct: (instances$: Observable<readonly ServiceInstance[]>, strategy: PickStrategy) => Picker;
+let construct: (
+  instances$: Observable<readonly ServiceInstance[]>,
+  strategy: PickStrategy,
+  bounded: BoundedWait,
+) => Picker;
 
 /**
  * Chooses one live instance of a service per call. It follows the service from the moment it is
@@ -24,13 +29,19 @@ export class Picker implements Disposable {
   readonly #waiters = new Set<() => void>();
   readonly #subscription: Subscription;
   readonly #strategy: PickStrategy;
+  readonly #bounded: BoundedWait;
 
   static {
-    construct = (instances$, strategy) => new Picker(instances$, strategy);
+    construct = (instances$, strategy, bounded) => new Picker(instances$, strategy, bounded);
   }
 
-  private constructor(instances$: Observable<readonly ServiceInstance[]>, strategy: PickStrategy) {
+  private constructor(
+    instances$: Observable<readonly ServiceInstance[]>,
+    strategy: PickStrategy,
+    bounded: BoundedWait,
+  ) {
     this.#strategy = strategy;
+    this.#bounded = bounded;
     this.#subscription = instances$.subscribe({
       next: (list) => this.#onList(list),
       error: (err: unknown) => this.#stop(err),
@@ -56,27 +67,32 @@ export class Picker implements Disposable {
 
   /**
    * Resolves once the current instance list has loaded (it may be empty). Rejects when the picker
-   * is closed or its watch fails first, or with the signal's reason when `signal` aborts.
+   * is closed or its watch fails first, with the signal's reason when `signal` aborts, and with
+   * `NotConnectedError` when etcd stays unreachable for the Concord's `connectTimeoutMs` (the
+   * picker keeps following the service: call `ready()` again to wait more).
    */
   ready(options: { signal?: AbortSignal } = {}): Promise<void> {
     checkOptions('options', options, ['signal']);
     checkSignal('options.signal', options.signal);
-    const { signal } = options;
     if (this.#loaded) return Promise.resolve();
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    return this.#bounded('picker.ready', options.signal, (signal) => this.#untilLoaded(signal));
+  }
+
+  #untilLoaded(signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         this.#waiters.delete(settle);
-        reject(signal?.reason);
+        reject(signal.reason);
       };
       const settle = () => {
-        signal?.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         if (this.#loaded) resolve();
         else reject(this.#failure);
       };
       this.#waiters.add(settle);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -120,8 +136,9 @@ export class Picker implements Disposable {
 export function createPicker(
   instances$: Observable<readonly ServiceInstance[]>,
   strategy: PickStrategy,
+  bounded: BoundedWait,
 ): Picker {
-  return construct(instances$, strategy);
+  return construct(instances$, strategy, bounded);
 }
 
 /** Index of the first instance whose key sorts after `key` (binary search; `list` is sorted by key). */

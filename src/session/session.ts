@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { AsyncSubject, BehaviorSubject, Observable } from 'rxjs';
+import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
+import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
 import type { SessionOptions, SessionState } from './types.js';
@@ -36,7 +37,11 @@ export class Session implements AsyncDisposable {
   readonly leaseId: string;
   /** The TTL etcd granted, in seconds. */
   readonly ttl: number;
-  /** State: current value first, then every change; completes after `lost` or `closed`. */
+  /**
+   * State: the current value first, then every change of `status`; completes after `lost` or
+   * `closed`. A keepalive that only moves the deadline emits nothing: `expiresAt` in a state is
+   * the deadline when that status began; read the moving one from {@link expiresAt}.
+   */
   readonly state$: Observable<SessionState>;
   /** Emits once when the lease is (or must be assumed) gone, then completes; completes without emitting on `close()`. */
   readonly lost$: Observable<void>;
@@ -106,6 +111,32 @@ export class Session implements AsyncDisposable {
     return Date.now() + (this.#deadline.at - performance.now());
   }
 
+  /**
+   * Milliseconds until the local deadline: how long the lease is known to exist without another
+   * renewing ack. 0 once the session is lost or closed. On a healthy session it moves between
+   * about two thirds of the TTL and the TTL (keepalives go out every third of it).
+   */
+  timeLeft(): number {
+    return this.isAlive ? this.#deadline.timeLeft() : 0;
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` milliseconds are left before
+   * the local deadline without a renewing ack, or when the session is lost, whichever comes first;
+   * never later than `lost$`. Completes without emitting when the session is closed. A late
+   * subscriber gets the emission at once when the budget is already under the margin or lost.
+   * Made for `takeUntil(session.expiring$(m))`: stop work while `m` ms are still left to stop it.
+   * Throws {@link InvalidArgumentError} unless `marginMs` is an integer >= 0. With a healthy session
+   * it does not fire for any margin below about two thirds of the TTL minus a round trip.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    checkMargin('marginMs', marginMs);
+    const events$ = this.state$.pipe(
+      map((s): BudgetEvent => (s.status === 'lost' ? 'lost' : s.status === 'closed' ? 'ended' : 'renewed')),
+    );
+    return expiringAlarm(marginMs, () => this.timeLeft(), events$);
+  }
+
   /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
   close(): Promise<void> {
     this.#closing ??= this.#closeOnce();
@@ -156,7 +187,9 @@ export class Session implements AsyncDisposable {
       this.#checkDeadline();
       return;
     }
-    this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
+    // Status changes only: a renewal that merely moves the deadline is read with expiresAt.
+    if (this.#state.value.status !== 'alive')
+      this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
     this.#armTimers();
   }
 

@@ -4,7 +4,7 @@ import type { Closable, Runtime } from '../core/runtime.js';
 import { AuthenticationFailedError, PermissionDeniedError } from '../errors.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 import { toConcordError } from '../etcd/translate.js';
-import { openWatchStream } from '../etcd/watch-stream.js';
+import { forgetAuthToken, openWatchStream } from '../etcd/watch-stream.js';
 import { BoundedIterator } from './iterator.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import { StallDetector } from './stall.js';
@@ -281,7 +281,15 @@ export class WatchHub implements Closable {
       return;
     }
     const reason = res.cancel_reason || 'cancelled by etcd';
-    if (/permission denied|user name is empty|invalid auth token/i.test(reason)) {
+    if (/invalid auth token/i.test(reason)) {
+      // The member no longer knows the stream's token (it restarted and lost its tokens): etcd 3.5
+      // refuses every create this way instead of failing the stream. Renew it and reopen; wrong
+      // credentials then fail the re-authentication with AuthenticationFailedError, so no loop.
+      forgetAuthToken(this.runtime.etcd);
+      this.stream.fail(new Error('the auth token of the watch stream is no longer valid'), 'end');
+      return;
+    }
+    if (/permission denied|user name is empty/i.test(reason)) {
       this.fail(up, new PermissionDeniedError(`watch: etcd denied permission (${reason})`));
       return;
     }

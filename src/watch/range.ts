@@ -51,14 +51,20 @@ export function readRange(
   keys: Keyspace,
   range: EtcdRange,
   pageSize: number,
+  convert?: undefined,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot>;
-/** {@link readRange}, keeping `convert(kv)` for each key instead of the KeyValue. */
+/**
+ * {@link readRange}, keeping `convert(kv)` for each key instead of the KeyValue. A `signal` that
+ * aborts stops the read before its next page (rejecting with its reason).
+ */
 export function readRange<T>(
   etcd: Etcd3,
   keys: Keyspace,
   range: EtcdRange,
   pageSize: number,
   convert: Convert<T>,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot<T>>;
 export async function readRange<T>(
   etcd: Etcd3,
@@ -66,6 +72,7 @@ export async function readRange<T>(
   range: EtcdRange,
   pageSize: number,
   convert?: Convert<T>,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
   const entries = new Map<string, T | KeyValue>();
@@ -84,6 +91,7 @@ export async function readRange<T>(
     revision ??= BigInt(res.header.revision);
     const last = res.kvs.at(-1);
     const more = res.more && last !== undefined && range.rangeEnd !== undefined;
+    signal?.throwIfAborted();
     if (more) pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
     for (const raw of res.kvs) {
       const kv = toKeyValue(keys, raw);
@@ -127,7 +135,7 @@ export async function readRangeRetrying<T>(
       snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
     } catch (err) {
       // Connection evidence for state$, as the hub's own streams give.
-      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false);
+      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false, err);
       throw err;
     }
     signal.throwIfAborted();

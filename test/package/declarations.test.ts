@@ -140,6 +140,24 @@ describe('published declarations (dist/index.d.ts)', () => {
     }
   });
 
+  test('classes users get from concord, not from `new`, declare a private constructor', () => {
+    // A constructor marked @internal is stripped from the declarations, leaving the default
+    // public one: `new Mutex()` would type-check and crash. Only Concord and the errors are built by users.
+    for (const { name, source } of bundles) {
+      const constructible: string[] = [];
+      for (const statement of source.statements) {
+        if (!ts.isClassDeclaration(statement) || !statement.name) continue;
+        const className = statement.name.text;
+        if (className === 'Concord' || className.endsWith('Error')) continue;
+        const ctor = statement.members.find(ts.isConstructorDeclaration);
+        const isPrivate =
+          (ctor && ts.getModifiers(ctor)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) ?? false;
+        if (!isPrivate) constructible.push(className);
+      }
+      assert.deepEqual(constructible, [], `${name}: classes users could construct`);
+    }
+  });
+
   test('every type they declare is exported (nothing is dragged in by a public signature)', () => {
     for (const { name, source } of bundles) {
       const exported = new Set(listedExports(source));

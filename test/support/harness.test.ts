@@ -1,14 +1,16 @@
 // Self-tests of the real-etcd harness: each test proves one capability other suites rely on.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer, connect as netConnect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createTestClient } from './client.js';
 import { startCluster } from './etcd.js';
-import { resolveEtcdBinary } from './etcd-binary.js';
+import { resolveEtcdBinary, resolveEtcdctlBinary } from './etcd-binary.js';
 import { EtcdMember, EtcdStartError } from './etcd-member.js';
 import { useCluster } from './fixture.js';
 import { startProxy } from './proxy.js';
@@ -302,4 +304,52 @@ test('missing binary: startCluster explains how to install etcd', async () => {
     if (saved === undefined) delete process.env.ETCD_BIN;
     else process.env.ETCD_BIN = saved;
   }
+});
+
+test('etcdctl: ETCDCTL_BIN first, else the one beside the server, else PATH; missing fails with instructions', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'concord-harness-'));
+  const executable = (path: string) => {
+    writeFileSync(path, '#!/bin/sh\n');
+    chmodSync(path, 0o755);
+    return path;
+  };
+  try {
+    mkdirSync(join(dir, 'server'));
+    mkdirSync(join(dir, 'path'));
+    const server = executable(join(dir, 'server', 'etcd'));
+    const beside = executable(join(dir, 'server', 'etcdctl'));
+    const onPath = executable(join(dir, 'path', 'etcdctl'));
+    const configured = executable(join(dir, 'etcdctl-configured'));
+    const PATH = join(dir, 'path');
+    assert.equal(resolveEtcdctlBinary({ ETCDCTL_BIN: configured, ETCD_BIN: server, PATH }), configured);
+    assert.equal(resolveEtcdctlBinary({ ETCD_BIN: server, PATH }), beside);
+    rmSync(beside);
+    assert.equal(resolveEtcdctlBinary({ ETCD_BIN: server, PATH }), onPath);
+    assert.throws(
+      () => resolveEtcdctlBinary({ ETCDCTL_BIN: join(dir, 'nope'), ETCD_BIN: server, PATH }),
+      /ETCDCTL_BIN=.*nope is not an executable file.*apt-get install -y etcd-client/,
+    );
+    assert.throws(
+      () => resolveEtcdctlBinary({ ETCD_BIN: server, PATH: '' }),
+      /etcdctl binary not found.*apt-get install -y etcd-client/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('etcdctl: the resolved etcdctl reads and writes the harness cluster', async () => {
+  const run = (...args: string[]) =>
+    promisify(execFile)(
+      resolveEtcdctlBinary(),
+      [`--endpoints=${single.cluster.endpoints.join(',')}`, ...args],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+        timeout: 10_000,
+      },
+    );
+  await run('put', 'harness/etcdctl', 'from-etcdctl');
+  assert.equal(await single.cluster.client().get('harness/etcdctl').string(), 'from-etcdctl');
+  await single.cluster.client().put('harness/etcdctl').value('from-client');
+  assert.equal((await run('get', '--print-value-only', 'harness/etcdctl')).stdout.trim(), 'from-client');
 });

@@ -16,6 +16,18 @@ export function settled(promise: Promise<unknown>): Promise<boolean> {
   ]);
 }
 
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed: a wait that hangs fails its test
+ * instead of stalling the run.
+ */
+export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
 /** Options for {@link waitUntil}. */
 export interface WaitUntilOptions {
   /** Give up after this long (default 5000 ms). */

@@ -18,8 +18,13 @@ import {
   type ConcordErrorCode,
   type ConcordOptions,
   type ConnectionState,
+  Election,
   isConcordError,
+  type KeyValue,
   type LockHandle,
+  Mutex,
+  RWLock,
+  Semaphore,
 } from 'concord-etcd';
 import { map, type Observable } from 'rxjs';
 
@@ -73,3 +78,26 @@ export async function guarded(concord: Concord): Promise<boolean> {
   await using lock: LockHandle = await concord.mutex('jobs').lock();
   return lock.txn([{ type: 'put', key: 'job-state', value: 'done' }]);
 }
+
+// Primitives come from a Concord; their constructors are private, so `new` does not compile.
+export function noPublicConstructors(): unknown[] {
+  return [
+    // @ts-expect-error Mutex has no public constructor: use concord.mutex()
+    new Mutex(),
+    // @ts-expect-error RWLock has no public constructor: use concord.rwlock()
+    new RWLock(),
+    // @ts-expect-error Semaphore has no public constructor: use concord.semaphore()
+    new Semaphore(),
+    // @ts-expect-error Election has no public constructor: use concord.election()
+    new Election(),
+  ];
+}
+
+// concord.kv reads under the namespace: a KeyValue, or undefined for a missing key.
+export async function readBalance(concord: Concord): Promise<number> {
+  const kv: KeyValue | undefined = await concord.kv.get('balance');
+  return Number(kv?.value.toString() ?? '0');
+}
+
+// A pino-style logger can be named as such.
+export const withPinoStyle: ConcordOptions = { logger: console, loggerStyle: 'fields-first' };
