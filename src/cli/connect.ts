@@ -148,16 +148,21 @@ export async function connectWith(options: ConcordOptions): Promise<Concord> {
  * not answer must not keep the tool from exiting; whatever was not released expires with its
  * lease. Resolves to whether the close finished in time.
  */
-export async function closeWithin(concord: Concord, ms: number): Promise<boolean> {
+export function closeWithin(concord: Concord, ms: number): Promise<boolean> {
+  return settleWithin(concord.close(), ms);
+}
+
+/** Resolves to true once `promise` settles (either way), or to false after `ms`. Never rejects. */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
   });
-  const closed = concord.close().then(
+  const settled = promise.then(
     () => true,
     () => true,
   );
-  const finished = await Promise.race([closed, late]);
+  const finished = await Promise.race([settled, late]);
   clearTimeout(timer);
   return finished;
 }

@@ -11,6 +11,8 @@ export const DEFAULT_GRACE_MS = 3_000;
  * to run late on a busy machine. The local deadline is itself earlier than etcd's expiry.
  */
 export const KILL_SLACK_MS = 1_000;
+/** The longest the tool waits for etcd to take a release or resignation before it exits anyway. */
+export const RELEASE_WAIT_MS = 2_000;
 
 /** The flags `lock` and `elect` share. */
 export const HOLD_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -94,7 +96,7 @@ export async function runWhileHolding(
     const left = holding.timeLeft();
     report.event(
       'terminating',
-      { reason: left > 0 ? 'budget' : 'lost', timeLeftMs: left, graceMs: budget.graceMs },
+      { reason: left > 0 ? 'budget' : 'lost', timeLeftMs: Math.round(left), graceMs: budget.graceMs },
       left > 0
         ? `lease budget low (${duration(left)} left): SIGTERM to ${command[0]}, SIGKILL in ${duration(budget.graceMs)}`
         : `${command[0]}: the hold is lost: SIGTERM, SIGKILL in ${duration(budget.graceMs)}`,

@@ -4,9 +4,9 @@ import type { Election } from '../../election/election.js';
 import type { Leadership } from '../../election/leadership.js';
 import { isConcordError } from '../../errors.js';
 import type { CommandSpec, Flags, Parsed } from '../args.js';
-import { CONNECTION_OPTIONS, closeWithin, connect } from '../connect.js';
+import { CONNECTION_OPTIONS, closeWithin, connect, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
-import { budgetOf, HOLD_OPTIONS, runWhileHolding } from '../hold.js';
+import { budgetOf, HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding } from '../hold.js';
 import { Interrupts, Reporter } from '../report.js';
 
 /** Pause before campaigning again after a campaign failed while waiting (--requeue). */
@@ -140,9 +140,12 @@ async function campaign(
   }
 }
 
+/** Resigns, waiting at most {@link RELEASE_WAIT_MS}: a silent etcd must not hold the tool. */
 async function resign({ leadership, subscription }: Won, report: Reporter): Promise<void> {
   const wasLeader = leadership.isLeader;
-  await leadership.resign();
+  const done = await settleWithin(leadership.resign(), RELEASE_WAIT_MS);
   subscription.unsubscribe();
-  if (wasLeader) report.event('resigned', { key: leadership.key }, 'resigned');
+  if (!wasLeader) return;
+  if (done) report.event('resigned', { key: leadership.key }, 'resigned');
+  else report.problem('could not resign (etcd did not answer); the leader key goes when its lease expires');
 }

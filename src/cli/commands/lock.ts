@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import { errorText } from '../../core/error-text.js';
 import type { LockHandle } from '../../lock/handle.js';
 import type { CommandSpec, Parsed } from '../args.js';
-import { CONNECTION_OPTIONS, closeWithin, connect } from '../connect.js';
+import { CONNECTION_OPTIONS, closeWithin, connect, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
-import { budgetOf, DEFAULT_GRACE_MS, HOLD_OPTIONS, runWhileHolding } from '../hold.js';
+import { budgetOf, DEFAULT_GRACE_MS, HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding } from '../hold.js';
 import { duration } from '../output.js';
 import { Interrupts, Reporter } from '../report.js';
 
@@ -112,12 +113,19 @@ async function acquire(
   }
 }
 
+/** Releases the lock, waiting at most {@link RELEASE_WAIT_MS}: a silent etcd must not hold the tool. */
 async function release(handle: LockHandle, report: Reporter): Promise<void> {
   if (!handle.isHeld) return;
-  try {
-    await handle.release();
-    report.event('released', { key: handle.key }, 'released the lock');
-  } catch (err) {
-    report.problem(`could not release the lock; it goes when its lease expires (${(err as Error).message})`);
-  }
+  let failure: unknown;
+  const done = await settleWithin(
+    handle.release().catch((err: unknown) => {
+      failure = err;
+    }),
+    RELEASE_WAIT_MS,
+  );
+  if (done && failure === undefined) report.event('released', { key: handle.key }, 'released the lock');
+  else
+    report.problem(
+      `could not release the lock (${failure ? errorText(failure) : 'etcd did not answer'}); it goes when its lease expires`,
+    );
 }
