@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Concord } from '../concord.js';
+import type { Concord } from '../concord.js';
 import { errorText } from '../core/error-text.js';
-import { toConcordError } from '../etcd/translate.js';
 import type { ConcordOptions, ConcordTls } from '../options.js';
 import type { Flags, OptionSpec } from './args.js';
-import { EXIT, ExitError, UsageError } from './exit.js';
+import { EXIT, ExitError } from './exit.js';
 import { readPassword } from './password.js';
 
 const DEFAULT_ENDPOINT = '127.0.0.1:2379';
@@ -15,13 +14,13 @@ export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   endpoints: {
     type: 'string',
     value: 'LIST',
-    help: `etcd endpoints, comma separated (default: $ETCD_ENDPOINTS, then ${DEFAULT_ENDPOINT})`,
+    help: `etcd endpoints, comma separated\n(default: $ETCD_ENDPOINTS, then ${DEFAULT_ENDPOINT})`,
     group: 'Connection',
   },
   namespace: {
     type: 'string',
     value: 'PREFIX',
-    help: 'prefix of every key read or written, as in the library (default: none)',
+    help: 'prefix of every key read or written (default: none)',
     group: 'Connection',
   },
   cacert: {
@@ -35,13 +34,13 @@ export const CONNECTION_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   user: {
     type: 'string',
     value: 'NAME',
-    help: 'authenticate as NAME; the password is $CONCORD_PASSWORD, else the first\nline of standard input (a prompt on a terminal), never a flag',
+    help: 'authenticate as NAME; the password is $CONCORD_PASSWORD, else the\nfirst line of standard input (a prompt on a terminal), never a flag',
     group: 'Connection',
   },
   'connect-timeout': {
     type: 'string',
     value: 'MS',
-    help: `fail (exit 121) when etcd does not answer within MS (default ${DEFAULT_CONNECT_TIMEOUT_MS})`,
+    help: `fail (exit 121) when etcd does not answer within MS\n(default ${DEFAULT_CONNECT_TIMEOUT_MS})`,
     group: 'Connection',
   },
   verbose: { type: 'boolean', help: "print the library's warnings to stderr", group: 'Connection' },
@@ -81,9 +80,9 @@ export async function concordOptions(flags: Flags): Promise<ConcordOptions> {
 }
 
 function tlsOf(flags: Flags): ConcordTls | undefined {
+  const [hasCert, hasKey] = [flags.string('cert') !== undefined, flags.string('key') !== undefined];
+  if (hasCert !== hasKey) throw flags.bad(hasCert ? 'key' : 'cert', 'goes with --cert/--key');
   const [ca, cert, key] = ['cacert', 'cert', 'key'].map((name) => readPem(flags, name));
-  if ((cert === undefined) !== (key === undefined))
-    throw flags.bad(cert ? 'key' : 'cert', 'goes with --cert/--key');
   if (ca === undefined && cert === undefined) return undefined;
   const tls: ConcordTls = {};
   if (ca) tls.ca = ca;
@@ -97,9 +96,8 @@ function readPem(flags: Flags, name: string): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new UsageError(
-      `--${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? errorText(err)})`,
-    );
+    const why = (err as NodeJS.ErrnoException).code ?? errorText(err);
+    throw flags.bad(name, `names a file that cannot be read (${why})`, path);
   }
 }
 
@@ -120,9 +118,18 @@ export async function connect(flags: Flags): Promise<Concord> {
   return connectWith(await concordOptions(flags));
 }
 
+/**
+ * A Concord, the library loaded on first use: `--help` and usage errors never pay the half
+ * second that loading etcd3 and gRPC takes.
+ */
+export async function newConcord(options: ConcordOptions): Promise<Concord> {
+  const { Concord } = await import('../concord.js');
+  return new Concord(options);
+}
+
 /** {@link connect} with options already made by {@link concordOptions}. */
 export async function connectWith(options: ConcordOptions): Promise<Concord> {
-  const concord = new Concord(options);
+  const concord = await newConcord(options);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const where = [options.endpoints ?? []].flat().join(',');
   let timer: NodeJS.Timeout | undefined;
@@ -137,7 +144,9 @@ export async function connectWith(options: ConcordOptions): Promise<Concord> {
     return concord;
   } catch (err) {
     await closeWithin(concord, 1_000);
-    throw err instanceof ExitError ? err : toConcordError(err, `connecting to ${where}`);
+    if (err instanceof ExitError) throw err;
+    const { toConcordError } = await import('../etcd/translate.js');
+    throw toConcordError(err, `connecting to ${where}`);
   } finally {
     clearTimeout(timer);
   }

@@ -19,12 +19,12 @@ export const HOLD_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   ttl: {
     type: 'string',
     value: 'S',
-    help: `lease TTL in seconds (integer >= 2, default ${DEFAULT_TTL_S}): how long the key outlives\na crashed host`,
+    help: `lease TTL in seconds (integer >= 2, default ${DEFAULT_TTL_S}): how long\nthe key outlives a crashed host`,
   },
   grace: {
     type: 'string',
     value: 'MS',
-    help: `time between SIGTERM and SIGKILL when the lease runs low (default ${DEFAULT_GRACE_MS});\n--grace + ${KILL_SLACK_MS} must be at most half the TTL`,
+    help: `time between SIGTERM and SIGKILL when the lease runs low\n(default ${DEFAULT_GRACE_MS}); --grace + ${KILL_SLACK_MS} must be at most half the TTL`,
   },
   json: { type: 'boolean', help: "report events on stderr as JSON lines (stdout is CMD's)" },
 };

@@ -4,7 +4,7 @@ import type { Flags, OptionSpec } from './args.js';
 export const VIEW_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   json: {
     type: 'boolean',
-    help: 'one JSON object per line (the default when stdout is not a terminal);\nbigints (revisions, tokens) as decimal strings',
+    help: 'one JSON object per line (the default when stdout is not a\nterminal); bigints (revisions, tokens) as decimal strings',
     group: 'Output',
   },
   once: { type: 'boolean', help: 'print the current state once and exit', group: 'Output' },

@@ -14,7 +14,7 @@ const RETRY_MS = 1_000;
 
 export const spec: CommandSpec = {
   name: 'elect',
-  usage: 'elect NAME [--value V] [--requeue] [--ttl S] [--grace MS] -- CMD [ARGS...]',
+  usage: 'elect NAME [--value V] [--requeue] [--ttl S] [--grace MS] -- CMD...',
   summary: 'run CMD only while leader of the election NAME',
   description: `Campaigns in the election NAME (the library's concord.election(NAME): keys under
 election/NAME/, in campaign order) and runs CMD once elected. When CMD exits, the tool
@@ -35,7 +35,7 @@ stderr: events as JSON lines with --json, text on a terminal, otherwise only err
     value: {
       type: 'string',
       value: 'V',
-      help: 'the value observers see for this candidate (default: <hostname>:<pid>)',
+      help: 'the value observers see for this candidate\n(default: <hostname>:<pid>)',
     },
     requeue: { type: 'boolean', help: 'after a loss, campaign again and run CMD again when re-elected' },
     ...HOLD_OPTIONS,

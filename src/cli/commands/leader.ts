@@ -18,7 +18,8 @@ JSON lines, one per change ("change": initial, elected, proclaimed or vacant):
   {"type":"leader","name":"scheduler","change":"elected",
    "leader":{"key":"election/scheduler/694d...-1","value":"host-a:4711","term":"42",
              "since":"2025-01-01T10:00:00.000Z","sinceStart":false},
-   "previous":{"key":...,"value":"host-b:99","term":"40","heldMs":61234,"heldAtLeast":false}}
+   "previous":{"key":...,"value":"host-b:99","term":"40","heldMs":61234,
+               "heldAtLeast":false}}
 "leader" is null while nobody leads; "previous" is the leadership that just ended.`,
   options: { ...VIEW_OPTIONS, ...CONNECTION_OPTIONS },
   positionals: { min: 1, max: 1, names: 'NAME' },

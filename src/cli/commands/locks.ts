@@ -20,7 +20,8 @@ when the view first saw a key; a key already there when it started shows "≥" (
 JSON lines, the whole queue on every change:
   {"type":"locks","name":"jobs","revision":"57",
    "holders":[{"key":"jobs/694d...-1","kind":"exclusive","token":"41","lease":"7587...",
-               "position":0,"since":"2025-01-01T10:00:00.000Z","sinceStart":true,"forMs":5012}],
+               "position":0,"since":"2025-01-01T10:00:00.000Z","sinceStart":true,
+               "forMs":5012}],
    "waiters":[{"key":"jobs/694e...-3",...,"position":1,...}]}
 "kind" is read or write for a read-write lock, exclusive otherwise.`,
   options: {

@@ -1,9 +1,16 @@
 import { exhaustMap, finalize, from, timer } from 'rxjs';
-import { Concord } from '../../concord.js';
+import type { Concord } from '../../concord.js';
 import { errorText } from '../../core/error-text.js';
 import type { WatchStats } from '../../watch/types.js';
 import type { CommandSpec, Parsed } from '../args.js';
-import { CONNECTION_OPTIONS, closeWithin, concordOptions, connectWith, endpointsOf } from '../connect.js';
+import {
+  CONNECTION_OPTIONS,
+  closeWithin,
+  concordOptions,
+  connectWith,
+  endpointsOf,
+  newConcord,
+} from '../connect.js';
 import { runView } from '../live.js';
 import { byteSize, VIEW_OPTIONS } from '../output.js';
 
@@ -75,10 +82,12 @@ export async function run({ flags }: Parsed): Promise<number> {
   const options = await concordOptions(flags);
   const concord = await connectWith(options);
   // One client per endpoint: the cluster client picks any endpoint per call.
-  const clients = endpointsOf(flags).map((endpoint) => ({
-    endpoint,
-    concord: new Concord({ ...options, endpoints: [endpoint] }),
-  }));
+  const clients = await Promise.all(
+    endpointsOf(flags).map(async (endpoint) => ({
+      endpoint,
+      concord: await newConcord({ ...options, endpoints: [endpoint] }),
+    })),
+  );
   const states = timer(0, interval).pipe(
     exhaustMap(() => from(readStatus(concord, clients))),
     finalize(() => void Promise.all(clients.map((c) => closeWithin(c.concord, 1_000)))),
