@@ -7,6 +7,10 @@ import { GUARD_COMMAND, runGuard } from './guard.js';
 /** How long the process may take to exit by itself once done, before it is made to. */
 const EXIT_GRACE_MS = 5_000;
 
+// gRPC sets a TLS servername for IP endpoints, which Node reports as deprecated (DEP0123) on
+// stderr: nothing the operator can act on, and noise in a tool whose stderr speaks for itself.
+process.noDeprecation = true;
+
 const argv = process.argv.slice(2);
 const code =
   argv[0] === GUARD_COMMAND ? await runGuard(argv.slice(1)) : await (await import('./app.js')).cli(argv);
