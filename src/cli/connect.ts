@@ -60,7 +60,11 @@ export function endpointsOf(flags: Flags): string[] {
 /** The connection flags as {@link ConcordOptions}: files read, the password asked for. */
 export async function concordOptions(flags: Flags): Promise<ConcordOptions> {
   const timeout = flags.integer('connect-timeout', DEFAULT_CONNECT_TIMEOUT_MS, 100);
-  const options: ConcordOptions = { endpoints: endpointsOf(flags), callTimeoutMs: timeout };
+  const options: ConcordOptions = {
+    endpoints: endpointsOf(flags),
+    callTimeoutMs: timeout,
+    connectTimeoutMs: timeout,
+  };
   const namespace = flags.string('namespace');
   if (namespace !== undefined) options.namespace = namespace;
   const tls = tlsOf(flags);

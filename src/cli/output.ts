@@ -73,8 +73,8 @@ export function byteSize(n: number): string {
 /**
  * A block of lines redrawn in place on a terminal: each `draw` moves the cursor back over the
  * previous block and clears it first. Lines are cut to the terminal's width (a wrapped line
- * would break the count of lines to go back over) and the block to its height, so the view
- * never scrolls away from itself.
+ * would break the count of lines to go back over) and the block to its height (80x24 when the
+ * terminal reports no size), so the view never scrolls away from itself.
  */
 export class Screen {
   #drawn = 0;
@@ -84,8 +84,8 @@ export class Screen {
 
   /** Replaces the block on screen with `lines`. */
   draw(lines: readonly string[]): void {
-    const width = Math.max(20, this.stream.columns ?? 80);
-    const height = Math.max(3, (this.stream.rows ?? 24) - 1);
+    const width = Math.max(20, this.stream.columns || 80);
+    const height = Math.max(3, (this.stream.rows || 24) - 1);
     const fitted =
       lines.length > height ? [...lines.slice(0, height - 1), `… ${lines.length - height + 1} more`] : lines;
     const cut = fitted.map((line) =>

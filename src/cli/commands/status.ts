@@ -158,12 +158,22 @@ async function endpointStatus(endpoint: string, client: Concord): Promise<Endpoi
   }
 }
 
+const WIDTHS = [24, 17, 9, 22, 14];
+
+/** One table row: each cell padded to its column's width, the last one as it is. */
+function row(cells: string[]): string {
+  return cells
+    .map((cell, i) => cell.padEnd(WIDTHS[i] ?? 0))
+    .join(' ')
+    .trimEnd();
+}
+
 function statusLines(state: ClusterStatus): string[] {
   const leader = state.raftLeader ? `${state.raftLeader.name || '?'} (${state.raftLeader.id})` : 'none seen';
   const lines = [
     `raft leader: ${leader}`,
     '',
-    'ENDPOINT                 MEMBER            VERSION   DB SIZE (IN USE)        TERM/INDEX      ',
+    row(['ENDPOINT', 'MEMBER', 'VERSION', 'DB SIZE (IN USE)', 'TERM/INDEX', 'ROLE']),
   ];
   for (const e of state.endpoints) {
     if (!e.ok) {
@@ -173,7 +183,8 @@ function statusLines(state: ClusterStatus): string[] {
     const db = `${byteSize(e.dbSize)} (${byteSize(e.dbSizeInUse)})`;
     const role = e.isLeader ? 'leader' : e.isLearner ? 'learner' : '';
     lines.push(
-      `${e.endpoint.padEnd(24)} ${e.memberId} ${e.version.padEnd(9)} ${db.padEnd(23)} ${`${e.raftTerm}/${e.raftIndex}`.padEnd(15)} ${role}${e.errors.length > 0 ? `  errors: ${e.errors.join('; ')}` : ''}`,
+      row([e.endpoint, e.memberId, e.version, db, `${e.raftTerm}/${e.raftIndex}`, role]) +
+        (e.errors.length > 0 ? `  errors: ${e.errors.join('; ')}` : ''),
     );
   }
   lines.push('', `members (${state.members?.length ?? '?'}):`);
