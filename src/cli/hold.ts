@@ -1,8 +1,10 @@
 import type { Observable } from 'rxjs';
+import type { Concord } from '../concord.js';
 import type { Flags, OptionSpec } from './args.js';
+import { closeWithin, connect } from './connect.js';
 import { duration } from './output.js';
-import type { Interrupts, Reporter } from './report.js';
-import { type CommandEnd, startCommand } from './supervise.js';
+import { Interrupts, Reporter } from './report.js';
+import { type CommandEnd, CommandRun } from './supervise.js';
 
 export const DEFAULT_TTL_S = 15;
 export const DEFAULT_GRACE_MS = 3_000;
@@ -13,6 +15,8 @@ export const DEFAULT_GRACE_MS = 3_000;
 export const KILL_SLACK_MS = 1_000;
 /** The longest the tool waits for etcd to take a release or resignation before it exits anyway. */
 export const RELEASE_WAIT_MS = 2_000;
+/** The longest the tool waits for the Concord to close (leases revoked) before it exits anyway. */
+const CLOSE_WAIT_MS = 3_000;
 
 /** The flags `lock` and `elect` share. */
 export const HOLD_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -29,16 +33,52 @@ export const HOLD_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   json: { type: 'boolean', help: "report events on stderr as JSON lines (stdout is CMD's)" },
 };
 
-/** What CMD runs under: a lock handle or a leadership. */
+/** What CMD runs under: a lock handle or a leadership (both have this budget). */
 export interface Holding {
   /** The full etcd key (namespace included), for CMD's own guarded writes. */
   key: string;
   /** The fencing token: the key's create revision. */
   token: bigint;
-  /** Emits once when fewer than `marginMs` are left of the lease, or at loss. */
-  expiring$(marginMs: number): Observable<unknown>;
-  /** Milliseconds left of the lease's local deadline; 0 once lost. */
-  timeLeft(): number;
+  budget: {
+    /** Emits once when fewer than `marginMs` are left of the lease, or at loss. */
+    expiring$(marginMs: number): Observable<unknown>;
+    /** Milliseconds left of the lease's local deadline; 0 once lost. */
+    timeLeft(): number;
+  };
+}
+
+/** What `lock` and `elect` run with. */
+export interface HoldContext {
+  concord: Concord;
+  budget: Budget;
+  report: Reporter;
+  interrupts: Interrupts;
+  /** The full etcd key of a key the library names without the namespace. */
+  fullKey(key: string): string;
+}
+
+/**
+ * Reads the budget flags, catches the signals, connects, and runs `body`; whatever `body` does,
+ * the Concord is then closed (at most {@link CLOSE_WAIT_MS}) and the signals are let go.
+ */
+export async function withHold(
+  flags: Flags,
+  body: (context: HoldContext) => Promise<number>,
+): Promise<number> {
+  const budget = budgetOf(flags);
+  const report = new Reporter(flags);
+  const interrupts = new Interrupts();
+  try {
+    const concord = await connect(flags);
+    const namespace = flags.string('namespace') ?? '';
+    try {
+      return await body({ concord, budget, report, interrupts, fullKey: (key) => `${namespace}${key}` });
+    } finally {
+      await closeWithin(concord, CLOSE_WAIT_MS);
+    }
+  } finally {
+    interrupts.dispose();
+  }
 }
 
 /** The lease budget of `lock`/`elect`: TTL, grace and the margin at which CMD gets SIGTERM. */
@@ -89,11 +129,11 @@ export async function runWhileHolding(
   interrupts: Interrupts,
 ): Promise<HoldOutcome> {
   const env = { ...process.env, CONCORD_KEY: holding.key, CONCORD_FENCING_TOKEN: holding.token.toString() };
-  const run = startCommand(command, env, budget.graceMs);
+  const run = new CommandRun(command, env, budget.graceMs);
   let lost = false;
-  const alarm = holding.expiring$(budget.marginMs).subscribe(() => {
+  const alarm = holding.budget.expiring$(budget.marginMs).subscribe(() => {
     lost = true;
-    const left = holding.timeLeft();
+    const left = holding.budget.timeLeft();
     report.event(
       'terminating',
       { reason: left > 0 ? 'budget' : 'lost', timeLeftMs: Math.round(left), graceMs: budget.graceMs },

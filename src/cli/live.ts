@@ -27,6 +27,43 @@ export interface LiveView<S> {
 const CLOSE_WAIT_MS = 3_000;
 const TICK_MS = 1_000;
 
+/** Prints a view's states and the connection's changes, as JSON lines or on the terminal. */
+class ViewPrinter<S> {
+  #latest: S | undefined;
+  #connection: ConnectionState = 'connected';
+
+  constructor(
+    private readonly view: LiveView<S>,
+    private readonly stream: OutputStream,
+    /** Undefined when printing JSON lines. */
+    readonly screen: Screen | undefined,
+  ) {
+    if (screen && view.mode === 'append') stream.write(`${view.title}\n`);
+  }
+
+  state(state: S): void {
+    this.#latest = state;
+    if (!this.screen) for (const line of this.view.json(state)) this.stream.write(jsonLine(line));
+    else if (this.view.mode === 'redraw') this.redraw();
+    else for (const line of this.view.screen(state, Date.now())) this.stream.write(`${line}\n`);
+  }
+
+  /** etcd went away or came back (after the first connection, which the connect probe made). */
+  connection(state: ConnectionState): void {
+    if (state === 'connecting' || state === 'closed' || state === this.#connection) return;
+    this.#connection = state;
+    if (!this.screen) this.stream.write(jsonLine({ type: 'connection', state }));
+    else if (this.view.mode === 'append') this.stream.write(`-- etcd ${state}\n`);
+    this.redraw();
+  }
+
+  redraw(): void {
+    if (!this.screen || this.#latest === undefined || this.view.mode !== 'redraw') return;
+    const status = this.#connection === 'connected' ? '' : `  [etcd ${this.#connection}]`;
+    this.screen.draw([`${this.view.title}${status}`, ...this.view.screen(this.#latest, Date.now())]);
+  }
+}
+
 /**
  * Runs a live view until SIGINT or SIGTERM (or, with `--once`, its first state): prints every
  * state as JSON lines or on the terminal, follows the connection (JSON: `{"type":"connection"}`
@@ -39,20 +76,10 @@ export function runView<S>(
   view: LiveView<S>,
   stream: OutputStream = process.stdout,
 ): Promise<number> {
-  const json = wantsJson(flags, stream);
   const once = view.once ?? flags.boolean('once');
-  const screen = json ? undefined : new Screen(stream);
-  let connection: ConnectionState = 'connected';
-  let latest: S | undefined;
+  const printer = new ViewPrinter(view, stream, wantsJson(flags, stream) ? undefined : new Screen(stream));
   const subs: Subscription[] = [];
   let ticker: NodeJS.Timeout | undefined;
-
-  const redraw = (): void => {
-    if (!screen || latest === undefined || view.mode !== 'redraw') return;
-    const status = connection === 'connected' ? '' : `  [etcd ${connection}]`;
-    screen.draw([`${view.title}${status}`, ...view.screen(latest, Date.now())]);
-  };
-
   return new Promise<number>((resolve, reject) => {
     let ended = false;
     const end = async (failure?: unknown): Promise<void> => {
@@ -62,7 +89,7 @@ export function runView<S>(
       clearInterval(ticker);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      screen?.end();
+      printer.screen?.end();
       await closeWithin(concord, CLOSE_WAIT_MS);
       if (failure === undefined) resolve(EXIT.OK);
       else reject(failure);
@@ -70,30 +97,15 @@ export function runView<S>(
     const stop = (): void => void end();
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-
+    subs.push(concord.state$.pipe(skip(1)).subscribe((state) => printer.connection(state)));
     subs.push(
-      concord.state$.pipe(skip(1)).subscribe((state) => {
-        if (state === 'connecting' || state === 'closed' || state === connection) return;
-        connection = state;
-        if (json) stream.write(jsonLine({ type: 'connection', state }));
-        else if (view.mode === 'append') stream.write(`-- etcd ${state}\n`);
-        redraw();
-      }),
-    );
-    if (screen && view.mode === 'append') stream.write(`${view.title}\n`);
-    const states = once ? view.states.pipe(take(1)) : view.states;
-    subs.push(
-      states.subscribe({
-        next: (state) => {
-          latest = state;
-          if (json) for (const line of view.json(state)) stream.write(jsonLine(line));
-          else if (view.mode === 'redraw') redraw();
-          else for (const line of view.screen(state, Date.now())) stream.write(`${line}\n`);
-        },
+      (once ? view.states.pipe(take(1)) : view.states).subscribe({
+        next: (state) => printer.state(state),
         error: (err: unknown) => void end(err),
         complete: () => void end(),
       }),
     );
-    if (screen && view.mode === 'redraw' && !once) ticker = setInterval(redraw, TICK_MS);
+    if (printer.screen && view.mode === 'redraw' && !once)
+      ticker = setInterval(() => printer.redraw(), TICK_MS);
   });
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `concord-etcd` bin. Nothing here is part of the library: the library entry never imports it.
-// It loads the commands (and with them etcd3 and gRPC, half a second) only when it runs one: as
-// a guard (see guard.ts) it starts CMD without them.
+// It loads the commands only when it runs one (and they load etcd3 and gRPC, half a second, only
+// when they connect): as a guard (see guard.ts) it starts CMD without any of them.
 import { GUARD_COMMAND, runGuard } from './guard.js';
 
 /** How long the process may take to exit by itself once done, before it is made to. */

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EXIT } from './exit.js';
 import { type FromGuard, GUARD_COMMAND, shellStatus, signalGroup } from './guard.js';
 
@@ -6,92 +6,94 @@ import { type FromGuard, GUARD_COMMAND, shellStatus, signalGroup } from './guard
 export interface CommandEnd {
   /** As a shell reports it: the exit code, 128+N for signal N, 126/127 when it could not run. */
   status: number;
-  /** What happened, for people: `exit code 3`, `signal SIGTERM`, `not found`. */
+  /** What happened, for people: `exit code 3`, `signal SIGTERM`, `could not run ...`. */
   how: string;
 }
 
-/** CMD running under a guard (see guard.ts). */
-export interface CommandRun {
+/**
+ * CMD running under a guard process: the same bin run as `__guard` (see guard.ts), which puts
+ * CMD in its own process group and, should this process die without a word, terminates CMD
+ * (SIGTERM, SIGKILL after the grace) before the lease this process held can expire.
+ */
+export class CommandRun {
   /** Resolves with CMD's pid once it runs (never, if it could not start: see `ended`). */
   readonly started: Promise<number>;
   /** Resolves once CMD has ended (and was reaped). */
   readonly ended: Promise<CommandEnd>;
-  /** Sends `signal` to CMD's process group (held until CMD runs, dropped once it ended). */
-  signal(signal: NodeJS.Signals): void;
-  /** SIGTERM to CMD's group now, SIGKILL after `graceMs` unless it ended. Once is enough. */
-  terminate(graceMs: number): void;
-}
 
-/**
- * Starts `command` with `env` through a guard process: the same bin run as `__guard`, which puts
- * CMD in its own process group and, should this process die without a word, terminates CMD
- * (SIGTERM, SIGKILL after `graceMs`) before the lease this process held can expire.
- */
-export function startCommand(
-  command: readonly string[],
-  env: NodeJS.ProcessEnv,
-  graceMs: number,
-): CommandRun {
-  const script = process.argv[1]!;
-  const guard = spawn(
-    process.execPath,
-    [...process.execArgv, script, GUARD_COMMAND, String(graceMs), '--', ...command],
-    { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env },
-  );
-  let pid: number | undefined;
-  let done = false;
-  const pending: NodeJS.Signals[] = [];
-  let killTimer: NodeJS.Timeout | undefined;
-  let resolveStarted: (pid: number) => void = () => {};
-  const started = new Promise<number>((resolve) => {
-    resolveStarted = resolve;
-  });
-  const ended = new Promise<CommandEnd>((resolve) => {
-    const finish = (end: CommandEnd): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(killTimer);
-      resolve(end);
-    };
+  #pid: number | undefined;
+  #done = false;
+  readonly #pending: NodeJS.Signals[] = [];
+  #killTimer: NodeJS.Timeout | undefined;
+  #resolveStarted: (pid: number) => void = () => {};
+  #resolveEnded: (end: CommandEnd) => void = () => {};
+
+  /** Starts `command` with `env`; `graceMs` is what the guard gives CMD between SIGTERM and SIGKILL. */
+  constructor(
+    private readonly command: readonly string[],
+    env: NodeJS.ProcessEnv,
+    graceMs: number,
+  ) {
+    this.started = new Promise((resolve) => {
+      this.#resolveStarted = resolve;
+    });
+    this.ended = new Promise((resolve) => {
+      this.#resolveEnded = resolve;
+    });
+    const guard = spawn(
+      process.execPath,
+      [...process.execArgv, process.argv[1]!, GUARD_COMMAND, String(graceMs), '--', ...command],
+      { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env },
+    );
+    this.#watch(guard);
+  }
+
+  /** Sends `signal` to CMD's process group (held until CMD runs, dropped once it ended). */
+  signal(signal: NodeJS.Signals): void {
+    if (this.#done) return;
+    if (this.#pid === undefined) this.#pending.push(signal);
+    else signalGroup(this.#pid, signal);
+  }
+
+  /** SIGTERM to CMD's group now, SIGKILL after `graceMs` unless it ended. Once is enough. */
+  terminate(graceMs: number): void {
+    if (this.#killTimer !== undefined || this.#done) return;
+    this.signal('SIGTERM');
+    this.#killTimer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+  }
+
+  #watch(guard: ChildProcess): void {
     guard.on('message', (message: FromGuard) => {
       if (message.type === 'started') {
-        pid = message.pid;
-        resolveStarted(pid);
-        for (const signal of pending.splice(0)) signalGroup(pid, signal);
+        this.#pid = message.pid;
+        this.#resolveStarted(message.pid);
+        for (const signal of this.#pending.splice(0)) signalGroup(message.pid, signal);
       } else if (message.type === 'exit') {
-        finish({ status: shellStatus(message.code, message.signal), how: describeExit(message) });
+        const how = message.code !== null ? `exit code ${message.code}` : `signal ${message.signal}`;
+        this.#finish({ status: shellStatus(message.code, message.signal), how });
       } else {
         const status = message.errno === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE;
-        finish({ status, how: `could not run ${command[0]}: ${message.message}` });
+        this.#finish({ status, how: `could not run ${this.command[0]}: ${message.message}` });
       }
     });
     guard.once('error', (err) =>
-      finish({ status: EXIT.FAILURE, how: `could not start the guard: ${err.message}` }),
+      this.#finish({ status: EXIT.FAILURE, how: `could not start the guard: ${err.message}` }),
     );
     guard.once('exit', (code, signal) => {
-      if (done) return;
+      if (this.#done) return;
       // The guard died before reporting: CMD's fate is unknown, so make sure it is gone.
-      signalGroup(pid, 'SIGKILL');
-      finish({ status: EXIT.FAILURE, how: `the guard process ended (${signal ?? `exit code ${code}`})` });
+      signalGroup(this.#pid, 'SIGKILL');
+      this.#finish({
+        status: EXIT.FAILURE,
+        how: `the guard process ended (${signal ?? `exit code ${code}`})`,
+      });
     });
-  });
-  const signal = (sig: NodeJS.Signals): void => {
-    if (done) return;
-    if (pid === undefined) pending.push(sig);
-    else signalGroup(pid, sig);
-  };
-  return {
-    started,
-    ended,
-    signal,
-    terminate(graceMs) {
-      if (killTimer !== undefined || done) return;
-      signal('SIGTERM');
-      killTimer = setTimeout(() => signal('SIGKILL'), graceMs);
-    },
-  };
-}
+  }
 
-function describeExit({ code, signal }: { code: number | null; signal: NodeJS.Signals | null }): string {
-  return code !== null ? `exit code ${code}` : `signal ${signal}`;
+  #finish(end: CommandEnd): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#killTimer);
+    this.#resolveEnded(end);
+  }
 }

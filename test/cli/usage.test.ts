@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
-import { COMMANDS } from '../../src/cli/commands.js';
+import { COMMANDS } from '../../src/cli/app.js';
 import { cleanupCli, runCli } from '../support/cli.js';
 import { freePort } from '../support/wait.js';
 

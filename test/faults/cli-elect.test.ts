@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { type CliProcess, cleanupCli, startCli } from '../support/cli.js';
 import { resolveEtcdctlBinary } from '../support/etcd-binary.js';
 import { useCluster } from '../support/fixture.js';
-import { waitUntil } from '../support/wait.js';
+import { processGone, waitUntil } from '../support/wait.js';
 
 const shared = useCluster();
 after(cleanupCli);
@@ -40,21 +40,6 @@ function elect(name: string, tag: string, ...flags: string[]): Promise<CliProces
 
 const starts = (cli: CliProcess) => cli.json().filter((j) => j.cmd === 'start');
 
-async function deathOf(pid: number): Promise<number> {
-  await waitUntil(
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { timeoutMs: 15_000, intervalMs: 10, message: `process ${pid} to end` },
-  );
-  return Date.now();
-}
-
 async function candidates(name: string): Promise<number> {
   return (await shared.cluster.client().getAll().prefix(`election/${name}/`).keys()).length;
 }
@@ -76,7 +61,7 @@ test('three tools, the leader SIGKILLed: its CMD ends before the next leader sta
     'only the leader runs CMD',
   );
 
-  const died = deathOf(Number(starts(leader)[0]!.pid));
+  const died = processGone(Number(starts(leader)[0]!.pid));
   const killedAt = Date.now();
   leader.kill('SIGKILL');
   const ended = await died;

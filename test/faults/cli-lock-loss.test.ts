@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { type CliProcess, cleanupCli, startCli } from '../support/cli.js';
 import { resolveEtcdctlBinary } from '../support/etcd-binary.js';
 import { useCluster } from '../support/fixture.js';
-import { waitUntil } from '../support/wait.js';
+import { processGone, waitUntil } from '../support/wait.js';
 
 const shared = useCluster({ proxy: true });
 after(cleanupCli);
@@ -27,22 +27,6 @@ function lock(endpoint: string, tag: string, body: string): Promise<CliProcess> 
 }
 
 const direct = () => shared.cluster.endpoints[0]!;
-
-/** Resolves with Date.now() once no process has `pid` any more (polled every 10 ms). */
-async function deathOf(pid: number, timeoutMs = 15_000): Promise<number> {
-  await waitUntil(
-    () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    },
-    { timeoutMs, intervalMs: 10, message: `process ${pid} to end` },
-  );
-  return Date.now();
-}
 
 /** A holder with its CMD running and a second tool queued behind it. */
 async function holderAndWaiter(holderEndpoint: string, holderBody: string) {
@@ -68,7 +52,7 @@ test('lease revoked from outside: CMD gets SIGTERM at once, the tool exits 120, 
   const { holder, holderPid, waiter } = await holderAndWaiter(direct(), 'exec sleep 60');
   const acquired = await holder.waitJson((j) => j.type === 'acquired', { stream: 'stderr' });
   const leaseHex = /\/([0-9a-f]+)-\d+$/.exec(String(acquired.key))![1]!;
-  const died = deathOf(holderPid);
+  const died = processGone(holderPid);
   await promisify(execFile)(resolveEtcdctlBinary(), ['--endpoints', direct(), 'lease', 'revoke', leaseHex]);
   const terminating = await holder.waitJson((j) => j.type === 'terminating', { stream: 'stderr' });
   assert.equal(terminating.reason, 'lost');
@@ -83,7 +67,7 @@ test('cut off from etcd: CMD is killed (SIGTERM ignored, SIGKILL after --grace) 
     shared.proxy.endpoint,
     `trap '' TERM; sleep 60`,
   );
-  const died = deathOf(holderPid);
+  const died = processGone(holderPid);
   const cutAt = Date.now();
   shared.proxy.blackhole();
   const terminating = await holder.waitJson((j) => j.type === 'terminating', {
@@ -102,7 +86,7 @@ test('cut off from etcd: CMD is killed (SIGTERM ignored, SIGKILL after --grace) 
 
 test('the tool SIGKILLed: its guard ends CMD before the lease can expire and the next CMD starts', async (t) => {
   const { holder, holderPid, waiter } = await holderAndWaiter(direct(), `trap '' TERM; sleep 60`);
-  const died = deathOf(holderPid);
+  const died = processGone(holderPid);
   const killedAt = Date.now();
   holder.kill('SIGKILL');
   const ended = await died;

@@ -4,10 +4,10 @@ import type { Election } from '../../election/election.js';
 import type { Leadership } from '../../election/leadership.js';
 import { isConcordError } from '../../errors.js';
 import type { CommandSpec, Flags, Parsed } from '../args.js';
-import { CONNECTION_OPTIONS, closeWithin, connect, settleWithin } from '../connect.js';
+import { CONNECTION_OPTIONS, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
-import { budgetOf, HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding } from '../hold.js';
-import { Interrupts, Reporter } from '../report.js';
+import { HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding, withHold } from '../hold.js';
+import type { Interrupts, Reporter } from '../report.js';
 
 /** Pause before campaigning again after a campaign failed while waiting (--requeue). */
 const RETRY_MS = 1_000;
@@ -48,38 +48,23 @@ stderr: events as JSON lines with --json, text on a terminal, otherwise only err
   concord-etcd elect backup --value "$(hostname)" -- ./backup.sh`,
 };
 
-export async function run({ flags, positionals, command }: Parsed): Promise<number> {
+export function run({ flags, positionals, command }: Parsed): Promise<number> {
   const name = positionals[0]!;
-  const budget = budgetOf(flags);
   const value = flags.string('value') ?? `${hostname()}:${process.pid}`;
-  const report = new Reporter(flags);
-  const interrupts = new Interrupts();
-  try {
-    const concord = await connect(flags);
-    try {
-      const election = concord.election(name, { ttl: budget.ttl });
-      for (;;) {
-        const won = await campaign(election, value, flags, report, interrupts);
-        if (!won) return interrupts.exitCode;
-        const { leadership } = won;
-        const holding = {
-          key: `${flags.string('namespace') ?? ''}${leadership.key}`,
-          token: leadership.term,
-          expiring$: (margin: number) => leadership.expiring$(margin),
-          timeLeft: () => leadership.timeLeft(),
-        };
-        const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
-        await resign(won, report);
-        if (!outcome.lost) return outcome.end.status;
-        if (!flags.boolean('requeue') || interrupts.received) return EXIT.LOST;
-        report.event('requeue', { name }, `campaigning again for ${name}`);
-      }
-    } finally {
-      await closeWithin(concord, 3_000);
+  return withHold(flags, async ({ concord, budget, report, interrupts, fullKey }) => {
+    const election = concord.election(name, { ttl: budget.ttl });
+    for (;;) {
+      const won = await campaign(election, value, flags, report, interrupts);
+      if (!won) return interrupts.exitCode;
+      const { leadership } = won;
+      const holding = { key: fullKey(leadership.key), token: leadership.term, budget: leadership };
+      const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
+      await resign(won, report);
+      if (!outcome.lost) return outcome.end.status;
+      if (!flags.boolean('requeue') || interrupts.received) return EXIT.LOST;
+      report.event('requeue', { name }, `campaigning again for ${name}`);
     }
-  } finally {
-    interrupts.dispose();
-  }
+  });
 }
 
 interface Won {

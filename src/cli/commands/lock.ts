@@ -2,11 +2,11 @@ import { performance } from 'node:perf_hooks';
 import { errorText } from '../../core/error-text.js';
 import type { LockHandle } from '../../lock/handle.js';
 import type { CommandSpec, Parsed } from '../args.js';
-import { CONNECTION_OPTIONS, closeWithin, connect, settleWithin } from '../connect.js';
+import { CONNECTION_OPTIONS, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
-import { budgetOf, DEFAULT_GRACE_MS, HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding } from '../hold.js';
+import { DEFAULT_GRACE_MS, HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding, withHold } from '../hold.js';
 import { duration } from '../output.js';
-import { Interrupts, Reporter } from '../report.js';
+import type { Interrupts, Reporter } from '../report.js';
 
 export const spec: CommandSpec = {
   name: 'lock',
@@ -45,33 +45,17 @@ stderr is a terminal, otherwise only errors. stdout is CMD's alone.`,
   concord-etcd lock db-migrate --ttl 30 --grace ${DEFAULT_GRACE_MS} -- npm run migrate`,
 };
 
-export async function run({ flags, positionals, command }: Parsed): Promise<number> {
+export function run({ flags, positionals, command }: Parsed): Promise<number> {
   const name = positionals[0]!;
-  const budget = budgetOf(flags);
-  const report = new Reporter(flags);
-  const interrupts = new Interrupts();
-  try {
-    const concord = await connect(flags);
-    try {
-      const mutex = concord.mutex(name, { ttl: budget.ttl });
-      const handle = await acquire(name, report, interrupts, (signal) => mutex.lock({ signal }));
-      if (!handle) return interrupts.exitCode;
-      const key = `${flags.string('namespace') ?? ''}${handle.key}`;
-      const holding = {
-        key,
-        token: handle.fencingToken,
-        expiring$: (margin: number) => handle.expiring$(margin),
-        timeLeft: () => handle.timeLeft(),
-      };
-      const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
-      await release(handle, report);
-      return outcome.lost ? EXIT.LOST : outcome.end.status;
-    } finally {
-      await closeWithin(concord, 3_000);
-    }
-  } finally {
-    interrupts.dispose();
-  }
+  return withHold(flags, async ({ concord, budget, report, interrupts, fullKey }) => {
+    const mutex = concord.mutex(name, { ttl: budget.ttl });
+    const handle = await acquire(name, report, interrupts, (signal) => mutex.lock({ signal }));
+    if (!handle) return interrupts.exitCode;
+    const holding = { key: fullKey(handle.key), token: handle.fencingToken, budget: handle };
+    const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
+    await release(handle, report);
+    return outcome.lost ? EXIT.LOST : outcome.end.status;
+  });
 }
 
 /**
