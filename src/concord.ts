@@ -169,7 +169,9 @@ export class Concord implements AsyncDisposable {
   /**
    * Live config from the keys under `prefix` ('/' is appended when missing): one nested,
    * validated (any Standard Schema: zod, valibot, arktype), last-known-good object, merged
-   * over `defaults` and streamed as `value$`; invalid writes go to `errors$`. See {@link LiveConfig}.
+   * over `defaults` and streamed as `value$`; invalid writes go to `errors$`. With `instance`,
+   * this process reports what it applied, so writers can follow a change with `rollout$` and
+   * `rolledOut`. See {@link LiveConfig}.
    */
   config<S extends StandardSchemaV1 | undefined = undefined>(
     prefix: string,

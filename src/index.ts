@@ -16,15 +16,18 @@ export type {
   ConfigOptions,
   ConfigSetOptions,
   ConfigValue,
+  ConfigWriteResult,
   DeepPartial,
+  RolledOutOptions,
+  RolloutStatus,
 } from './config/types.js';
 export type { ConnectionState } from './core/connection.js';
 export type { Logger, LoggerStyle } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';
-export type { ElectionOptions, LeaderInfo } from './election/types.js';
-export type { ConcordErrorByCode, ConcordErrorCode } from './errors.js';
+export type { ElectionOptions, LeaderInfo, WhileLeaderOptions } from './election/types.js';
+export type { ConcordErrorByCode, ConcordErrorCode, RolloutRejection } from './errors.js';
 export {
   AuthenticationFailedError,
   ClosedError,
@@ -32,6 +35,8 @@ export {
   ConfigNotLoadedError,
   ConfigValidationError,
   ConflictError,
+  DrainError,
+  DrainTimeoutError,
   InstanceRemovedError,
   InvalidArgumentError,
   isConcordError,
@@ -39,6 +44,7 @@ export {
   LockLostError,
   NotConnectedError,
   PermissionDeniedError,
+  RolloutRejectedError,
   SessionLostError,
   SlowConsumerError,
 } from './errors.js';
@@ -49,13 +55,14 @@ export { LockHandle } from './lock/handle.js';
 export { Mutex } from './lock/mutex.js';
 export { RWLock } from './lock/rwlock.js';
 export { Semaphore } from './lock/semaphore.js';
-export type { LockOptions, LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
+export type { LockOptions, LockPrimitiveOptions, SemaphoreOptions, WhileHeldOptions } from './lock/types.js';
 export type {
   ConcordAuth,
   ConcordOptions,
   ConcordTls,
   ConcordWatchOptions,
 } from './options.js';
+export type { ScopedWork } from './queue/work-term.js';
 export { Discovery } from './service/discovery.js';
 export { Picker } from './service/picker.js';
 export { DEFAULT_SERVICE_PREFIX } from './service/record.js';

@@ -1,5 +1,6 @@
 import type { Scenario } from '../lib/types.js';
 import { config } from './config.js';
+import { configRollout } from './config-rollout.js';
 import { discovery } from './discovery.js';
 import { discoveryLoad } from './discovery-load.js';
 import { electionHandoff } from './election.js';
@@ -20,6 +21,7 @@ export const scenarios: Scenario[] = [
   discovery,
   discoveryLoad,
   config,
+  configRollout,
   resync,
   scale,
 ];

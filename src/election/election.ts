@@ -7,14 +7,16 @@ import { toConcordError } from '../etcd/translate.js';
 import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
 import { queueSpace } from '../queue/keys.js';
+import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { QueueTerms } from '../queue/terms.js';
 import { newestAhead } from '../queue/turn.js';
-import { checkSessionChoice } from '../session/session.js';
+import type { ScopedWork } from '../queue/work-term.js';
+import { checkSessionChoice, DEFAULT_TTL } from '../session/session.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
 import { checkValue, type ElectionLayout, electionLayout, leaderOf, sameLeader } from './layout.js';
 import { createLeadership, type Leadership } from './leadership.js';
-import type { ElectionOptions, LeaderInfo } from './types.js';
+import type { ElectionOptions, LeaderInfo, WhileLeaderOptions } from './types.js';
 
 /** Set by Election's static block: the one way to construct an Election. */
 let construct: (runtime: Runtime, name: string, options: ElectionOptions | undefined) => Election;
@@ -89,8 +91,58 @@ export class Election {
    * resign at once.
    */
   campaign(value: string): Observable<Leadership> {
+    this.#runtime.assertOpen('election.campaign');
+    const win = this.#winner(value);
+    return holdWhile(this.#runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true });
+  }
+
+  /**
+   * Runs `work(leadership, signal)` each time this candidate is elected, and resigns only once the
+   * work has stopped. Cold: subscribing campaigns with `value`; once elected, `work` runs (an async
+   * function, or a function returning an Observable, which is subscribed), and the returned
+   * Observable emits what it yields.
+   * - The work returns (the promise resolves, the Observable completes): the leadership is
+   *   resigned, then the Observable completes (with `requeue`: campaigns again instead).
+   * - The work fails: resign, then the Observable errors with the work's error.
+   * - Loss: when fewer than `marginMs` of the lease budget are left without a renewing ack (or the
+   *   leadership is lost outright, whichever is first), `signal` aborts with a
+   *   `LeadershipLostError`, while etcd still has the key, i.e. before anyone else can be elected.
+   *   The key is given up once the work has returned, or once the lease is gone anyway, or after
+   *   `drainTimeoutMs`; then the Observable errors with that error (with `requeue`: campaigns again).
+   * - Unsubscribe (or `concord.close()`): `signal` aborts with a `DrainError`; the work gets up to
+   *   `drainTimeoutMs` to return (less if the lease runs under the margin meanwhile), and only then
+   *   is the leadership resigned, so the next leader never runs alongside it. `concord.close()`
+   *   waits for the drain and completes the Observable.
+   * Once the signal has aborted, the work rejecting (e.g. with the signal's reason) counts as
+   * having stopped, not as a failure. Giving the key up while the work still runs is logged as a
+   * `DrainTimeoutError` warning.
+   * Observable work is unsubscribed only once the key is gone: make it complete on the signal
+   * (e.g. `takeUntil(fromEvent(signal, 'abort'))` before the step that must finish). Fence what the
+   * work writes with `leadership.txn()`: a blocked event loop can outlast any margin. Throws
+   * `InvalidArgumentError` for a bad value, a `work` that is not a function or bad options, before
+   * anything is written.
+   */
+  whileLeader<T>(
+    value: string,
+    work: ScopedWork<Leadership, T>,
+    options?: WhileLeaderOptions,
+  ): Observable<T> {
+    this.#runtime.assertOpen('election.whileLeader');
+    const win = this.#winner(value);
+    const ttl = this.#options.session?.ttl ?? this.#options.ttl ?? DEFAULT_TTL;
+    const settings = scopeSettings(work, options, ttl, ['marginMs', 'drainTimeoutMs', 'requeue']);
+    const rules = {
+      what: this.#terms.what,
+      acquire: win,
+      release: (leadership: Leadership) => leadership.resign(),
+      lost: (message: string) => new LeadershipLostError(message),
+    };
+    return whileHolding(this.#runtime, rules, work, settings);
+  }
+
+  /** Checks `value` and returns what wins one leadership with it: enter the queue, wait for the turn. */
+  #winner(value: string): (signal: AbortSignal) => Promise<Leadership> {
     const runtime = this.#runtime;
-    runtime.assertOpen('election.campaign');
     const { prefix, naming } = this.#layout;
     const entry: Entry<LeadershipLostError> = {
       terms: this.#terms,
@@ -99,11 +151,10 @@ export class Election {
       value: checkValue(runtime.keys.key(naming.longest(prefix)), value),
       session: this.#options,
     };
-    const win = async (signal: AbortSignal) => {
+    return async (signal) => {
       const contender = await Contender.enter(runtime, entry, signal);
       return createLeadership(contender, await contender.waitTurn(newestAhead(this.#terms.space)), value);
     };
-    return holdWhile(runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true });
   }
 
   /** The current leader, read linearizably, or undefined when no candidate holds the election. */

@@ -7,10 +7,12 @@ import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
 import { type QueueSpace, UNIQUE_KEYS } from '../queue/keys.js';
 import { countEntries } from '../queue/keys-ahead.js';
+import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { TurnOf } from '../queue/turn.js';
-import { checkSessionChoice } from '../session/session.js';
+import type { ScopedWork } from '../queue/work-term.js';
+import { checkSessionChoice, DEFAULT_TTL } from '../session/session.js';
 import { createLockHandle, type LockHandle } from './handle.js';
-import type { LockOptions, LockPrimitiveOptions } from './types.js';
+import type { LockOptions, LockPrimitiveOptions, WhileHeldOptions } from './types.js';
 
 /** Validates a lock primitive's name and options at construction, before anything is written. */
 export function checkPrimitive(
@@ -104,6 +106,30 @@ export class LockQueue {
     const contender = await Contender.enter(this.#runtime, this.#entry, undefined);
     const revision = await contender.tryTurn(this.#turnOf);
     return revision === undefined ? undefined : createLockHandle(contender, revision);
+  }
+
+  /**
+   * Runs `work` while holding (see `Mutex.whileHeld`). Checks `work` and `options` before
+   * anything is written; the default margin follows the TTL of the session that holds.
+   */
+  whileHeld<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    const { session, ttl } = this.#entry.session;
+    const settings = scopeSettings(work, options, session?.ttl ?? ttl ?? DEFAULT_TTL, [
+      'marginMs',
+      'drainTimeoutMs',
+    ]);
+    const { what } = this.#entry.terms;
+    return whileHolding(
+      this.#runtime,
+      {
+        what,
+        acquire: (signal) => this.wait({ signal }),
+        release: (handle) => handle.release(),
+        lost: (message) => new LockLostError(message),
+      },
+      work,
+      settings,
+    );
   }
 
   /** {@link wait} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */

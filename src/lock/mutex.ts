@@ -2,9 +2,10 @@ import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { type QueueSpace, queueSpace } from '../queue/keys.js';
 import { newestAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, LockPrimitiveOptions } from './types.js';
+import type { LockOptions, LockPrimitiveOptions, WhileHeldOptions } from './types.js';
 
 /** Set by Mutex's static block: the one way to construct a Mutex. */
 let construct: (runtime: Runtime, name: string, options: LockPrimitiveOptions | undefined) => Mutex;
@@ -72,6 +73,34 @@ export class Mutex {
    */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
+  }
+
+  /**
+   * Runs `work(lock, signal)` while holding the lock, and releases the lock only once the work has
+   * stopped. Cold: subscribing queues for the lock; once held, `work` runs (an async function, or
+   * a function returning an Observable, which is subscribed), and the returned Observable emits
+   * what it yields.
+   * - The work returns (the promise resolves, the Observable completes): the lock is released,
+   *   then the Observable completes, so the next waiter goes.
+   * - The work fails: the lock is released, then the Observable errors with the work's error.
+   * - Loss: when fewer than `marginMs` of the lease budget are left without a renewing ack (or the
+   *   lock is lost outright, whichever is first), `signal` aborts with a `LockLostError`, while
+   *   etcd still holds the lock. The lock is given up once the work has returned, or once the
+   *   lease is gone anyway, or after `drainTimeoutMs`; then the Observable errors with that error.
+   * - Unsubscribe (or `concord.close()`): `signal` aborts with a `DrainError`; the work gets up to
+   *   `drainTimeoutMs` to return (less if the lease runs under the margin meanwhile), and only then
+   *   is the lock released, so the next holder never runs alongside it. `concord.close()` waits for
+   *   the drain and completes the Observable.
+   * Once the signal has aborted, the work rejecting (e.g. with the signal's reason) counts as
+   * having stopped, not as a failure. Giving the lock up while the work still runs is logged as a
+   * `DrainTimeoutError` warning.
+   * Observable work is unsubscribed only once the lock is gone: make it complete on the signal
+   * (e.g. `takeUntil(fromEvent(signal, 'abort'))` before the step that must finish). Unsubscribing
+   * while waiting cancels the wait. Throws `InvalidArgumentError` for a `work` that is not a
+   * function or bad options, before anything is written.
+   */
+  whileHeld<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#queue.whileHeld(work, options);
   }
 }
 

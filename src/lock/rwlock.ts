@@ -2,9 +2,10 @@ import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { type QueueSpace, queueSpace } from '../queue/keys.js';
 import { newestAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, LockPrimitiveOptions } from './types.js';
+import type { LockOptions, LockPrimitiveOptions, WhileHeldOptions } from './types.js';
 
 /** Set by RWLock's static block: the one way to construct an RWLock. */
 let construct: (runtime: Runtime, name: string, options: LockPrimitiveOptions | undefined) => RWLock;
@@ -89,6 +90,16 @@ export class RWLock {
    */
   write$(): Observable<LockHandle> {
     return this.#writers.hold$();
+  }
+
+  /** Runs `work(lock, signal)` while holding a read (shared) hold: the rules of `mutex.whileHeld()`. */
+  whileReading<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#readers.whileHeld(work, options);
+  }
+
+  /** Runs `work(lock, signal)` while holding the write (exclusive) hold: the rules of `mutex.whileHeld()`. */
+  whileWriting<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#writers.whileHeld(work, options);
   }
 }
 

@@ -3,9 +3,10 @@ import type { Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
 import { queueSpace } from '../queue/keys.js';
 import { fewerAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, SemaphoreOptions } from './types.js';
+import type { LockOptions, SemaphoreOptions, WhileHeldOptions } from './types.js';
 
 /** Set by Semaphore's static block: the one way to construct a Semaphore. */
 let construct: (runtime: Runtime, name: string, options: SemaphoreOptions) => Semaphore;
@@ -79,6 +80,14 @@ export class Semaphore {
    */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
+  }
+
+  /**
+   * Runs `work(permit, signal)` while holding a permit, and gives the permit back only once the
+   * work has stopped: the same rules as `mutex.whileHeld()` (loss, drain, margin, drain timeout).
+   */
+  whileHeld<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#queue.whileHeld(work, options);
   }
 }
 

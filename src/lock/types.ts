@@ -34,3 +34,20 @@ export interface SemaphoreOptions extends LockPrimitiveOptions {
   /** How many holders may hold at once: an integer >= 1. Every user of the semaphore must give the same number. */
   permits: number;
 }
+
+/** Options of `mutex.whileHeld()` (and `semaphore.whileHeld()`, `rwlock.whileReading()` / `whileWriting()`). */
+export interface WhileHeldOptions {
+  /**
+   * Stop the work once fewer than this many ms of the lease budget are left without a renewing
+   * ack (see `lock.expiring$`): its signal aborts with a `LockLostError` while the lock is still
+   * held, so a work step has this long to stop before etcd could hand the lock on. An integer from
+   * 0 to half the lease TTL. Default: a third of the TTL, at most 2000 ms.
+   */
+  marginMs?: number;
+  /**
+   * After the work was asked to stop (unsubscribe, `concord.close()`, a loss), how long it may take
+   * to return before the lock is released anyway (reported as a `DrainTimeoutError` warning). An
+   * integer >= 0. Default 10000.
+   */
+  drainTimeoutMs?: number;
+}

@@ -137,7 +137,12 @@ export class Session implements AsyncDisposable {
     return expiringAlarm(marginMs, () => this.timeLeft(), events$);
   }
 
-  /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
+  /**
+   * Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws
+   * for an unreachable etcd (the lease then expires by itself). Resolves once etcd has revoked the
+   * lease, or at the latest when the local deadline passes: past it the lease cannot be counted
+   * on anyway, so a revoke stuck in a partition does not hold up whoever waits for the close.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#closeOnce();
     return this.#closing;
@@ -156,14 +161,21 @@ export class Session implements AsyncDisposable {
     this.#state.complete();
     this.#lostSubject.complete();
     this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
-    try {
-      await this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId });
-    } catch (err) {
-      this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
-        leaseId: this.leaseId,
-        error: errorText(err),
-      });
-    }
+    const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
+          leaseId: this.leaseId,
+          error: errorText(err),
+        });
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#deadline.timeLeft());
+    });
+    await Promise.race([revoked, deadline]);
+    clearTimeout(timer);
   }
 
   #stop(): void {

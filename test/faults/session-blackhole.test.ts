@@ -56,3 +56,24 @@ test('blackholed client: expiring$, then lost$, fire before another client sees 
     await concord.close();
   }
 });
+
+test('close() on a blackholed connection resolves by the local deadline, not after the revoke retries', async (t) => {
+  const concord = new Concord({ endpoints: [fx.proxy.endpoint], callTimeoutMs: 1_000 });
+  try {
+    const session = await concord.session({ ttl: 2 });
+    fx.proxy.blackhole();
+    const left = session.timeLeft();
+    const started = Date.now();
+    await session.close();
+    const took = Date.now() - started;
+    t.diagnostic(`close() took ${took} ms with ${left.toFixed(0)} ms of budget left`);
+    // Without the deadline it waits out every retry of the revoke (4 attempts of 1 s here).
+    assert.ok(
+      took < left + 1_000,
+      `close() waited ${took} ms, past the local deadline (${left.toFixed(0)} ms)`,
+    );
+  } finally {
+    fx.proxy.restore();
+    await concord.close();
+  }
+});

@@ -90,7 +90,7 @@ Prints the revision of the write: {"type":"config-set","prefix":"app/","path":"d
     const concord = await connect(flags);
     try {
       const config = concord.config(prefixArg);
-      const revision = await config.set(path, value, ifRevision === undefined ? {} : { ifRevision });
+      const { revision } = await config.set(path, value, ifRevision === undefined ? {} : { ifRevision });
       const result = { type: 'config-set', prefix: config.prefix, path, revision };
       process.stdout.write(
         wantsJson(flags)
