@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Subscription } from 'rxjs';
 import type { Election } from '../../election/election.js';
 import type { Leadership } from '../../election/leadership.js';
-import { isConcordError } from '../../errors.js';
+import { type ConcordErrorCode, isConcordError } from '../../errors.js';
 import type { CommandSpec, Flags, Parsed } from '../args.js';
 import { CONNECTION_OPTIONS, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
@@ -11,6 +11,11 @@ import type { Interrupts, Reporter } from '../report.js';
 
 /** Pause before campaigning again after a campaign failed while waiting (--requeue). */
 const RETRY_MS = 1_000;
+const RETRYABLE: ReadonlySet<ConcordErrorCode> = new Set([
+  'LEADERSHIP_LOST',
+  'SESSION_LOST',
+  'NOT_CONNECTED',
+]);
 
 export const spec: CommandSpec = {
   name: 'elect',
@@ -119,13 +124,18 @@ async function campaign(
       );
       return outcome;
     }
-    if (!flags.boolean('requeue') || !isConcordError(outcome.failed)) throw outcome.failed;
+    if (!flags.boolean('requeue') || !worthRetrying(outcome.failed)) throw outcome.failed;
     report.problem(`campaign failed (${(outcome.failed as Error).message}); retrying`);
     await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
   }
 }
 
 /** Resigns, waiting at most {@link RELEASE_WAIT_MS}: a silent etcd must not hold the tool. */
+/** A campaign that failed for a reason that may pass (its session lost, etcd away), not for bad input. */
+function worthRetrying(err: unknown): boolean {
+  return isConcordError(err) && RETRYABLE.has(err.code);
+}
+
 async function resign({ leadership, subscription }: Won, report: Reporter): Promise<void> {
   const wasLeader = leadership.isLeader;
   const done = await settleWithin(leadership.resign(), RELEASE_WAIT_MS);
