@@ -149,8 +149,18 @@ export async function connectWith(options: ConcordOptions): Promise<Concord> {
   } catch (err) {
     await closeWithin(concord, 1_000);
     if (err instanceof ExitError) throw err;
+    if (options.auth && /authentication is not enabled/i.test(errorText(err))) {
+      throw new ExitError(
+        `connecting to ${where}: --user given, but etcd has authentication disabled`,
+        EXIT.REFUSED,
+      );
+    }
     const { toConcordError } = await import('../etcd/translate.js');
-    throw toConcordError(err, `connecting to ${where}`);
+    const translated = toConcordError(err, `connecting to ${where}`);
+    // An error nobody translated still says where it came from.
+    throw translated === err
+      ? new ExitError(`connecting to ${where}: ${errorText(err)}`, EXIT.FAILURE)
+      : translated;
   } finally {
     clearTimeout(timer);
   }

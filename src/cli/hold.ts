@@ -72,6 +72,8 @@ export async function withHold(
     const concord = await connect(flags);
     const namespace = flags.string('namespace') ?? '';
     try {
+      // Interrupted while connecting: stop before taking anything.
+      if (interrupts.received) return interrupts.exitCode;
       return await body({ concord, budget, report, interrupts, fullKey: (key) => `${namespace}${key}` });
     } finally {
       await closeWithin(concord, CLOSE_WAIT_MS);
