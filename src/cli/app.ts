@@ -60,6 +60,24 @@ ${EXIT_CODE_HELP}
 `;
 }
 
+/**
+ * `config` alone (or `config --help`): the commands of the group. Anything else is unknown.
+ * Throws {@link UsageError} unless help was asked for.
+ */
+function groupHelp(argv: readonly string[]): number {
+  const group = COMMANDS.filter((c) => c.spec.name.startsWith(`${argv[0]} `));
+  if (group.length === 0) {
+    const names = COMMANDS.map((c) => c.spec.name).join(', ');
+    throw new UsageError(`unknown command '${argv[0]}' (commands: ${names}; see concord-etcd --help)`);
+  }
+  const help = argv[1] === '--help' || argv[1] === '-h';
+  if (!help) throw new UsageError(`${argv[0]}: say which: ${group.map((c) => c.spec.name).join(', ')}`);
+  process.stdout.write(
+    `${group.map((c) => `concord-etcd ${c.spec.usage}\n    ${c.spec.summary}`).join('\n')}\n`,
+  );
+  return EXIT.OK;
+}
+
 /** Runs `concord-etcd ...argv`; resolves with the exit code (errors are printed, one line). */
 export async function cli(argv: readonly string[]): Promise<number> {
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -72,10 +90,7 @@ export async function cli(argv: readonly string[]): Promise<number> {
   }
   try {
     const found = findCommand(argv);
-    if (!found) {
-      const names = COMMANDS.map((c) => c.spec.name).join(', ');
-      throw new UsageError(`unknown command '${argv[0]}' (commands: ${names}; see concord-etcd --help)`);
-    }
+    if (!found) return groupHelp(argv);
     const parsed = parseCommand(found.command.spec, found.rest);
     if (parsed.help) {
       process.stdout.write(helpText(found.command.spec));

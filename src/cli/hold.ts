@@ -6,7 +6,12 @@ import { duration } from './output.js';
 import { Interrupts, Reporter } from './report.js';
 import { type CommandEnd, CommandRun } from './supervise.js';
 
+/**
+ * Default lease TTL of `lock` and `elect`, in seconds: with the default grace the SIGTERM margin
+ * (4 s) stays under a third of it, so one lost keepalive (they go every third) kills nothing.
+ */
 export const DEFAULT_TTL_S = 15;
+/** Default time CMD gets between SIGTERM and SIGKILL, in ms. */
 export const DEFAULT_GRACE_MS = 3_000;
 /**
  * Time kept between the SIGKILL and the local deadline: for the kill and the timers themselves

@@ -1,6 +1,6 @@
-import { constants } from 'node:os';
 import type { Flags } from './args.js';
 import { EXIT } from './exit.js';
+import { shellStatus } from './guard.js';
 import { jsonLine } from './output.js';
 
 /**
@@ -65,7 +65,7 @@ export class Interrupts {
 
   /** 128 + the number of the first signal received (130 for SIGINT, 143 for SIGTERM). */
   get exitCode(): number {
-    return this.#first ? 128 + (constants.signals[this.#first] ?? 0) : EXIT.FAILURE;
+    return this.#first ? shellStatus(null, this.#first) : EXIT.FAILURE;
   }
 
   /** Stops catching the signals. */

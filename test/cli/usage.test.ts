@@ -46,6 +46,11 @@ test('top-level help lists every command, the environment and the exit codes; no
     runCli(['lokc', 'x']),
     runCli(['--version']),
   ]);
+  const [group, groupHelp] = await Promise.all([runCli(['config']), runCli(['config', '--help'])]);
+  assert.equal(group.code, 2);
+  assert.equal(group.stderr, 'concord-etcd: config: say which: config get, config watch, config set');
+  assert.equal(groupHelp.code, 0);
+  assert.match(groupHelp.stdout, /^concord-etcd config get PREFIX[\s\S]*config set PREFIX PATH JSON/);
   assert.equal(help.code, 0);
   for (const command of COMMANDS) assert.match(help.stdout, new RegExp(`\\n  ${command.spec.name} `));
   assert.match(
