@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Concord } from '../concord.js';
 import { errorText } from '../core/error-text.js';
+import type { Logger } from '../core/log.js';
 import type { ConcordOptions, ConcordTls } from '../options.js';
 import type { Flags, OptionSpec } from './args.js';
 import { EXIT, ExitError } from './exit.js';
@@ -85,7 +86,8 @@ export async function concordOptions(flags: Flags): Promise<ConcordOptions> {
 
 function tlsOf(flags: Flags): ConcordTls | undefined {
   const [hasCert, hasKey] = [flags.string('cert') !== undefined, flags.string('key') !== undefined];
-  if (hasCert !== hasKey) throw flags.bad(hasCert ? 'key' : 'cert', 'goes with --cert/--key');
+  if (hasCert !== hasKey)
+    throw flags.bad(hasCert ? 'cert' : 'key', `needs ${hasCert ? '--key' : '--cert'} too`);
   const [ca, cert, key] = ['cacert', 'cert', 'key'].map((name) => readPem(flags, name));
   if (ca === undefined && cert === undefined) return undefined;
   const tls: ConcordTls = {};
@@ -105,7 +107,7 @@ function readPem(flags: Flags, name: string): Buffer | undefined {
   }
 }
 
-function stderrLogger() {
+function stderrLogger(): Logger {
   const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
     const detail = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
     process.stderr.write(`concord-etcd: [${level}] ${message}${detail}\n`);

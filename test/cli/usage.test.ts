@@ -89,7 +89,7 @@ test('bad usage: one line on stderr, exit 2, before anything connects', async ()
     [['locks', 'a/b'], /^locks: NAME must be one key segment/],
     [['config', 'set', 'app', 'x', 'billing'], /^config set: JSON is not valid JSON/],
     [['status', '--user', 'alice:secret'], /^status: --user takes the user name only/],
-    [['status', '--cert', '/nonexistent.pem'], /^status: --key goes with --cert\/--key$/],
+    [['status', '--cert', '/nonexistent.pem'], /^status: --cert needs --key too$/],
     [
       ['status', '--cacert', '/nonexistent/ca.pem'],
       /^status: --cacert names a file that cannot be read \(ENOENT\) \(got '\/nonexistent\/ca.pem'\)$/,
