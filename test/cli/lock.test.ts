@@ -11,6 +11,9 @@ import { useCluster } from '../support/fixture.js';
 import { trackChild } from '../support/processes.js';
 import { sleep, waitUntil } from '../support/wait.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 const shared = useCluster({ concord: {} });
 after(cleanupCli);
 
@@ -40,7 +43,9 @@ async function keysUnder(prefix: string): Promise<string[]> {
   return shared.cluster.client().getAll().prefix(prefix).keys();
 }
 
-test('runs CMD with CONCORD_KEY (namespace included) and CONCORD_FENCING_TOKEN, exits with its code, releases', async () => {
+test('runs CMD with CONCORD_KEY (namespace included) and CONCORD_FENCING_TOKEN, exits with its code, releases', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const run = await runCli([
     'lock',
     'job-env',
@@ -66,7 +71,9 @@ test('runs CMD with CONCORD_KEY (namespace included) and CONCORD_FENCING_TOKEN, 
   );
 });
 
-test('a second lock waits until the first CMD has exited; SIGTERM to the tool is forwarded to CMD', async () => {
+test('a second lock waits until the first CMD has exited; SIGTERM to the tool is forwarded to CMD', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const first = await lock('job-two', cmd('first'));
   await first.waitJson((j) => j.cmd === 'start');
   const second = await lock('job-two', cmd('second', 'exit 0'));
@@ -94,7 +101,7 @@ test('a second lock waits until the first CMD has exited; SIGTERM to the tool is
   assert.deepEqual(await keysUnder('job-two/'), []);
 });
 
-test('excludes a library mutex both ways', async () => {
+test('excludes a library mutex both ways', { timeout: TEST_TIMEOUT_MS }, async () => {
   const mutex = shared.concord.mutex('job-lib');
   const held = await mutex.lock();
   const tool = await lock('job-lib', cmd('tool', 'exit 3'));
@@ -136,7 +143,9 @@ function etcdctlLock(name: string, ...command: string[]): { child: ChildProcess;
   return { child, lines };
 }
 
-test('excludes etcdctl lock both ways (Go concurrency.Mutex keys under the same name)', async () => {
+test('excludes etcdctl lock both ways (Go concurrency.Mutex keys under the same name)', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const go = etcdctlLock('job-ctl');
   await waitUntil(() => go.lines.length > 0, { timeoutMs: 10_000, message: 'etcdctl lock acquired' });
   const tool = await lock('job-ctl', cmd('tool', 'exit 0'));
@@ -163,7 +172,9 @@ test('excludes etcdctl lock both ways (Go concurrency.Mutex keys under the same 
   await waitUntil(() => waiting.lines.includes('etcdctl-ran'), { timeoutMs: 10_000, message: 'etcdctl ran' });
 });
 
-test('SIGINT while waiting cancels the wait (exit 130) and takes the key out of the queue', async () => {
+test('SIGINT while waiting cancels the wait (exit 130) and takes the key out of the queue', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const mutex = shared.concord.mutex('job-cancel');
   const held = await mutex.lock();
   const tool = await lock('job-cancel', cmd('never'));
@@ -179,7 +190,9 @@ test('SIGINT while waiting cancels the wait (exit 130) and takes the key out of 
   await held.release();
 });
 
-test('a CMD that handles SIGINT: the tool exits with its code once it is done, then releases', async () => {
+test('a CMD that handles SIGINT: the tool exits with its code once it is done, then releases', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const tool = await lock(
     'job-trap',
     cmd('trap', `trap 'echo {\\"cmd\\":\\"got-int\\"}; exit 5' INT; while :; do sleep 0.1; done`),
@@ -191,13 +204,15 @@ test('a CMD that handles SIGINT: the tool exits with its code once it is done, t
   assert.deepEqual(await keysUnder('job-trap/'), []);
 });
 
-test('CMD not found: exit 127, lock released', async () => {
+test('CMD not found: exit 127, lock released', { timeout: TEST_TIMEOUT_MS }, async () => {
   const run = await runCli(['lock', 'job-missing', ...endpoints(), '--', 'no-such-command-concord']);
   assert.equal(run.code, 127, run.stderr);
   assert.deepEqual(await keysUnder('job-missing/'), []);
 });
 
-test('elect: CMD runs while leader; when it exits the tool resigns and the next candidate runs its CMD', async () => {
+test('elect: CMD runs while leader; when it exits the tool resigns and the next candidate runs its CMD', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const elect = (tag: string, then: string) =>
     startCli(['elect', 'cli-elect', '--json', '--value', tag, ...endpoints(), '--', ...cmd(tag, then)]);
   const a = await elect('a', 'sleep 2; exit 4');

@@ -8,6 +8,9 @@ import { COMMANDS } from '../../src/cli/app.js';
 import { cleanupCli, runCli } from '../support/cli.js';
 import { freePort } from '../support/wait.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 after(cleanupCli);
 
 /** `run` over `items`, three at a time: a few processes side by side, not a dozen on two cores. */
@@ -18,7 +21,9 @@ async function inBatches<T, R>(items: readonly T[], run: (item: T) => Promise<R>
   return results;
 }
 
-test('--help on every command: exit 0, its usage, flags and the connection flags', async () => {
+test('--help on every command: exit 0, its usage, flags and the connection flags', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const runs = await inBatches(COMMANDS, (c) => runCli([...c.spec.name.split(' '), '--help']));
   for (const [i, run] of runs.entries()) {
     const { name } = COMMANDS[i]!.spec;
@@ -39,7 +44,9 @@ test('--help on every command: exit 0, its usage, flags and the connection flags
   }
 });
 
-test('top-level help lists every command, the environment and the exit codes; no command is a usage error', async () => {
+test('top-level help lists every command, the environment and the exit codes; no command is a usage error', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const [help, none, unknown, version] = await Promise.all([
     runCli(['--help']),
     runCli([]),
@@ -68,7 +75,9 @@ test('top-level help lists every command, the environment and the exit codes; no
 });
 
 // Each kind of mistake once through the bin (src/cli/args.test.ts covers the parser in depth).
-test('bad usage: one line on stderr, exit 2, before anything connects', async () => {
+test('bad usage: one line on stderr, exit 2, before anything connects', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   // The endpoint is closed: reaching it would fail with 121, not 2.
   const closed = ['--endpoints', `127.0.0.1:${await freePort()}`];
   const cases: [string[], RegExp][] = [
@@ -109,7 +118,9 @@ test('bad usage: one line on stderr, exit 2, before anything connects', async ()
   }
 });
 
-test('an unreachable etcd: exit 121 with a clear message within a few seconds, never a hang', async (t) => {
+test('an unreachable etcd: exit 121 with a clear message within a few seconds, never a hang', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   const refused = `127.0.0.1:${await freePort()}`;
   // Accepts connections and never answers: only a deadline can tell.
   const sockets = new Set<Socket>();

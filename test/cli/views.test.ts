@@ -9,6 +9,9 @@ import { type CliProcess, cleanupCli, runCli, startCli } from '../support/cli.js
 import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 const shared = useCluster({ concord: {} });
 after(cleanupCli);
 
@@ -31,7 +34,9 @@ async function stop(cli: CliProcess): Promise<void> {
 const isType = (type: string) => (json: Record<string, unknown>) => json.type === type;
 
 describe('watch', () => {
-  test('prints puts and deletes in revision order, bigints as decimal strings, binary values as base64', async () => {
+  test('prints puts and deletes in revision order, bigints as decimal strings, binary values as base64', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const client = shared.cluster.client();
     const cli = await view('watch', 'w1/', '--prev-kv');
     const watching = await cli.waitJson(isType('watching'));
@@ -71,7 +76,9 @@ describe('watch', () => {
     await stop(cli);
   });
 
-  test('--from-revision behind a compaction starts with a resync line holding the whole prefix', async () => {
+  test('--from-revision behind a compaction starts with a resync line holding the whole prefix', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const client = shared.cluster.client();
     const start = await client.put('w2/a').value('1').exec();
     await client.put('w2/b').value('2');
@@ -92,7 +99,9 @@ describe('watch', () => {
   });
 });
 
-test('leader: initial, elected, proclaimed, and the next leader with how long the previous one held', async () => {
+test('leader: initial, elected, proclaimed, and the next leader with how long the previous one held', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const election = shared.concord.election('cli-leader');
   const cli = await view('leader', 'cli-leader');
   const initial = await cli.waitJson(isType('leader'));
@@ -140,10 +149,19 @@ test('leader: initial, elected, proclaimed, and the next leader with how long th
   await stop(cli);
 });
 
-test('locks: the holder and the queue in order, then the next holder; --once prints one state and exits', async () => {
+test('locks: the holder and the queue in order, then the next holder; --once prints one state and exits', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const mutex = shared.concord.mutex('cli-locks');
   const holder = await mutex.lock();
-  const waiters: Promise<LockHandle>[] = [mutex.lock(), mutex.lock()];
+  // One after the other: each lock() grants a lease first, so two at once could queue either way.
+  const waiters: Promise<LockHandle>[] = [];
+  for (const queued of [2, 3]) {
+    waiters.push(mutex.lock());
+    await waitUntil(
+      async () => (await shared.cluster.client().getAll().prefix('cli-locks/').keys()).length === queued,
+    );
+  }
   const cli = await view('locks', 'cli-locks');
   const full = await cli.waitJson((j) => j.type === 'locks' && (j.waiters as unknown[]).length === 2);
   const holders = full.holders as Record<string, unknown>[];
@@ -186,7 +204,9 @@ test('locks: the holder and the queue in order, then the next holder; --once pri
   await stop(cli);
 });
 
-test('locks: a read-write lock shows read and write kinds; a semaphore holds --permits', async () => {
+test('locks: a read-write lock shows read and write kinds; a semaphore holds --permits', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const rw = shared.concord.rwlock('cli-rw');
   const readers = [await rw.read(), await rw.read()];
   const writer = rw.write();
@@ -215,7 +235,9 @@ test('locks: a read-write lock shows read and write kinds; a semaphore holds --p
   await (await third).release();
 });
 
-test('services: every service with address, meta, status and age; one service live as instances come and go', async () => {
+test('services: every service with address, meta, status and age; one service live as instances come and go', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const registry = shared.concord.registry();
   const api = await registry.register({
     service: 'api',
@@ -257,7 +279,9 @@ test('services: every service with address, meta, status and age; one service li
 });
 
 describe('config', () => {
-  test('get prints the nested value and marks the keys that cannot be placed', async () => {
+  test('get prints the nested value and marks the keys that cannot be placed', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const client = shared.cluster.client();
     await client.put('cfg1/db/pool').value('20');
     await client.put('cfg1/db/host').value('db.local');
@@ -275,7 +299,9 @@ describe('config', () => {
     );
   });
 
-  test('set writes JSON and prints its revision; --if-revision conflicts exit 123; bad JSON and unmappable writes exit 2', async () => {
+  test('set writes JSON and prints its revision; --if-revision conflicts exit 123; bad JSON and unmappable writes exit 2', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const cli = await view('config', 'watch', 'cfg2/');
     await cli.waitJson(isType('config'));
     const set = await runCli(['config', 'set', 'cfg2', 'db/pool', '20', ...endpoints()]);
@@ -325,7 +351,9 @@ describe('config', () => {
   });
 });
 
-test('status: endpoints, members, raft leader, versions, db size, lease and client counts', async () => {
+test('status: endpoints, members, raft leader, versions, db size, lease and client counts', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const session = await shared.concord.session();
   const got = await runCli(['status', '--once', ...endpoints()]);
   assert.equal(got.code, 0, got.stderr);
@@ -357,7 +385,9 @@ test('status: endpoints, members, raft leader, versions, db size, lease and clie
   await stop(cli);
 });
 
-test('a view with --once and nothing to show still prints its (empty) state', async () => {
+test('a view with --once and nothing to show still prints its (empty) state', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const got = await runCli(['services', 'nobody', '--once', ...endpoints()]);
   assert.equal(got.code, 0, got.stderr);
   assert.deepEqual(got.lines.find((l) => l.json)!.json, {

@@ -11,6 +11,9 @@ import { resolveEtcdctlBinary } from '../support/etcd-binary.js';
 import { useCluster } from '../support/fixture.js';
 import { processGone, waitUntil } from '../support/wait.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 const shared = useCluster();
 after(cleanupCli);
 
@@ -44,7 +47,9 @@ async function candidates(name: string): Promise<number> {
   return (await shared.cluster.client().getAll().prefix(`election/${name}/`).keys()).length;
 }
 
-test('three tools, the leader SIGKILLed: its CMD ends before the next leader starts CMD', async (t) => {
+test('three tools, the leader SIGKILLed: its CMD ends before the next leader starts CMD', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   const tools = [await elect('trio', 'a'), await elect('trio', 'b'), await elect('trio', 'c')];
   await waitUntil(async () => (await candidates('trio')) === 3, {
     timeoutMs: 15_000,
@@ -87,7 +92,9 @@ test('three tools, the leader SIGKILLed: its CMD ends before the next leader sta
   await waitUntil(async () => (await candidates('trio')) === 0, { message: 'every candidate gone' });
 });
 
-test('--requeue: a leader whose lease is revoked stops CMD, campaigns again and runs CMD again when re-elected', async () => {
+test('--requeue: a leader whose lease is revoked stops CMD, campaigns again and runs CMD again when re-elected', {
+  timeout: TEST_TIMEOUT_MS,
+}, async () => {
   const first = await elect('requeue', 'first', '--requeue');
   await waitUntil(() => starts(first).length === 1, { timeoutMs: 15_000, message: 'first leads' });
   const second = await elect('requeue', 'second');

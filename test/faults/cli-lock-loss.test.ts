@@ -10,6 +10,9 @@ import { resolveEtcdctlBinary } from '../support/etcd-binary.js';
 import { useCluster } from '../support/fixture.js';
 import { processGone, waitUntil } from '../support/wait.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 const shared = useCluster({ proxy: true });
 after(cleanupCli);
 afterEach(() => shared.proxy.restore());
@@ -48,7 +51,9 @@ async function marginBetween(holderCmdEnded: number, waiter: CliProcess): Promis
   return margin;
 }
 
-test('lease revoked from outside: CMD gets SIGTERM at once, the tool exits 120, before the next CMD starts', async (t) => {
+test('lease revoked from outside: CMD gets SIGTERM at once, the tool exits 120, before the next CMD starts', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   const { holder, holderPid, waiter } = await holderAndWaiter(direct(), 'exec sleep 60');
   const acquired = await holder.waitJson((j) => j.type === 'acquired', { stream: 'stderr' });
   const leaseHex = /\/([0-9a-f]+)-\d+$/.exec(String(acquired.key))![1]!;
@@ -61,7 +66,9 @@ test('lease revoked from outside: CMD gets SIGTERM at once, the tool exits 120, 
   t.diagnostic(`revoked: the next CMD started ${margin} ms after the lost holder's CMD ended`);
 });
 
-test('cut off from etcd: CMD is killed (SIGTERM ignored, SIGKILL after --grace) before etcd expires the lease', async (t) => {
+test('cut off from etcd: CMD is killed (SIGTERM ignored, SIGKILL after --grace) before etcd expires the lease', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   // The CMD ignores SIGTERM: only the SIGKILL, 1 s before the local deadline, ends it.
   const { holder, holderPid, waiter } = await holderAndWaiter(
     shared.proxy.endpoint,
@@ -84,7 +91,9 @@ test('cut off from etcd: CMD is killed (SIGTERM ignored, SIGKILL after --grace) 
   );
 });
 
-test('the tool SIGKILLed: its guard ends CMD before the lease can expire and the next CMD starts', async (t) => {
+test('the tool SIGKILLed: its guard ends CMD before the lease can expire and the next CMD starts', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   const { holder, holderPid, waiter } = await holderAndWaiter(direct(), `trap '' TERM; sleep 60`);
   const died = processGone(holderPid);
   const killedAt = Date.now();

@@ -5,10 +5,15 @@ import { after, test } from 'node:test';
 import { cleanupCli, startCli } from '../support/cli.js';
 import { useCluster } from '../support/fixture.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 const shared = useCluster({ proxy: true });
 after(cleanupCli);
 
-test('watch through a blackholed path: disconnected, connected again, and every change after it', async (t) => {
+test('watch through a blackholed path: disconnected, connected again, and every change after it', {
+  timeout: TEST_TIMEOUT_MS,
+}, async (t) => {
   const client = shared.cluster.client();
   const cli = await startCli(['watch', 'conn/', '--endpoints', shared.proxy.endpoint]);
   await cli.waitJson((j) => j.type === 'watching');

@@ -7,6 +7,9 @@ import { makeCertificates, type TestPki, tlsServerArgs } from '../support/certs.
 import { cleanupCli, runCli } from '../support/cli.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 
+// A hang fails the test (and its after hooks kill the bins) instead of stalling the run.
+const TEST_TIMEOUT_MS = 120_000;
+
 after(cleanupCli);
 
 const ROOT_PASSWORD = 'r00t-Pa55word-for-cli';
@@ -37,7 +40,9 @@ describe('--user against etcd with authentication', () => {
     cluster.endpoints.join(','),
   ];
 
-  test('the password from CONCORD_PASSWORD, or the first line of standard input', async () => {
+  test('the password from CONCORD_PASSWORD, or the first line of standard input', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const [fromEnv, fromStdin] = await Promise.all([
       runCli(asAlice('config', 'get', 'app'), { env: { CONCORD_PASSWORD: ALICE_PASSWORD } }),
       runCli(asAlice('config', 'get', 'app'), { stdin: `${ALICE_PASSWORD}\nnot the password\n` }),
@@ -48,7 +53,9 @@ describe('--user against etcd with authentication', () => {
     }
   });
 
-  test('a wrong password, no password, or a prefix without permission: exit 122 (or 2), one line, no secret shown', async () => {
+  test('a wrong password, no password, or a prefix without permission: exit 122 (or 2), one line, no secret shown', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const [wrong, none, denied] = await Promise.all([
       runCli(asAlice('config', 'get', 'app'), { env: { CONCORD_PASSWORD: 'wrong-Pa55word-cli' } }),
       runCli(asAlice('config', 'get', 'app')),
@@ -95,7 +102,9 @@ describe('TLS: --cacert, --cert, --key', () => {
     pki?.remove();
   });
 
-  test('with the CA and a client certificate it works; without the client certificate it fails fast', async () => {
+  test('with the CA and a client certificate it works; without the client certificate it fails fast', {
+    timeout: TEST_TIMEOUT_MS,
+  }, async () => {
     const endpoints = ['--endpoints', cluster.endpoints.join(','), '--connect-timeout', '3000'];
     const [ok, noClientCert] = await Promise.all([
       runCli([
