@@ -1,30 +1,36 @@
-// Runs the `concord-etcd` bin as a real child process. The bin is bundled once per test process
-// (tsup, the same bundler as `npm run build`, about half a second) into a scratch folder inside
-// the repository, so the bundle resolves etcd3 and rxjs from node_modules and every run starts
-// in a plain `node` (a tenth of the time tsx takes). The packed bin is tested by
-// test/package/package.test.ts.
+// Runs the `concord-etcd` bin as a real child process. The bin is bundled from src/ (tsup, the
+// same bundler as `npm run build`) into a cache folder inside the repository, named by a hash of
+// the sources: every test file (and every run) with the same sources shares one bundle, which
+// resolves etcd3 and rxjs from node_modules and starts in a plain `node` (a tenth of the time tsx
+// takes). The packed bin is tested by test/package/package.test.ts.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { releaseDir, trackChild, trackDir } from './processes.js';
+import { trackChild } from './processes.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CACHE = join(REPO_ROOT, 'node_modules', '.cache', 'concord-cli-test');
 const TEXT_LIMIT = 64 * 1024;
+/** Bundles of other sources older than this are removed when a new one is made. */
+const STALE_MS = 60 * 60 * 1000;
 
 let bundled: Promise<string> | undefined;
 
-/** The path of the bin bundled from src/cli/main.ts, built on first use and removed at exit. */
+/** The path of the bin bundled from the current src/ (built once for all test files, then reused). */
 export function cliBin(): Promise<string> {
   bundled ??= (async () => {
+    const dir = join(CACHE, sourceHash());
+    const bin = join(dir, 'concord-etcd.js');
+    if (existsSync(bin)) return bin;
+    // Built aside and renamed into place, so test files bundling at once never see half a bundle.
+    const scratch = `${dir}.${process.pid}`;
     const { build } = await import('tsup');
-    const outDir = join(REPO_ROOT, 'node_modules', '.cache', 'concord-cli-test', String(process.pid));
-    mkdirSync(outDir, { recursive: true });
-    trackDir(outDir);
     await build({
       entry: { 'concord-etcd': join(REPO_ROOT, 'src/cli/main.ts') },
-      outDir,
+      outDir: scratch,
       format: ['esm'],
       target: 'node20',
       config: false,
@@ -33,29 +39,49 @@ export function cliBin(): Promise<string> {
       sourcemap: false,
       tsconfig: join(REPO_ROOT, 'tsconfig.build.json'),
     });
-    return join(outDir, 'concord-etcd.js');
+    try {
+      renameSync(scratch, dir);
+    } catch {
+      rmSync(scratch, { recursive: true, force: true }); // another test file was first
+    }
+    removeStale(dir);
+    return bin;
   })();
   return bundled;
+}
+
+function sourceHash(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (!name.endsWith('.test.ts')) hash.update(path).update(readFileSync(path));
+    }
+  };
+  walk(join(REPO_ROOT, 'src'));
+  hash.update(readFileSync(join(REPO_ROOT, 'package.json')));
+  return hash.digest('hex').slice(0, 16);
+}
+
+function removeStale(keep: string): void {
+  for (const name of readdirSync(CACHE)) {
+    const path = join(CACHE, name);
+    if (path !== keep && Date.now() - statSync(path).mtimeMs > STALE_MS)
+      rmSync(path, { recursive: true, force: true });
+  }
 }
 
 const running = new Set<CliProcess>();
 
 /**
- * SIGKILLs every bin still running (a test that failed before stopping its view) and removes the
- * bundle; call it in `after`. Without it a failed test would leave views running, and their pipes
- * would keep the test process alive.
+ * SIGKILLs every bin still running (a test that failed before stopping its view); call it in
+ * `after`. Without it a failed test would leave views running, and their pipes would keep the
+ * test process alive.
  */
 export async function cleanupCli(): Promise<void> {
   for (const cli of running) cli.kill('SIGKILL');
   await Promise.all([...running].map((cli) => cli.exited));
-  if (!bundled) return;
-  const path = await bundled.catch(() => undefined);
-  if (path) {
-    const dir = join(path, '..');
-    rmSync(dir, { recursive: true, force: true });
-    releaseDir(dir);
-  }
-  bundled = undefined;
 }
 
 /** How to run the bin. */
