@@ -53,8 +53,9 @@ export function run({ flags, positionals, command }: Parsed): Promise<number> {
     if (!handle) return interrupts.exitCode;
     const holding = { key: fullKey(handle.key), token: handle.fencingToken, budget: handle };
     const outcome = await runWhileHolding(holding, command, budget, report, interrupts);
+    if (outcome.lost) return EXIT.LOST; // etcd is likely away: closing the Concord tries the release once
     await release(handle, report);
-    return outcome.lost ? EXIT.LOST : outcome.end.status;
+    return outcome.end.status;
   });
 }
 
