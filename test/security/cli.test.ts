@@ -3,7 +3,8 @@
 // --cacert, --cert and --key. No credential may ever show in what the bin prints.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { makeCertificates, type TestPki, tlsServerArgs } from '../support/certs.js';
+import { enableAuth } from '../support/auth.js';
+import { makeCertificates, type TestPki, tlsCluster } from '../support/certs.js';
 import { cleanupCli, runCli } from '../support/cli.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 
@@ -20,15 +21,8 @@ describe('--user against etcd with authentication', () => {
 
   before(async () => {
     cluster = await startCluster();
-    const admin = cluster.client();
-    await admin.put('app/db/pool').value('20');
-    await admin.user('root').create(ROOT_PASSWORD);
-    await admin.user('root').addRole('root');
-    await admin.role('app').create();
-    await admin.role('app').grant({ permission: 'Readwrite', range: admin.range({ prefix: 'app/' }) });
-    await admin.user('alice').create(ALICE_PASSWORD);
-    await admin.user('alice').addRole('app');
-    await admin.auth.authEnable();
+    await cluster.client().put('app/db/pool').value('20');
+    await enableAuth(cluster, { root: ROOT_PASSWORD, alice: ALICE_PASSWORD });
   });
   after(() => cluster?.stop());
 
@@ -85,17 +79,7 @@ describe('TLS: --cacert, --cert, --key', () => {
 
   before(async () => {
     pki = makeCertificates();
-    cluster = await startCluster({
-      extraArgs: tlsServerArgs(pki),
-      clientScheme: 'https',
-      clientOptions: {
-        credentials: {
-          rootCertificate: Buffer.from(pki.ca.cert),
-          certChain: Buffer.from(pki.client.cert),
-          privateKey: Buffer.from(pki.client.key),
-        },
-      },
-    });
+    cluster = await startCluster(tlsCluster(pki));
   });
   after(async () => {
     await cluster?.stop();
