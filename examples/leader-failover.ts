@@ -65,6 +65,10 @@ async function main(): Promise<void> {
   const namespace = `concord-demo/${process.pid}-${Date.now().toString(36)}/`;
   const concord = new Concord({ endpoints: etcd.endpoints, namespace });
   const election = concord.election(ELECTION);
+  line(
+    'tip',
+    `watch it from another shell: npx concord-etcd leader ${ELECTION} --endpoints ${etcd.endpoints} --namespace ${namespace}`,
+  );
   const candidates: Candidate[] = [];
   try {
     // What any process would see: the leader as etcd reports it, through concord's shared watch.

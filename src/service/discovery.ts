@@ -60,13 +60,13 @@ export class Discovery {
   }
 
   /**
-   * The live instances of `service`, sorted by id, draining ones included (`status`): the full
-   * current list on subscribe (at once when the service is already followed), then the full list
-   * again after every change to it (an instance up, down or rewritten, e.g. drained). Completes
-   * when the Concord closes.
+   * The live instances of `service` (of every service under the prefix when omitted), sorted by
+   * service, then id, draining ones included (`status`): the full current list on subscribe (at
+   * once when it is already followed), then the full list again after every change to it (an
+   * instance up, down or rewritten, e.g. drained). Completes when the Concord closes.
    */
-  instances$(service: string): Observable<ServiceInstance[]> {
-    checkSegment('service', service);
+  instances$(service?: string): Observable<ServiceInstance[]> {
+    if (service !== undefined) checkSegment('service', service);
     // A copy per subscriber: the shared list must not change under the others.
     return this.#catalog(service).pipe(map((catalog) => catalog.list.slice()));
   }

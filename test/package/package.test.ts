@@ -3,7 +3,8 @@
 // the tarball with its peer rxjs (and the app's own cockatiel 4) from the registry, compiles
 // test/package/consumer/ with tsc --strict under every moduleResolution a user may pick, and runs
 // its ESM and CommonJS programs against a real etcd on the current Node and on the `engines`
-// floor. Needs the npm registry, or an npm cache that already holds these packages.
+// floor, and runs the `concord-etcd` bin through npx (its --help, and a `lock` running a command
+// against etcd). Needs the npm registry, or an npm cache that already holds these packages.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
   const { stdout } = await run('tar', ['-tzf', tarball], work);
   const files = stdout.split('\n').filter(Boolean).sort();
   const allowed =
-    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?)$/;
+    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/bin\/[\w-]+\.js(\.map)?)$/;
   assert.deepEqual(
     files.filter((f) => !allowed.test(f)),
     [],
@@ -72,6 +73,7 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     'dist/index.cjs',
     'dist/index.d.ts',
     'dist/index.d.cts',
+    'dist/bin/concord-etcd.js',
   ]) {
     assert.ok(files.includes(`package/${needed}`), `${needed} is missing from the tarball`);
   }
@@ -87,6 +89,7 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     assert.ok(manifest[field], `package.json has no ${field}`);
   }
   assert.equal(manifest.dependencies.rxjs, undefined, 'rxjs is a peer dependency, never a nested copy');
+  assert.deepEqual(manifest.bin, { 'concord-etcd': 'dist/bin/concord-etcd.js' });
 });
 
 test('publint and @arethetypeswrong/cli find no problem in the tarball', async () => {
@@ -147,6 +150,21 @@ test(`with rxjs ${RXJS_FLOOR}, the ESM and CommonJS programs work against etcd o
   assert.deepEqual(cjs, { ...cjsExpected, node: process.version });
   assert.deepEqual(esmFloor, { ...esmExpected, node: `v${NODE_FLOOR}` });
   assert.deepEqual(cjsFloor, { ...cjsExpected, node: `v${NODE_FLOOR}` });
+});
+
+test('npx concord-etcd: --help, and a lock running a command against etcd, on current Node and the floor', async () => {
+  const help = await run('npx', ['--no', '--', 'concord-etcd', '--help'], consumer);
+  assert.match(help.stdout, /^concord-etcd \d+\.\d+\.\d+: coordination on etcd from the shell/);
+  assert.match(help.stdout, /\n {2}lock +run CMD holding the lock NAME/);
+  const env = { ETCD_ENDPOINTS: cluster!.endpoints.join(',') };
+  const printToken = ['node', '-e', "console.log('token', process.env.CONCORD_FENCING_TOKEN)"];
+  const bin = 'node_modules/concord-etcd/dist/bin/concord-etcd.js';
+  const floor = ['exec', '--yes', `--package=node@${NODE_FLOOR}`, '--', 'node', bin];
+  const [current, onFloor] = await Promise.all([
+    run('npx', ['--no', '--', 'concord-etcd', 'lock', 'package-test', '--', ...printToken], consumer, env),
+    run('npm', [...floor, 'lock', 'package-test', '--', ...printToken], consumer, env),
+  ]);
+  for (const { stdout } of [current, onFloor]) assert.match(stdout, /^token \d+\n$/);
 });
 
 function floorOf(range: string, pattern: RegExp): string {

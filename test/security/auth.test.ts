@@ -13,6 +13,7 @@ import {
 } from 'concord-etcd';
 import type { Etcd3 } from 'etcd3';
 import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { enableAuth } from '../support/auth.js';
 import { createTestClient } from '../support/client.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { captureLogs } from './logs.js';
@@ -57,14 +58,7 @@ describe('etcd authentication and per-prefix permissions', () => {
 
   before(async () => {
     cluster = await startCluster();
-    const admin = cluster.client();
-    await admin.user('root').create(ROOT_PASSWORD);
-    await admin.user('root').addRole('root');
-    await admin.role('app').create();
-    await admin.role('app').grant({ permission: 'Readwrite', range: admin.range({ prefix: 'app/' }) });
-    await admin.user('alice').create(ALICE_PASSWORD);
-    await admin.user('alice').addRole('app');
-    await admin.auth.authEnable();
+    await enableAuth(cluster, { root: ROOT_PASSWORD, alice: ALICE_PASSWORD });
     root = createTestClient(cluster.endpoints, { auth: { username: 'root', password: ROOT_PASSWORD } });
   });
   after(async () => {

@@ -83,3 +83,22 @@ export function freePort(): Promise<number> {
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Resolves with Date.now() once no process has `pid` any more (polled every 10 ms), for a test
+ * that times the end of a process it did not start itself (a grandchild, a CMD under a guard).
+ */
+export async function processGone(pid: number, timeoutMs = 15_000): Promise<number> {
+  await waitUntil(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { timeoutMs, intervalMs: 10, message: `process ${pid} to end` },
+  );
+  return Date.now();
+}
