@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig([
   {
-    entry: ['src/index.ts'],
+    entry: { index: 'src/index.ts', otel: 'src/otel/index.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     sourcemap: true,
@@ -10,6 +10,9 @@ export default defineConfig([
     clean: ['!bin/**'],
     target: 'node20',
     tsconfig: 'tsconfig.build.json',
+    // The otel entry uses the main one as any app does (by the package's own name), so both share
+    // one copy of concord; the main entry never loads @opentelemetry/api (an optional peer).
+    external: ['concord-etcd', '@opentelemetry/api'],
   },
   {
     // The `concord-etcd` bin: ESM only, no declarations, a bundle of its own in dist/bin (the

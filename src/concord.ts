@@ -4,12 +4,14 @@ import { createLiveConfig, type LiveConfig } from './config/live-config.js';
 import type { StandardSchemaV1 } from './config/standard-schema.js';
 import type { ConfigOptions, ConfigValue } from './config/types.js';
 import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
+import { EventBus } from './core/events.js';
 import { Keyspace } from './core/keys.js';
 import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
 import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
+import type { ConcordEvent } from './events/types.js';
 import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
 import { createMutex, type Mutex } from './lock/mutex.js';
 import { createRWLock, type RWLock } from './lock/rwlock.js';
@@ -19,8 +21,9 @@ import { type ConcordOptions, resolveOptions } from './options.js';
 import { createDiscovery, type Discovery } from './service/discovery.js';
 import { createRegistry, type Registry } from './service/registry.js';
 import type { ServicePrefixOptions } from './service/types.js';
+import { sessionStats } from './session/open-sessions.js';
 import { createSession, type Session } from './session/session.js';
-import type { SessionOptions } from './session/types.js';
+import type { SessionOptions, SessionStats } from './session/types.js';
 import { checkIteratorArguments, checkViewArguments, checkWatchArguments } from './watch/arguments.js';
 import { hubOf } from './watch/hub.js';
 import type {
@@ -55,6 +58,17 @@ export class Concord implements AsyncDisposable {
   readonly kv: KeyValueStore;
   /** Connection state: current value first, then every change; completes with `closed`. */
   readonly state$: Observable<ConnectionState>;
+  /**
+   * What happens inside this Concord, one typed stream discriminated by `type` (see
+   * {@link ConcordEvent}): lock waits, acquisitions, releases and losses; campaigns, leaders and
+   * lost leaderships; session states and keepalive round trips; watch reconnects, stalls and
+   * resyncs; scoped work stopping and overrunning; registrations, ejections, config revisions,
+   * connection states and failed etcd calls. Hot: events from the moment of subscription, none
+   * replayed; completes once the Concord has closed. Cold and cheap: with no subscriber no event
+   * is even built. Events carry names, keys, lease ids and revisions, never credentials, TLS
+   * material or the values of keys.
+   */
+  readonly events$: Observable<ConcordEvent>;
   readonly #runtime: Runtime;
 
   static {
@@ -65,11 +79,13 @@ export class Concord implements AsyncDisposable {
   constructor(options: ConcordOptions = {}) {
     const resolved = resolveOptions(options);
     const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
-    this.etcd = new Etcd3(clientOptions(resolved));
-    const monitor = new ConnectionMonitor(this.etcd, resolved, log);
+    const events = new EventBus();
+    this.etcd = new Etcd3(clientOptions(resolved, events));
+    const monitor = new ConnectionMonitor(this.etcd, resolved, log, events);
     const keys = new Keyspace(resolved.namespace);
-    this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
+    this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect, events);
     this.state$ = monitor.state$;
+    this.events$ = events.events$;
     this.kv = createKeyValueStore(this.#runtime);
   }
 
@@ -183,6 +199,15 @@ export class Concord implements AsyncDisposable {
   /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */
   watchStats(): WatchStats {
     return hubOf(this.#runtime).stats();
+  }
+
+  /**
+   * The sessions this Concord keeps alive now (its own and those of locks, elections and
+   * registrations) and the lease budget of the one closest to its local deadline, in ms
+   * (undefined when none is open). 0 open sessions after `close()`.
+   */
+  sessionStats(): SessionStats {
+    return sessionStats(this.#runtime);
   }
 
   /**

@@ -49,6 +49,47 @@ export {
   SlowConsumerError,
 } from './errors.js';
 export type { TxnOp } from './etcd/txn.js';
+export type {
+  CallFailedEvent,
+  ConcordEvent,
+  ConcordEventType,
+  ConfigAppliedEvent,
+  ConfigRejectedEvent,
+  ConnectionStateEvent,
+  ElectionAbandonedEvent,
+  ElectionCampaignEvent,
+  ElectionElectedEvent,
+  ElectionLostEvent,
+  ElectionResignedEvent,
+  EventBase,
+  EventOf,
+  EventRange,
+  InstanceEjectedEvent,
+  InstanceRestoredEvent,
+  LeaderChangedEvent,
+  LockAbandonedEvent,
+  LockAcquiredEvent,
+  LockLostEvent,
+  LockPrimitive,
+  LockReleasedEvent,
+  LockSubject,
+  LockWaitingEvent,
+  LossReason,
+  RegistrationStateEvent,
+  RegistrationStatus,
+  SessionKeepaliveEvent,
+  SessionStateEvent,
+  SessionStatus,
+  WatchConnectedEvent,
+  WatchReconnectedEvent,
+  WatchResyncEvent,
+  WatchStalledEvent,
+  WorkBudgetLowEvent,
+  WorkDrainTimeoutEvent,
+  WorkStopCause,
+  WorkStoppingEvent,
+  WorkSubject,
+} from './events/types.js';
 export { KeyValueStore } from './kv/store.js';
 export type { KvDeleteResult, KvPutResult, KvReadOptions } from './kv/types.js';
 export { LockHandle } from './lock/handle.js';
@@ -84,7 +125,7 @@ export type {
   ServicePrefixOptions,
 } from './service/types.js';
 export { Session } from './session/session.js';
-export type { SessionOptions, SessionState } from './session/types.js';
+export type { SessionOptions, SessionState, SessionStats } from './session/types.js';
 export type {
   KeyValue,
   KvEvent,

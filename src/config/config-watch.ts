@@ -165,32 +165,35 @@ export class ConfigWatch<T> {
     if ('same' in judgement) {
       // `same` only follows a valid revision of the same watch, so `good` is set.
       if (good) good.revision = revision;
-      this.#applied(revision);
+      this.#applied(revision, false);
       return;
     }
     if (good && !('changed' in judgement) && deepEqual(good.value, judgement.value)) {
       good.revision = revision;
-      this.#applied(revision);
+      this.#applied(revision, false);
       return;
     }
     const value = deepFreeze(judgement.value as T);
     this.#good = { value, revision };
     this.#waiters.resolveAll(value);
     for (const subscriber of [...this.#values]) subscriber.next(value);
-    this.#applied(revision);
+    this.#applied(revision, true);
   }
 
   /**
-   * The config is valid at `revision` (with a new value, already emitted, or the same one). The
-   * point where an operator-facing `config.applied` event belongs.
+   * The config is valid at `revision` (with a new value, already emitted, or the same one):
+   * reported to the status area and as a `config.applied` event.
    */
-  #applied(revision: bigint): void {
+  #applied(revision: bigint, changed: boolean): void {
     this.#reporter?.report({ status: 'applied', revision, at: new Date().toISOString() });
+    const { events } = this.#runtime;
+    if (events.observed) events.emit({ type: 'config.applied', prefix: this.#prefix, revision, changed });
   }
 
   /**
-   * The config is invalid at `revision`: reported on `errors$` and to the status area, the last
-   * valid value kept. The point where an operator-facing `config.rejected` event belongs.
+   * The config is invalid at `revision`: reported on `errors$`, to the status area and as a
+   * `config.rejected` event (without the issues' texts, which may quote values), the last valid
+   * value kept.
    */
   #rejected(outcome: { path: string | undefined; issues: string[] }, revision: bigint): void {
     const where = outcome.path === undefined ? '' : ` (key '${outcome.path}')`;
@@ -213,6 +216,12 @@ export class ConfigWatch<T> {
       ...(this.#good ? { applied: this.#good.revision } : {}),
       at: new Date().toISOString(),
     });
+    const { events } = this.#runtime;
+    if (events.observed) {
+      const key = outcome.path === undefined ? {} : { key: outcome.path };
+      const issues = outcome.issues.length;
+      events.emit({ type: 'config.rejected', prefix: this.#prefix, revision, ...key, issues });
+    }
     if (!this.#good) this.#waiters.rejectAll(error);
     for (const subscriber of [...this.#errorSubs]) subscriber.next(error);
   }

@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { BehaviorSubject, distinctUntilChanged, Observable } from 'rxjs';
 import { NotConnectedError } from '../errors.js';
 import { errorText } from './error-text.js';
+import type { EventBus } from './events.js';
 import type { Log } from './log.js';
 
 /**
@@ -51,6 +52,7 @@ export class ConnectionMonitor {
     private readonly etcd: Etcd3,
     private readonly settings: MonitorSettings,
     private readonly log: Log,
+    private readonly events: EventBus,
   ) {
     this.state$ = new Observable<ConnectionState>((subscriber) => {
       const sub = this.subject.pipe(distinctUntilChanged()).subscribe(subscriber);
@@ -84,7 +86,7 @@ export class ConnectionMonitor {
         error: this.lastFailure,
       });
     }
-    this.subject.next(next);
+    this.next(next);
   }
 
   /**
@@ -131,8 +133,14 @@ export class ConnectionMonitor {
   close(): void {
     if (this.subject.value === 'closed') return;
     this.stopProbe();
-    this.subject.next('closed');
+    this.next('closed');
     this.subject.complete();
+  }
+
+  /** The one place the state changes: `state$` and a `connection.state` event. */
+  private next(state: ConnectionState): void {
+    this.subject.next(state);
+    if (this.events.observed) this.events.emit({ type: 'connection.state', state });
   }
 
   private addObserver(): void {

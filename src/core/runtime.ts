@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
 import { errorText } from './error-text.js';
+import type { EventBus } from './events.js';
 import type { Keyspace } from './keys.js';
 import type { Log } from './log.js';
 import type { ConcordBackoff } from './policies.js';
@@ -44,6 +45,8 @@ export class Runtime {
     readonly monitor: ConnectionMonitor,
     readonly hubSettings: HubSettings,
     readonly reconnectBackoff: ConcordBackoff,
+    /** `concord.events$`: emission points check `events.observed` before building an event. */
+    readonly events: EventBus,
   ) {}
 
   /** Aborted when the Concord closes. */
@@ -103,5 +106,6 @@ export class Runtime {
     this.services.clear();
     this.monitor.close();
     this.etcd.close();
+    this.events.complete();
   }
 }

@@ -1,4 +1,4 @@
-import { defer, distinctUntilChanged, map, type Observable } from 'rxjs';
+import { defer, distinctUntilChanged, map, type Observable, tap } from 'rxjs';
 import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkSegment } from '../core/validate.js';
@@ -47,6 +47,8 @@ export class Election {
   readonly #options: ElectionOptions;
   readonly #layout: ElectionLayout;
   readonly #terms: QueueTerms<LeadershipLostError>;
+  /** The leader `leader.changed` last reported (null: none yet), so several subscribers report a change once. */
+  #reported: LeaderInfo | undefined | null = null;
 
   static {
     construct = (runtime, name, options) => new Election(runtime, name, options);
@@ -66,6 +68,7 @@ export class Election {
     this.#layout = layout;
     this.#terms = {
       what: `election "${name}"`,
+      subject: { kind: 'election', name },
       lost: (message, cause) => new LeadershipLostError(message, cause === undefined ? undefined : { cause }),
       released: () => new LeadershipLostError('the leadership was resigned'),
       // A leader that cannot see its key any more cannot know it still leads.
@@ -75,6 +78,7 @@ export class Election {
     this.leader$ = defer(() => hubOf(runtime).view({ prefix: layout.prefix })).pipe(
       map((view) => leaderOf(view.entries.values(), space)),
       distinctUntilChanged(sameLeader),
+      tap((leader) => this.#observed(leader)),
     );
   }
 
@@ -133,11 +137,23 @@ export class Election {
     const settings = scopeSettings(work, options, ttl, ['marginMs', 'drainTimeoutMs', 'requeue']);
     const rules = {
       what: this.#terms.what,
+      subject: this.#terms.subject,
       acquire: win,
       release: (leadership: Leadership) => leadership.resign(),
       lost: (message: string) => new LeadershipLostError(message),
     };
     return whileHolding(this.#runtime, rules, work, settings);
+  }
+
+  /** A leader observed through `leader$`: a `leader.changed` event when its key or term is new (a proclaim is not a change). */
+  #observed(leader: LeaderInfo | undefined): void {
+    const last = this.#reported;
+    if (last !== null && last?.key === leader?.key && last?.term === leader?.term) return;
+    this.#reported = leader;
+    const { events } = this.#runtime;
+    if (events.observed) {
+      events.emit({ type: 'leader.changed', name: this.name, key: leader?.key, term: leader?.term });
+    }
   }
 
   /** Checks `value` and returns what wins one leadership with it: enter the queue, wait for the turn. */

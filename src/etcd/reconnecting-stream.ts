@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { IBackoff, IBackoffFactory } from 'cockatiel';
 import { errorText } from '../core/error-text.js';
 
@@ -23,8 +24,11 @@ export type DropMode = 'end' | 'reset';
 export interface StreamOwner<Res> {
   /** Whether a stream is needed right now (e.g. something is registered on it). */
   wanted(): boolean;
-  /** A new stream is open and current: send on it whatever it must carry. */
-  opened(): void;
+  /**
+   * A new stream is open and current: send on it whatever it must carry. `downMs` is how long ago
+   * the stream it replaces failed; undefined for a first stream (or one after `stop()`).
+   */
+  opened(downMs: number | undefined): void;
   /** A response of the current stream (never one of a stream replaced since). */
   data(response: Res): void;
   /** The current stream was let go (failed, stopped or closed): forget what was registered on it. */
@@ -62,6 +66,8 @@ export class ReconnectingStream<Req, Res> {
   private backingOff = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** When the last stream failed (`performance.now()`), until one is open again or none is wanted. */
+  private failedAt: number | undefined;
 
   constructor(
     private readonly context: StreamContext,
@@ -110,7 +116,9 @@ export class ReconnectingStream<Req, Res> {
         });
         stream.on('error', (err: Error) => this.onFailure(generation, err, 'end'));
         stream.on('end', () => this.onFailure(generation, new Error(`etcd ended the ${this.name}`), 'end'));
-        this.owner.opened();
+        const downMs = this.failedAt === undefined ? undefined : performance.now() - this.failedAt;
+        this.failedAt = undefined;
+        this.owner.opened(downMs);
       },
       (err: unknown) => {
         this.opening = false;
@@ -138,6 +146,7 @@ export class ReconnectingStream<Req, Res> {
 
   /** No stream is wanted any more: ends the current one and cancels a pending reconnect. */
   stop(): void {
+    this.failedAt = undefined;
     this.drop('end');
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -151,6 +160,7 @@ export class ReconnectingStream<Req, Res> {
 
   private onFailure(generation: number, err: unknown, mode: DropMode): void {
     if (generation !== this.generation || this.closed) return;
+    this.failedAt ??= performance.now();
     this.drop(mode);
     if (!this.owner.failed(err)) return;
     this.context.monitor.report(false, err);

@@ -3,6 +3,7 @@ import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkSegment, checkSignal } from '../core/validate.js';
 import { ClosedError, LockLostError } from '../errors.js';
+import type { LockSubject } from '../events/types.js';
 import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
 import { type QueueSpace, UNIQUE_KEYS } from '../queue/keys.js';
@@ -35,6 +36,8 @@ export function checkPrimitive(
 export interface QueuePlace {
   /** Names the primitive in errors and logs: `mutex "jobs"`. */
   readonly what: string;
+  /** Names the primitive (and the side of a read-write lock) in `concord.events$`. */
+  readonly subject: LockSubject;
   /** The prefix each acquisition puts its key under. */
   readonly prefix: string;
   /** The whole primitive's keys (both queues of a read-write lock): guarded writes stay out. */
@@ -53,12 +56,13 @@ export class LockQueue {
   readonly #turnOf: TurnOf;
 
   constructor(runtime: Runtime, options: LockPrimitiveOptions, place: QueuePlace) {
-    const { what, prefix, space, turnOf } = place;
+    const { what, subject, prefix, space, turnOf } = place;
     this.#runtime = runtime;
     this.#turnOf = turnOf;
     this.#entry = {
       terms: {
         what,
+        subject: { kind: 'lock', ...subject },
         lost: (message, cause) => new LockLostError(message, cause === undefined ? undefined : { cause }),
         released: () => new ClosedError(`${what}: released`),
         unwatchedIsLoss: false,
@@ -118,11 +122,12 @@ export class LockQueue {
       'marginMs',
       'drainTimeoutMs',
     ]);
-    const { what } = this.#entry.terms;
+    const { what, subject } = this.#entry.terms;
     return whileHolding(
       this.#runtime,
       {
         what,
+        subject,
         acquire: (signal) => this.wait({ signal }),
         release: (handle) => handle.release(),
         lost: (message) => new LockLostError(message),

@@ -40,6 +40,7 @@ export class Mutex {
     const what = `mutex "${name}"`;
     this.#queue = new LockQueue(runtime, opts, {
       what,
+      subject: { primitive: 'mutex', name },
       prefix: space.prefix,
       space,
       turnOf: newestAhead(space),

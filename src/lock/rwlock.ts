@@ -42,10 +42,17 @@ export class RWLock {
     this.#writerSpace = writers;
     // A reader yields to older writers only; a writer to every older key.
     const [read, write] = [`rwlock "${name}" (read)`, `rwlock "${name}" (write)`];
-    const readPlace = { what: read, prefix: `${name}/read/`, space: all, turnOf: newestAhead(writers) };
+    const readPlace = {
+      what: read,
+      subject: { primitive: 'rwlock', name, mode: 'read' } as const,
+      prefix: `${name}/read/`,
+      space: all,
+      turnOf: newestAhead(writers),
+    };
     this.#readers = new LockQueue(runtime, opts, readPlace);
     this.#writers = new LockQueue(runtime, opts, {
       what: write,
+      subject: { primitive: 'rwlock', name, mode: 'write' },
       prefix: writers.prefix,
       space: all,
       turnOf: newestAhead(all),

@@ -47,6 +47,7 @@ export class Semaphore {
     const turnOf = fewerAhead(space, permits);
     this.#queue = new LockQueue(runtime, rest, {
       what: `semaphore "${name}"`,
+      subject: { primitive: 'semaphore', name },
       prefix: space.prefix,
       space,
       turnOf,

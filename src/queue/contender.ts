@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { abortable } from '../core/abort.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
@@ -6,6 +7,7 @@ import { retryTransient } from '../etcd/retry.js';
 import { toConcordError } from '../etcd/translate.js';
 import { leaseCompare } from '../etcd/txn.js';
 import { type Session, sessionFor } from '../session/session.js';
+import { emitAbandoned, emitWaiting } from './hold-events.js';
 import type { EntryNaming, QueueSpace } from './keys.js';
 import { countEntries, type QueueEntry } from './keys-ahead.js';
 import { createOwnKey, unchangedSince } from './own-key.js';
@@ -48,6 +50,8 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly createRevision: bigint,
     /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
     readonly stop: AbortSignal,
+    /** When the acquisition was asked for (`performance.now()`): waits are counted from here. */
+    readonly startedAt: number,
   ) {}
 
   /**
@@ -64,6 +68,7 @@ export class Contender<E extends Error> implements QueueEntry {
     signal: AbortSignal | undefined,
   ): Promise<Contender<E>> {
     const { terms } = entry;
+    const startedAt = performance.now();
     runtime.assertOpen(terms.what);
     signal?.throwIfAborted();
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
@@ -81,7 +86,7 @@ export class Contender<E extends Error> implements QueueEntry {
     };
     try {
       const createRevision = await runtime.monitor.bounded(terms.what, stop, put);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop, startedAt);
     } catch (err) {
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
@@ -104,6 +109,7 @@ export class Contender<E extends Error> implements QueueEntry {
     free: QueueSpace,
   ): Promise<Contender<E> | undefined> {
     const { terms } = entry;
+    const startedAt = performance.now();
     runtime.assertOpen(terms.what);
     const seen = await countEntries(runtime, free, 1, terms.what);
     if (seen.count > 0) return undefined;
@@ -120,7 +126,7 @@ export class Contender<E extends Error> implements QueueEntry {
     }
     if (createRevision !== undefined) {
       const stop = stopSignal(runtime, session, undefined);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop);
+      return new Contender(runtime, terms, session, owned, key, createRevision, stop, startedAt);
     }
     if (owned) await session.close();
     return undefined;
@@ -136,6 +142,7 @@ export class Contender<E extends Error> implements QueueEntry {
    */
   async waitTurn(turnOf: TurnOf): Promise<bigint> {
     const { runtime, terms } = this;
+    emitWaiting(runtime.events, terms.subject, this.key);
     try {
       for (;;) {
         this.#throwIfStopped();
@@ -155,6 +162,7 @@ export class Contender<E extends Error> implements QueueEntry {
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);
+      emitAbandoned(runtime.events, terms.subject, this, error, this.stop.aborted);
       await this.leave();
       throw error;
     }

@@ -1,12 +1,15 @@
+import { performance } from 'node:perf_hooks';
 import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
+import type { LossReason } from '../events/types.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from '../session/budget.js';
 import type { Session } from '../session/session.js';
 import { hubOf } from '../watch/hub.js';
+import { emitAcquired, emitEnded } from './hold-events.js';
 import { keyReplaced } from './key-replaced.js';
 import type { QueueTerms } from './terms.js';
 
@@ -19,6 +22,8 @@ export interface Claim<E extends Error> {
   readonly owned: boolean;
   readonly key: string;
   readonly createRevision: bigint;
+  /** When the acquisition was asked for (`performance.now()`). */
+  readonly startedAt: number;
 }
 
 /**
@@ -49,7 +54,10 @@ export class FencedHold<E extends Error> {
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
   readonly #watch: Subscription | undefined;
-  readonly #onSessionEnd = () => this.#markLost('its session ended', this.#claim.session.signal.reason);
+  readonly #onSessionEnd = () =>
+    this.#markLost('session', 'its session ended', this.#claim.session.signal.reason);
+  /** When the hold began (`performance.now()`), for the hold time its end event reports. */
+  readonly #heldAt = performance.now();
   #released: Promise<void> | undefined;
   /** Set (before `signal` aborts) when the hold ended by a loss rather than a release. */
   #lostBy: E | undefined;
@@ -64,17 +72,19 @@ export class FencedHold<E extends Error> {
     this.token = claim.createRevision;
     this.lost$ = this.#lost.asObservable();
     const { runtime, session, terms } = claim;
+    emitAcquired(runtime.events, terms.subject, this, claim.startedAt);
     this.#untrack = runtime.track(owner);
     session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
     this.#watch = hubOf(runtime)
       .watch({ key: this.key }, { fromRevision: revision + 1n })
       .subscribe({
         next: (batch) => {
-          if (keyReplaced(batch, this.key, this.token)) this.#markLost('its key was deleted or replaced');
+          if (keyReplaced(batch, this.key, this.token))
+            this.#markLost('deleted', 'its key was deleted or replaced');
         },
         error: (err: unknown) => {
           if (terms.unwatchedIsLoss) {
-            this.#markLost('its key can no longer be watched', err);
+            this.#markLost('unwatched', 'its key can no longer be watched', err);
             // Unlike every other loss this one leaves the key standing: give it up.
             if (!claim.owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
           } else this.#warn('relying on the session alone', err);
@@ -173,6 +183,7 @@ export class FencedHold<E extends Error> {
   async #release(): Promise<void> {
     const { session, owned, terms } = this.#claim;
     const wasHeld = this.#end(terms.released());
+    if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
     try {
       if (owned) await session.close();
       else if (wasHeld && !session.isLost) await this.#deleteKey();
@@ -204,16 +215,17 @@ export class FencedHold<E extends Error> {
     } catch (err) {
       throw toConcordError(err, `${this.#claim.terms.what}: ${op}`);
     }
-    if (!committed) this.#markLost(`a guarded ${op} found its key gone`);
+    if (!committed) this.#markLost('refused', `a guarded ${op} found its key gone`);
     return committed;
   }
 
-  #markLost(why: string, cause?: unknown): void {
+  #markLost(reason: LossReason, why: string, cause?: unknown): void {
     const { terms, owned, session } = this.#claim;
     if (this.#abort.signal.aborted) return;
     const error = terms.lost(`${terms.what}: ${this.key} lost, ${why}`, cause);
     this.#lostBy = error;
     this.#end(error);
+    emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, reason);
     this.#lost.next(error);
     this.#lost.complete();
     // The lease of a session created for this hold has nothing else to protect: free it now.

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { Observable, ReplaySubject, Subject } from 'rxjs';
+import { EventBus } from '../core/events.js';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, DrainError, LeadershipLostError, NotConnectedError } from '../errors.js';
 import { whileHolding } from './scoped-work.js';
@@ -42,9 +43,11 @@ function fixture() {
       next: () => ({ duration: 1_000, next: () => ({ duration: 2_000, next: () => null }) }),
     },
     signal: new AbortController().signal,
+    events: new EventBus(),
   } as unknown as Runtime;
   const rules: TermRules<ScopedHold> = {
     what: 'election "e"',
+    subject: { kind: 'election', name: 'e' },
     release: async () => {
       events.push('released');
       if (!abort.signal.aborted) abort.abort(new Error('released'));

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { firstValueFrom, isObservable, type Observable, type Subscription } from 'rxjs';
 import { errorText } from '../core/error-text.js';
+import type { EventInput } from '../core/events.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { DrainError, DrainTimeoutError } from '../errors.js';
+import type { WorkStopCause, WorkSubject } from '../events/types.js';
+import type { HoldSubject } from './terms.js';
 
 /**
  * Work run while a lock is held or a leadership lasts: `signal` aborts when it must stop. An
@@ -26,6 +29,8 @@ export interface ScopedHold {
 export interface TermRules<H extends ScopedHold> {
   /** Names the primitive in errors and logs: `mutex "jobs"`, `election "leader"`. */
   readonly what: string;
+  /** Names the primitive in `concord.events$`. */
+  readonly subject: HoldSubject;
   release(held: H): Promise<void>;
   /** The primitive's loss error (`LockLostError`, `LeadershipLostError`). */
   lost(message: string): Error;
@@ -43,8 +48,15 @@ export type TermEnd =
   | { readonly kind: 'drained' }
   | { readonly kind: 'closing' };
 
-type Stop = { kind: 'lost' | 'drained' | 'closing'; reason: Error };
+type Stop = { kind: 'lost' | 'drained' | 'closing'; reason: Error; cause: WorkStopCause };
 type WorkEnd = { ok: true } | { ok: false; error: unknown };
+
+/** A `work.*` event without the fields every one of them shares (see `#emit`). */
+type DistributiveWorkEvent = EventInput extends infer E
+  ? E extends { type: `work.${string}` }
+    ? Omit<E, keyof WorkSubject>
+    : never
+  : never;
 
 /**
  * One term of scoped work: from the moment the hold is granted until its key has been given up.
@@ -99,7 +111,8 @@ export class WorkTerm<H extends ScopedHold, T> implements Closable {
 
   /** Asks the work to stop on purpose; resolves once the term has ended. */
   drain(kind: 'drained' | 'closing', why: string): Promise<TermEnd> {
-    this.#stop({ kind, reason: new DrainError(`${this.#rules.what}: ${this.#held.key}: ${why}`) });
+    const reason = new DrainError(`${this.#rules.what}: ${this.#held.key}: ${why}`);
+    this.#stop({ kind, reason, cause: kind === 'closing' ? 'closing' : 'unsubscribed' });
     return this.ended;
   }
 
@@ -136,20 +149,37 @@ export class WorkTerm<H extends ScopedHold, T> implements Closable {
     if (this.#stopRequested) return;
     this.#stopRequested = true;
     this.#abort.abort(stop.reason);
+    this.#emit({ type: 'work.stopping', cause: stop.cause });
     this.#requestStop(stop);
+  }
+
+  /** Emits a `work.*` event about this term's hold (see {@link WorkSubject}). */
+  #emit(event: DistributiveWorkEvent): void {
+    const { events } = this.#runtime;
+    if (!events.observed) return;
+    const { subject } = this.#rules;
+    const primitive = subject.kind === 'election' ? 'election' : subject.primitive;
+    const about: WorkSubject = { primitive, name: subject.name, key: this.#held.key };
+    if (subject.kind === 'lock' && subject.mode !== undefined) about.mode = subject.mode;
+    events.emit({ ...about, ...event } as EventInput);
   }
 
   #budgetRanLow(): void {
     this.#onBudgetLow();
     const held = this.#held;
     // A hold that has already ended by a loss says why; otherwise the budget ran low first.
-    const reason = held.signal.aborted
-      ? (held.signal.reason as Error)
-      : this.#rules.lost(
-          `${this.#rules.what}: ${held.key}: ${held.timeLeft().toFixed(0)} ms of lease budget left ` +
-            `(margin ${this.#rules.marginMs} ms): stopping the work before etcd can expire the lease`,
-        );
-    this.#stop({ kind: 'lost', reason });
+    if (held.signal.aborted) {
+      this.#stop({ kind: 'lost', reason: held.signal.reason as Error, cause: 'lost' });
+      return;
+    }
+    const { marginMs } = this.#rules;
+    const timeLeftMs = held.timeLeft();
+    const reason = this.#rules.lost(
+      `${this.#rules.what}: ${held.key}: ${timeLeftMs.toFixed(0)} ms of lease budget left ` +
+        `(margin ${marginMs} ms): stopping the work before etcd can expire the lease`,
+    );
+    this.#emit({ type: 'work.budget-low', timeLeftMs: Math.round(timeLeftMs), marginMs });
+    this.#stop({ kind: 'lost', reason, cause: 'budget-low' });
   }
 
   async #run(): Promise<TermEnd> {
@@ -197,8 +227,8 @@ export class WorkTerm<H extends ScopedHold, T> implements Closable {
 
   /**
    * The key is given up while the work still runs: the one place an overrun is reported. The
-   * Concord's logger gets a warning carrying a {@link DrainTimeoutError}; `concord.events$` is to
-   * emit 'work.drain-timeout' from here.
+   * Concord's logger gets a warning carrying a {@link DrainTimeoutError}, `concord.events$` a
+   * `work.drain-timeout` event.
    */
   #overran(why: string, stoppedAt: number): void {
     const waitedMs = Math.round(performance.now() - stoppedAt);
@@ -208,5 +238,6 @@ export class WorkTerm<H extends ScopedHold, T> implements Closable {
       { key: this.#held.key, waitedMs },
     );
     this.#runtime.log.warn(error.message, { key: error.key, waitedMs, code: error.code });
+    this.#emit({ type: 'work.drain-timeout', waitedMs, why });
   }
 }

@@ -106,7 +106,8 @@ export class Discovery {
     const config = pickerConfig(options);
     this.#runtime.assertOpen('discovery.picker');
     const lists = this.#catalog(service).pipe(map((catalog) => catalog.list));
-    return createPicker(lists, config, this.#runtime.log, this.#runtime.monitor.bounded);
+    const { log, events, monitor } = this.#runtime;
+    return createPicker(lists, config, { log, events, bounded: monitor.bounded });
   }
 
   #catalog(service: string | undefined): Observable<Catalog> {

@@ -2,7 +2,7 @@ import { BehaviorSubject, Observable, type Subscription } from 'rxjs';
 import { sleep } from '../core/abort.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
-import { InstanceRemovedError, SessionLostError } from '../errors.js';
+import { InstanceRemovedError, isConcordError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { leaseCompare } from '../etcd/txn.js';
 import { createSession, leaseGone, type Session } from '../session/session.js';
@@ -13,6 +13,9 @@ import type { RegistrationState } from './types.js';
 
 /** What a keeper starts from: the record's first write is done, at `revision`, under `session`. */
 export interface KeeperInit {
+  /** The service and instance id: named in `registration.state` events. */
+  service: string;
+  id: string;
   key: string;
   value: InstanceRecord;
   session: Session;
@@ -33,6 +36,7 @@ export class InstanceKeeper {
   readonly state$: Observable<RegistrationState>;
   readonly #runtime: Runtime;
   readonly #key: string;
+  readonly #instance: { service: string; id: string; key: string };
   readonly #state: BehaviorSubject<RegistrationState>;
   #value: InstanceRecord;
   #session: Session;
@@ -47,6 +51,7 @@ export class InstanceKeeper {
   constructor(runtime: Runtime, init: KeeperInit) {
     this.#runtime = runtime;
     this.#key = init.key;
+    this.#instance = { service: init.service, id: init.id, key: init.key };
     this.#value = init.value;
     this.#session = init.session;
     this.#owned = init.owned;
@@ -60,6 +65,7 @@ export class InstanceKeeper {
       }
       return this.#state.subscribe(subscriber);
     });
+    this.#announce(this.#state.value);
     this.#followSession();
     this.#followKey(init.revision);
   }
@@ -118,6 +124,20 @@ export class InstanceKeeper {
   /** The one place the registration's state changes (see the class comment). */
   #transition(state: RegistrationState): void {
     this.#state.next(state);
+    this.#announce(state);
+  }
+
+  /** A `registration.state` event: the status, with the lease or the code of the reason. */
+  #announce(state: RegistrationState): void {
+    const { events } = this.#runtime;
+    if (!events.observed) return;
+    const detail =
+      state.status === 'reregistering'
+        ? { reason: isConcordError(state.reason) ? state.reason.code : state.reason.name }
+        : 'leaseId' in state
+          ? { leaseId: state.leaseId }
+          : {};
+    events.emit({ type: 'registration.state', ...this.#instance, status: state.status, ...detail });
   }
 
   /** `registered`, or `draining` when the record says so, at `revision` under the current lease. */

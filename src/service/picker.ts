@@ -1,5 +1,6 @@
 import type { Observable, Subscription } from 'rxjs';
 import type { BoundedWait } from '../core/connection.js';
+import type { EventBus } from '../core/events.js';
 import type { Log } from '../core/log.js';
 import { checkOptions, checkSignal } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
@@ -13,9 +14,15 @@ import type { PickOutcome, ServiceInstance } from './types.js';
 let construct: (
   instances$: Observable<readonly ServiceInstance[]>,
   config: PickerConfig,
-  log: Log,
-  bounded: BoundedWait,
+  context: PickerContext,
 ) => Picker;
+
+/** What a picker reports to and waits with: the Concord's log, events and bounded waits. */
+export interface PickerContext {
+  readonly log: Log;
+  readonly events: EventBus;
+  readonly bounded: BoundedWait;
+}
 
 /**
  * Chooses one instance of a service per call. It follows the service from the moment it is
@@ -42,6 +49,7 @@ export class Picker implements Disposable {
   readonly #outliers: Outliers | undefined;
   readonly #zone: string | undefined;
   readonly #log: Log;
+  readonly #events: EventBus;
   #loaded = false;
   #failure: unknown;
   readonly #waiters = new Set<() => void>();
@@ -49,19 +57,19 @@ export class Picker implements Disposable {
   readonly #bounded: BoundedWait;
 
   static {
-    construct = (instances$, config, log, bounded) => new Picker(instances$, config, log, bounded);
+    construct = (instances$, config, context) => new Picker(instances$, config, context);
   }
 
   private constructor(
     instances$: Observable<readonly ServiceInstance[]>,
     config: PickerConfig,
-    log: Log,
-    bounded: BoundedWait,
+    context: PickerContext,
   ) {
-    this.#bounded = bounded;
+    this.#bounded = context.bounded;
+    this.#events = context.events;
     this.#rotation = new Rotation(config.strategy);
     this.#zone = config.zone;
-    this.#log = log;
+    this.#log = context.log;
     if (config.eject) {
       this.#outliers = new Outliers(config.eject, () => performance.now(), {
         ejected: (instance, forMs) => this.#ejected(instance, forMs),
@@ -185,8 +193,12 @@ export class Picker implements Disposable {
     this.#rotation.reset(local.length > 0 ? local : pool);
   }
 
-  /** An instance was ejected (operator-facing: `picker.ejected`). */
+  /** An instance was ejected: logged, and an `instance.ejected` event. */
   #ejected(instance: ServiceInstance, forMs: number): void {
+    if (this.#events.observed) {
+      const { service, id, key } = instance;
+      this.#events.emit({ type: 'instance.ejected', service, id, key, forMs });
+    }
     this.#log.info('picker ejected an instance after errors in a row', {
       service: instance.service,
       id: instance.id,
@@ -195,8 +207,12 @@ export class Picker implements Disposable {
     });
   }
 
-  /** An ejection ended (operator-facing: `picker.restored`). */
+  /** An ejection ended: logged, and an `instance.restored` event. */
   #restored(instance: ServiceInstance, reason: RestoreReason): void {
+    if (this.#events.observed) {
+      const { service, id, key } = instance;
+      this.#events.emit({ type: 'instance.restored', service, id, key, reason });
+    }
     this.#log.info('picker took an ejected instance back', {
       service: instance.service,
       id: instance.id,
@@ -224,8 +240,7 @@ export class Picker implements Disposable {
 export function createPicker(
   instances$: Observable<readonly ServiceInstance[]>,
   config: PickerConfig,
-  log: Log,
-  bounded: BoundedWait,
+  context: PickerContext,
 ): Picker {
-  return construct(instances$, config, log, bounded);
+  return construct(instances$, config, context);
 }

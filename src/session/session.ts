@@ -8,6 +8,7 @@ import { toConcordError } from '../etcd/translate.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
+import { countOpen } from './open-sessions.js';
 import type { SessionOptions, SessionState } from './types.js';
 
 /** The default lease TTL of sessions, in seconds. */
@@ -51,15 +52,18 @@ export class Session implements AsyncDisposable {
   readonly #lostSubject = new AsyncSubject<void>();
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
+  readonly #uncount: () => void;
   /** Local deadline (performance.now() ms): the lease is known to exist until then. */
   readonly #deadline: LeaseDeadline;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiringTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** Round trip of the last answered keepalive (ms), for `session.state` events. */
+  #rttMs: number | undefined;
 
   static {
     construct = (runtime, leaseId, ttl, grantSentAt) => new Session(runtime, leaseId, ttl, grantSentAt);
-    markGone = (session) => session.#markLost('etcd no longer has the lease');
+    markGone = (session) => session.#markLost('etcd no longer has the lease', 'lease-gone');
   }
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
@@ -79,9 +83,11 @@ export class Session implements AsyncDisposable {
     });
     this.lost$ = this.#lostSubject.asObservable();
     this.#untrack = runtime.track(this);
+    this.#uncount = countOpen(runtime, this);
+    this.#announce(this.#state.value);
     const listener: LeaseListener = {
       renewed: (sentAt, granted) => this.#onRenewed(sentAt, granted),
-      gone: () => this.#markLost('etcd reports the lease expired or revoked'),
+      gone: () => this.#markLost('etcd reports the lease expired or revoked', 'lease-gone'),
       interrupted: () => this.#onInterrupted(),
     };
     keepAliveOf(runtime).add(leaseId, ttl, listener);
@@ -157,7 +163,7 @@ export class Session implements AsyncDisposable {
     const wasLost = this.isLost;
     this.#stop();
     if (wasLost) return;
-    this.#state.next({ status: 'closed' });
+    this.#setState({ status: 'closed' });
     this.#state.complete();
     this.#lostSubject.complete();
     this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
@@ -184,7 +190,29 @@ export class Session implements AsyncDisposable {
     this.#deadlineTimer = undefined;
     this.#expiringTimer = undefined;
     keepAliveOf(this.#runtime).remove(this.leaseId);
+    this.#uncount();
     this.#untrack();
+  }
+
+  /** The one place the status changes: `state$`, and a `session.state` event. */
+  #setState(state: SessionState, reason?: 'lease-gone' | 'deadline'): void {
+    this.#state.next(state);
+    this.#announce(state, reason);
+  }
+
+  #announce(state: SessionState, reason?: 'lease-gone' | 'deadline'): void {
+    const { events } = this.#runtime;
+    if (!events.observed) return;
+    const terminal = state.status === 'lost' || state.status === 'closed';
+    events.emit({
+      type: 'session.state',
+      leaseId: this.leaseId,
+      ttl: this.ttl,
+      status: state.status,
+      timeLeftMs: terminal ? 0 : Math.round(this.#deadline.timeLeft()),
+      ...(this.#rttMs === undefined ? {} : { rttMs: this.#rttMs }),
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
   get #terminal(): boolean {
@@ -199,9 +227,14 @@ export class Session implements AsyncDisposable {
       this.#checkDeadline();
       return;
     }
+    this.#rttMs = Math.round((performance.now() - sentAt) * 1000) / 1000;
+    const { events } = this.#runtime;
+    if (events.observed) {
+      const timeLeftMs = Math.round(this.#deadline.timeLeft());
+      events.emit({ type: 'session.keepalive', leaseId: this.leaseId, rttMs: this.#rttMs, timeLeftMs });
+    }
     // Status changes only: a renewal that merely moves the deadline is read with expiresAt.
-    if (this.#state.value.status !== 'alive')
-      this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
+    if (this.#state.value.status !== 'alive') this.#setState({ status: 'alive', expiresAt: this.expiresAt });
     this.#armTimers();
   }
 
@@ -209,7 +242,7 @@ export class Session implements AsyncDisposable {
     if (this.#terminal || this.#checkDeadline()) return;
     this.#deadline.interrupt();
     if (this.#state.value.status !== 'expiring')
-      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
   }
 
   /** Timers for the deadline and for `expiring` (a renewal overdue: less than half the TTL left). */
@@ -219,11 +252,11 @@ export class Session implements AsyncDisposable {
     this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), this.#deadline.timeLeft() + 1);
     this.#expiringTimer = setTimeout(() => {
       if (!this.#terminal && this.#state.value.status === 'alive') {
-        this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+        this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
       }
     }, this.#deadline.untilExpiring());
     if (this.#deadline.interrupted && this.#state.value.status === 'alive') {
-      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
     }
   }
 
@@ -233,16 +266,16 @@ export class Session implements AsyncDisposable {
     if (status === 'lost') return true;
     if (status === 'closed') return false;
     if (!this.#deadline.passed) return false;
-    this.#markLost('no keepalive answered within the TTL (local deadline passed)');
+    this.#markLost('no keepalive answered within the TTL (local deadline passed)', 'deadline');
     return true;
   }
 
-  #markLost(why: string): void {
+  #markLost(why: string, cause: 'lease-gone' | 'deadline'): void {
     if (this.#terminal) return;
     const reason = new SessionLostError(`session ${this.leaseId} lost: ${why}`);
     this.#stop();
     this.#runtime.log.warn('session lost', { leaseId: this.leaseId, reason: why });
-    this.#state.next({ status: 'lost', reason });
+    this.#setState({ status: 'lost', reason }, cause);
     this.#state.complete();
     this.#abort.abort(reason);
     this.#lostSubject.next();

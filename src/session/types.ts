@@ -18,3 +18,11 @@ export interface SessionOptions {
   /** Lease time-to-live in seconds: an integer >= 2. Default 10. */
   ttl?: number;
 }
+
+/** What `concord.sessionStats()` reports. */
+export interface SessionStats {
+  /** Sessions kept alive now: lost and closed ones are not counted. */
+  open: number;
+  /** The smallest `timeLeft()` among them, in ms; undefined when none is open. */
+  shortestTimeLeftMs: number | undefined;
+}

@@ -5,6 +5,7 @@ import { AuthenticationFailedError, PermissionDeniedError } from '../errors.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 import { toConcordError } from '../etcd/translate.js';
 import { forgetAuthToken, openWatchStream } from '../etcd/watch-stream.js';
+import { emitOpened, emitResync } from './hub-events.js';
 import { BoundedIterator } from './iterator.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import { StallDetector } from './stall.js';
@@ -53,15 +54,18 @@ export class WatchHub implements Closable {
   constructor(private readonly runtime: Runtime) {
     this.stream = new ReconnectingStream(runtime, 'watch stream', () => openWatchStream(runtime.etcd), {
       wanted: () => !this.closed && this.upstreams.size > 0,
-      opened: () => {
+      opened: (downMs) => {
         for (const up of this.upstreams) this.create(up);
         this.stall.start();
+        emitOpened(runtime.events, this.upstreams.size, downMs);
       },
       data: (res) => this.onResponse(res),
       dropped: () => this.onDropped(),
       failed: (err) => this.onFailed(err),
     });
-    this.stall = new StallDetector(this.stream, runtime.hubSettings.stallTimeoutMs);
+    this.stall = new StallDetector(this.stream, runtime.hubSettings.stallTimeoutMs, (silentMs) =>
+      runtime.events.emit({ type: 'watch.stalled', silentMs }),
+    );
   }
 
   /**
@@ -318,6 +322,7 @@ export class WatchHub implements Closable {
         keys: snapshot.entries.size,
         pages: snapshot.pages,
       });
+      emitResync(this.runtime, up.range, snapshot, compactRevision);
       up.onResync(snapshot.revision, snapshot.entries, compactRevision);
       if (this.upstreams.has(up) && up.watchId === undefined) this.create(up);
     } catch (err) {

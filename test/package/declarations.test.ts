@@ -158,6 +158,20 @@ describe('published declarations (dist/index.d.ts)', () => {
     }
   });
 
+  test('concord-etcd/otel declares only its own API and takes concord types from the main entry', async () => {
+    for (const name of ['otel.d.ts', 'otel.d.cts']) {
+      const source = parse(name, await readFile(join(outDir, name), 'utf8'));
+      assert.deepEqual(listedExports(source), ['InstrumentOptions', 'Instrumentation', 'instrument'], name);
+      // A second declaration of Concord here would be a different class to TypeScript (#private).
+      assert.deepEqual(declaredTypes(source, false).sort(), ['InstrumentOptions', 'Instrumentation'], name);
+      const imported = source.statements
+        .filter(ts.isImportDeclaration)
+        .map((s) => (s.moduleSpecifier as ts.StringLiteral).text)
+        .sort();
+      assert.deepEqual(imported, ['@opentelemetry/api', 'concord-etcd'], name);
+    }
+  });
+
   test('every type they declare is exported (nothing is dragged in by a public signature)', () => {
     for (const { name, source } of bundles) {
       const exported = new Set(listedExports(source));

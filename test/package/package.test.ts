@@ -59,7 +59,7 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
   const { stdout } = await run('tar', ['-tzf', tarball], work);
   const files = stdout.split('\n').filter(Boolean).sort();
   const allowed =
-    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/bin\/[\w-]+\.js(\.map)?)$/;
+    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/(index|otel)\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/bin\/[\w-]+\.js(\.map)?)$/;
   assert.deepEqual(
     files.filter((f) => !allowed.test(f)),
     [],
@@ -74,6 +74,10 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     'dist/index.d.ts',
     'dist/index.d.cts',
     'dist/bin/concord-etcd.js',
+    'dist/otel.js',
+    'dist/otel.cjs',
+    'dist/otel.d.ts',
+    'dist/otel.d.cts',
   ]) {
     assert.ok(files.includes(`package/${needed}`), `${needed} is missing from the tarball`);
   }
@@ -90,6 +94,20 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
   }
   assert.equal(manifest.dependencies.rxjs, undefined, 'rxjs is a peer dependency, never a nested copy');
   assert.deepEqual(manifest.bin, { 'concord-etcd': 'dist/bin/concord-etcd.js' });
+  assert.equal(manifest.dependencies['@opentelemetry/api'], undefined);
+  assert.deepEqual(manifest.peerDependenciesMeta, { '@opentelemetry/api': { optional: true } });
+  // The main entry never loads OpenTelemetry: only concord-etcd/otel does.
+  for (const main of ['dist/index.js', 'dist/index.cjs']) {
+    assert.ok(
+      !readFileSync(join(installed, main), 'utf8').includes('@opentelemetry'),
+      `${main} names @opentelemetry`,
+    );
+  }
+  assert.match(
+    readFileSync(join(installed, 'dist/otel.js'), 'utf8'),
+    /from "concord-etcd"/,
+    'otel uses the main entry',
+  );
 });
 
 test('publint and @arethetypeswrong/cli find no problem in the tarball', async () => {
@@ -135,6 +153,7 @@ test(`with rxjs ${RXJS_FLOOR}, the ESM and CommonJS programs work against etcd o
     otherBuildInstanceof: false,
     otherBuildGuard: true,
     closed: true,
+    otel: 'stopped',
   };
   const cjsExpected = {
     module: 'cjs',
@@ -145,6 +164,7 @@ test(`with rxjs ${RXJS_FLOOR}, the ESM and CommonJS programs work against etcd o
     sameBuildInstanceof: true,
     otherBuildInstanceof: false,
     otherBuildGuard: true,
+    otel: 'stopped',
   };
   assert.deepEqual(esm, { ...esmExpected, node: process.version });
   assert.deepEqual(cjs, { ...cjsExpected, node: process.version });
@@ -191,6 +211,7 @@ async function install(): Promise<void> {
       // The app's own cockatiel is the next major; concord-etcd and etcd3 keep theirs (3).
       cockatiel: '^4.0.0',
       cockatiel3: `npm:cockatiel@${pkg.dependencies.cockatiel}`,
+      '@opentelemetry/api': pkg.devDependencies['@opentelemetry/api'],
       '@types/node': pkg.devDependencies['@types/node'],
     },
   };

@@ -1,6 +1,8 @@
 // Type tests of the package test: compiled (never run) with tsc --strict under moduleResolution
 // node16, nodenext and bundler against the installed tarball. A line that should not compile
 // carries @ts-expect-error, so it fails the compile if it ever does.
+
+import { type MeterProvider, metrics } from '@opentelemetry/api';
 import {
   ConsecutiveBreaker,
   circuitBreaker,
@@ -16,6 +18,7 @@ import * as cockatiel3 from 'cockatiel3';
 import {
   type Concord,
   type ConcordErrorCode,
+  type ConcordEvent,
   type ConcordOptions,
   type ConnectionState,
   Election,
@@ -26,6 +29,7 @@ import {
   RWLock,
   Semaphore,
 } from 'concord-etcd';
+import { type Instrumentation, instrument } from 'concord-etcd/otel';
 import { map, type Observable } from 'rxjs';
 
 // Policies of the app's own cockatiel 4 fit `policies`...
@@ -101,3 +105,24 @@ export async function readBalance(concord: Concord): Promise<number> {
 
 // A pino-style logger can be named as such.
 export const withPinoStyle: ConcordOptions = { logger: console, loggerStyle: 'fields-first' };
+
+// events$ is a discriminated union: narrowing on `type` gives each event its own fields.
+export function waits(concord: Concord): Observable<number> {
+  return concord.events$.pipe(
+    map((event: ConcordEvent) => (event.type === 'lock.acquired' ? event.waitMs : 0)),
+  );
+}
+
+// concord-etcd/otel takes { meterProvider } or the provider itself, on the app's @opentelemetry/api.
+export function instrumented(
+  concord: Concord,
+  provider: MeterProvider = metrics.getMeterProvider(),
+): Instrumentation[] {
+  return [
+    instrument(concord),
+    instrument(concord, provider),
+    instrument(concord, { meterProvider: provider }),
+    // @ts-expect-error not a meter provider
+    instrument(concord, { meterProvider: 'prometheus' }),
+  ];
+}
