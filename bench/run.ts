@@ -1,8 +1,10 @@
-// `npm run bench [-- --quick] [-- --only id1,id2]`: starts a single-member etcd (data on
+// `npm run bench [-- --quick] [-- --only id1,id2] [-- --events]`: starts a single-member etcd (data on
 // tmpfs), runs every scenario for concord and for the plain etcd3 way in alternating rounds,
 // and writes the results. A full run writes bench/results/latest.{json,md,svg} and refreshes the
 // README's Performance section; quick or partial runs write to bench/results/tmp/. Progress goes
 // to stderr. Exits 1 when any scenario failed (not on slow figures: timings are not gated).
+// --events gives every Concord the bench creates an events$ subscriber (it counts the events), to
+// measure what observing costs; such a run writes bench/results/tmp/<mode>-events.*.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,16 +26,18 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 interface Args {
   quick: boolean;
   only: string[] | undefined;
+  events: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined };
+  const args: Args = { quick: false, only: undefined, events: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') args.quick = true;
+    else if (arg === '--events') args.events = true;
     else if (arg === '--only') args.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (arg.startsWith('--only=')) args.only = arg.slice('--only='.length).split(',').filter(Boolean);
-    else throw new Error(`unknown argument ${arg} (use --quick and/or --only id1,id2)`);
+    else throw new Error(`unknown argument ${arg} (use --quick, --only id1,id2, --events)`);
   }
   const known = new Set(scenarios.map((s) => s.id));
   const unknown = args.only?.filter((id) => !known.has(id)) ?? [];
@@ -59,8 +63,9 @@ async function runScenario(
   index: number,
   total: number,
   cluster: EtcdCluster,
-  quick: boolean,
+  args: Args,
 ): Promise<ScenarioResult> {
+  const { quick } = args;
   const tag = `[${index + 1}/${total}] ${scenario.id}`;
   const say = (message: string) => progress(`${tag} · ${message}`);
   const budget = quick ? scenario.budgetMs.quick : scenario.budgetMs.full;
@@ -69,7 +74,7 @@ async function runScenario(
     () => abort.abort(new Error(`scenario exceeded its ${budget / 1000} s budget`)),
     budget,
   );
-  const scope = new Scope(cluster.endpoints);
+  const scope = new Scope(cluster.endpoints, { events: args.events });
   const started = performance.now();
   strays = [];
   say(`start: ${scenario.title}`);
@@ -98,6 +103,10 @@ async function runScenario(
     abort.abort(new Error('scenario finished'));
   }
   const problems = await scope.close();
+  if (args.events) {
+    const seen = `events$ subscribers received ${scope.eventsSeen.toLocaleString('en-US')} events.`;
+    result.notes = [...(result.notes ?? []), seen];
+  }
   // Every watch the scenario opened must be gone before the next one starts (and measures
   // server watchers): a leftover is reported, since it means a leak in concord or the bench.
   const leftover = await settleWatchers(cluster);
@@ -139,7 +148,7 @@ async function main(): Promise<number> {
   const results: ScenarioResult[] = [];
   try {
     for (const [i, scenario] of selected.entries()) {
-      results.push(await runScenario(scenario, i, selected.length, cluster, args.quick));
+      results.push(await runScenario(scenario, i, selected.length, cluster, args));
     }
   } finally {
     await cluster.stop();
@@ -148,13 +157,14 @@ async function main(): Promise<number> {
     generatedAt: new Date().toISOString(),
     mode: args.quick ? 'quick' : 'full',
     partial: selected.length !== scenarios.length,
+    ...(args.events ? { eventsSubscriber: true } : {}),
     machine,
     durationMs: Math.round(performance.now() - started),
     scenarios: results,
   };
-  const official = !args.quick && !run.partial;
+  const official = !args.quick && !run.partial && !args.events;
   const dir = official ? join(ROOT, 'bench/results') : join(ROOT, 'bench/results/tmp');
-  const base = official ? 'latest' : run.mode;
+  const base = official ? 'latest' : `${run.mode}${args.events ? '-events' : ''}`;
   mkdirSync(dir, { recursive: true });
   const markdown = toMarkdown(run);
   writeFileSync(join(dir, `${base}.json`), `${JSON.stringify(run, null, 2)}\n`);

@@ -1,6 +1,8 @@
-// The leader-failover demo: three worker processes campaign for leadership through concord; the
-// demo SIGKILLs the leader and shows how long the failover took, then asks the next leader to
-// resign and shows the graceful handoff.
+// The leader-failover demo: three worker processes campaign for leadership through concord, each
+// running its leader work with election.whileLeader() (steps of 800 ms, each ending with a write
+// fenced by its term). The demo SIGKILLs the leader and shows how long the failover took; then it
+// asks the next leaders to step down and shows the drained graceful handoff: the work is told to
+// stop, finishes the step in flight, and only then is the key deleted and the next one elected.
 //
 //   npm run demo                                  # starts a throwaway local etcd (needs the etcd binary)
 //   ETCD_ENDPOINTS=10.0.0.1:2379 npm run demo     # uses your etcd (keys under concord-demo/<run>/, cleaned up)
@@ -12,6 +14,8 @@ import { spawnWorker, type Worker, type WorkerMessage } from '../test/support/wo
 import { ensureEtcd } from './support/local-etcd.js';
 
 const TTL = 2;
+/** How long one step of leader work takes; a drain lets the step in flight finish. */
+const STEP_MS = 800;
 const NAMES = ['alpha', 'bravo', 'charlie'] as const;
 const ELECTION = 'leader-failover';
 // Where concord keeps the election's candidate keys (see src/election/layout.ts).
@@ -61,6 +65,10 @@ async function main(): Promise<void> {
   const namespace = `concord-demo/${process.pid}-${Date.now().toString(36)}/`;
   const concord = new Concord({ endpoints: etcd.endpoints, namespace });
   const election = concord.election(ELECTION);
+  line(
+    'tip',
+    `watch it from another shell: npx concord-etcd leader ${ELECTION} --endpoints ${etcd.endpoints} --namespace ${namespace}`,
+  );
   const candidates: Candidate[] = [];
   try {
     // What any process would see: the leader as etcd reports it, through concord's shared watch.
@@ -73,17 +81,19 @@ async function main(): Promise<void> {
       ELECTION,
       TTL: String(TTL),
       RECAMPAIGN: '1',
+      STEP_MS: String(STEP_MS),
+      WORK_EVERY_MS: '50',
     };
     // One at a time, so the queue order is alpha, bravo, charlie.
     for (const name of NAMES) {
       const candidate = spawnCandidate(name, env);
       candidates.push(candidate);
       candidate.onMessage((m) => {
-        if (m.type === 'elected') line(name, `elected leader, term ${m.term}`, Number(m.at));
-        if (m.type === 'lost') line(name, `lost its candidacy: ${m.message}`, Number(m.at));
+        if (m.type === 'elected') line(name, `elected leader, term ${m.term}: its work starts`, Number(m.at));
+        if (m.type === 'lost') line(name, `lost: ${m.message}`, Number(m.at));
       });
       const ready = await candidate.worker.waitFor((m) => m.type === 'ready', 15_000);
-      line(name, `started (pid ${ready.pid}), campaigning with a ${TTL} s session`);
+      line(name, `started (pid ${ready.pid}), campaigning with a ${TTL} s session (whileLeader)`);
       await candidate.worker.waitFor((m) => m.type === 'campaigning', 15_000);
       await waitForCandidates(concord, candidates.length);
     }
@@ -108,32 +118,28 @@ async function main(): Promise<void> {
       `failover: bravo leads ${ms(failover)} after the kill, ${ms(afterExpiry)} after etcd expired the lease`,
     );
 
-    // 2. Graceful handoffs: the leader resigns (a guarded delete of its key); the next candidate,
-    //    woken by that delete, takes over at once. The one that resigned joins the queue again.
-    await sleep(2_000);
-    const handoffs: number[] = [];
+    // 2. Graceful handoffs: the leader is asked to step down (its whileLeader subscription ends).
+    //    Its work's signal aborts with a DrainError; it finishes the step in flight; then the key
+    //    is deleted (guarded by its term) and the next candidate, woken by that delete, takes over.
+    await sleep(1_000);
+    const handoffs: Handoff[] = [];
     let leader = bravo;
     for (let round = 0; round < 3; round++) {
       const successor = leader === bravo ? charlie : bravo;
-      line('demo', `asking ${leader.name} to resign`);
-      const resigning = next(leader, (m) => m.type === 'resigning');
-      const successorElected = next(successor, (m) => m.type === 'elected');
-      leader.worker.send({ cmd: 'resign' });
-      const resignedAt = Number((await resigning).at);
-      line(leader.name, 'resigning: deleting its key (guarded by its term)', resignedAt);
-      const handoff = Number((await successorElected).at) - resignedAt;
-      handoffs.push(handoff);
-      await settle();
-      line('demo', `handoff: ${successor.name} leads ${ms(handoff)} after ${leader.name} resigned`);
+      handoffs.push(await stepDown(leader, successor));
       leader = successor;
-      await sleep(1_000);
+      await sleep(500);
     }
 
     console.log('\nsummary');
     console.log(
       `  crash failover (TTL ${TTL} s): ${ms(failover)} after SIGKILL, of which ${ms(afterExpiry)} after etcd expired the lease`,
     );
-    console.log(`  graceful handoffs:           ${handoffs.map(ms).join(', ')}`);
+    console.log(
+      `  drained handoffs (${STEP_MS} ms steps): ${handoffs
+        .map((h) => `${ms(h.drain + h.handoff)} = ${ms(h.drain)} drain + ${ms(h.handoff)} handoff`)
+        .join(', ')}`,
+    );
   } finally {
     line('demo', 'shutting down');
     await Promise.all(
@@ -147,6 +153,59 @@ async function main(): Promise<void> {
     await concord.close();
     await etcd.stop();
   }
+}
+
+interface Handoff {
+  /** From the request to step down until the work returned (the step in flight finished). */
+  drain: number;
+  /** From the work returning until the successor's work started. */
+  handoff: number;
+}
+
+/** Asks `leader` to step down and tells the story of the drained handoff to `successor`. */
+async function stepDown(leader: Candidate, successor: Candidate): Promise<Handoff> {
+  // Ask a little into a step, so there is a step in flight to finish.
+  await next(leader, (m) => m.type === 'write');
+  await sleep(250);
+  line('demo', `asking ${leader.name} to step down: its work is drained, then its key is deleted`);
+  const stopping = next(leader, (m) => m.type === 'stopping');
+  const resigned = next(leader, (m) => m.type === 'resigned');
+  const elected = next(successor, (m) => m.type === 'elected');
+  const askedAt = performance.timeOrigin + performance.now();
+  leader.worker.send({ cmd: 'resign' });
+  const stop = await stopping;
+  const inFlight = stop.stepStartedAt === null ? undefined : Number(stop.stepStartedAt);
+  line(
+    leader.name,
+    inFlight === undefined
+      ? 'drain requested between two steps'
+      : `drain requested (DrainError): step in flight since ${ms(Number(stop.at) - inFlight)}, finishing it`,
+    Number(stop.at),
+  );
+  const returnedAt = Number((await resigned).at);
+  const lastStep = leader.worker
+    .all()
+    .filter((m) => m.type === 'write')
+    .at(-1);
+  line(
+    leader.name,
+    `last step done (fenced write ${lastStep?.ok ? 'committed' : 'refused'}), work returned: deleting its key`,
+    returnedAt,
+  );
+  const startedAt = Number((await elected).at);
+  await settle();
+  const lastEnd = Number(lastStep?.done ?? returnedAt);
+  line(
+    'demo',
+    `no overlap: ${successor.name}'s work started ${ms(startedAt - lastEnd)} after ${leader.name}'s last step ended`,
+  );
+  const result = { drain: returnedAt - askedAt, handoff: startedAt - returnedAt };
+  line(
+    'demo',
+    `handoff: ${successor.name} leads ${ms(startedAt - askedAt)} after ${leader.name} was asked = ` +
+      `${ms(result.drain)} drain + ${ms(result.handoff)} handoff`,
+  );
+  return result;
 }
 
 /** Resolves once `count` candidate keys exist, so the next worker queues behind the earlier ones. */

@@ -2,7 +2,8 @@
 // usually are: each instance of a "greeter" HTTP service is its own process that registers
 // `services/greeter/<id>` under a lease; a client process follows the instances with up/down
 // callbacks and spreads its calls over them round-robin. One instance crashes (SIGKILL: its
-// lease expires), one stops gracefully (it deregisters at once), and the client adapts.
+// lease expires), one stops gracefully (drain, finish the requests in flight, deregister), and
+// the client adapts.
 //
 //   npx tsx examples/service-discovery.ts               starts its own etcd (needs the etcd binary)
 //   ETCD_ENDPOINTS=127.0.0.1:2379 npx tsx examples/service-discovery.ts
@@ -19,7 +20,10 @@ const SERVICE = 'greeter';
 const TTL = 2;
 const TIMEOUT_MS = 60_000;
 
-/** One service instance: an HTTP server that registers itself and deregisters on SIGTERM. */
+/**
+ * One service instance: an HTTP server that registers itself, and on SIGTERM shuts down
+ * gracefully: drain (pickers stop choosing it), let the requests in flight finish, deregister.
+ */
 async function instance(id: string): Promise<void> {
   const log = (line: string) => console.log(`[instance ${id}] ${line}`);
   const concord = new Concord();
@@ -32,9 +36,12 @@ async function instance(id: string): Promise<void> {
   log(`registered ${registration.key} at ${address}`);
   process.once('SIGTERM', () => {
     void (async () => {
+      await registration.drain();
+      log('draining: no new requests come');
+      // close() stops accepting connections and resolves once the requests in flight are done.
+      await new Promise((resolve) => server.close(resolve));
       await registration.deregister();
       log('deregistered, shutting down');
-      server.close();
       await concord.close();
     })();
   });
@@ -119,7 +126,7 @@ async function client(): Promise<void> {
     log(`b went down ${((Date.now() - crashedAt) / 1000).toFixed(1)} s after the crash (TTL ${TTL} s)`);
     await call(4);
 
-    log('stopping instance a (SIGTERM): it deregisters at once');
+    log('stopping instance a (SIGTERM): it drains, finishes its requests and deregisters');
     a.child.kill('SIGTERM');
     await changeSeen('down', 'a');
     await a.exited;

@@ -4,23 +4,27 @@ import { createLiveConfig, type LiveConfig } from './config/live-config.js';
 import type { StandardSchemaV1 } from './config/standard-schema.js';
 import type { ConfigOptions, ConfigValue } from './config/types.js';
 import { ConnectionMonitor, type ConnectionState } from './core/connection.js';
+import { EventBus } from './core/events.js';
 import { Keyspace } from './core/keys.js';
 import { Log } from './core/log.js';
 import { Runtime } from './core/runtime.js';
-import { Election } from './election/election.js';
+import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
 import { startEndpointSync } from './etcd/endpoint-sync.js';
-import { Mutex } from './lock/mutex.js';
-import { RWLock } from './lock/rwlock.js';
-import { Semaphore } from './lock/semaphore.js';
+import type { ConcordEvent } from './events/types.js';
+import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
+import { createMutex, type Mutex } from './lock/mutex.js';
+import { createRWLock, type RWLock } from './lock/rwlock.js';
+import { createSemaphore, type Semaphore } from './lock/semaphore.js';
 import type { LockPrimitiveOptions, SemaphoreOptions } from './lock/types.js';
 import { type ConcordOptions, resolveOptions } from './options.js';
 import { createDiscovery, type Discovery } from './service/discovery.js';
 import { createRegistry, type Registry } from './service/registry.js';
 import type { ServicePrefixOptions } from './service/types.js';
+import { sessionStats } from './session/open-sessions.js';
 import { createSession, type Session } from './session/session.js';
-import type { SessionOptions } from './session/types.js';
+import type { SessionOptions, SessionStats } from './session/types.js';
 import { checkIteratorArguments, checkViewArguments, checkWatchArguments } from './watch/arguments.js';
 import { hubOf } from './watch/hub.js';
 import type {
@@ -41,10 +45,31 @@ let runtimeOfConcord: (concord: Concord) => Runtime;
  * `close()` releases everything the Concord opened: watches, sessions it created, timers.
  */
 export class Concord implements AsyncDisposable {
-  /** The underlying etcd3 client, for anything concord does not wrap. Closed by {@link close}. */
+  /**
+   * The raw etcd3 client, for anything concord does not wrap. It does NOT apply the Concord
+   * `namespace`: with `namespace: 'tenant-a/'`, what `lock.txn` writes as `balance` is
+   * `tenant-a/balance` here. Use {@link kv} to read and write under the namespace. Closed by
+   * {@link close}.
+   */
   readonly etcd: Etcd3;
+  /**
+   * Reads and writes single keys under the Concord `namespace` (`get`, `getPrefix`, `put`,
+   * `delete`): the keyspace of `lock.txn`, `watch()` and `view()`. See {@link KeyValueStore}.
+   */
+  readonly kv: KeyValueStore;
   /** Connection state: current value first, then every change; completes with `closed`. */
   readonly state$: Observable<ConnectionState>;
+  /**
+   * What happens inside this Concord, one typed stream discriminated by `type` (see
+   * {@link ConcordEvent}): lock waits, acquisitions, releases and losses; campaigns, leaders and
+   * lost leaderships; session states and keepalive round trips; watch reconnects, stalls and
+   * resyncs; scoped work stopping and overrunning; registrations, ejections, config revisions,
+   * connection states and failed etcd calls. Hot: events from the moment of subscription, none
+   * replayed; completes once the Concord has closed. Cold and cheap: with no subscriber no event
+   * is even built. Events carry names, keys, lease ids and revisions, never credentials, TLS
+   * material or the values of keys.
+   */
+  readonly events$: Observable<ConcordEvent>;
   readonly #runtime: Runtime;
 
   static {
@@ -54,12 +79,15 @@ export class Concord implements AsyncDisposable {
   /** Checks every option (throwing `InvalidArgumentError` before anything connects) and creates the etcd3 client. */
   constructor(options: ConcordOptions = {}) {
     const resolved = resolveOptions(options);
-    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : []);
-    this.etcd = new Etcd3(clientOptions(resolved));
-    const monitor = new ConnectionMonitor(this.etcd, resolved.probeIntervalMs, log);
+    const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
+    const events = new EventBus();
+    this.etcd = new Etcd3(clientOptions(resolved, events));
+    const monitor = new ConnectionMonitor(this.etcd, resolved, log, events);
     const keys = new Keyspace(resolved.namespace);
-    this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect);
+    this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect, events);
     this.state$ = monitor.state$;
+    this.events$ = events.events$;
+    this.kv = createKeyValueStore(this.#runtime);
     const { autoSyncIntervalMs: intervalMs, secure } = resolved;
     if (intervalMs > 0) startEndpointSync(this.#runtime, { intervalMs, secure });
   }
@@ -118,17 +146,17 @@ export class Concord implements AsyncDisposable {
    * its predecessor; handles carry a fencing token and guarded `txn()`. See {@link Mutex}.
    */
   mutex(name: string, options?: LockPrimitiveOptions): Mutex {
-    return new Mutex(this.#runtime, name, options);
+    return createMutex(this.#runtime, name, options);
   }
 
   /** A fair read-write lock named `name`: readers share, writers are exclusive, nobody overtakes. See {@link RWLock}. */
   rwlock(name: string, options?: LockPrimitiveOptions): RWLock {
-    return new RWLock(this.#runtime, name, options);
+    return createRWLock(this.#runtime, name, options);
   }
 
   /** A fair counting semaphore named `name` with `options.permits` permits. See {@link Semaphore}. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this.#runtime, name, options);
+    return createSemaphore(this.#runtime, name, options);
   }
 
   /**
@@ -137,7 +165,7 @@ export class Concord implements AsyncDisposable {
    * through reconnects and compaction. See {@link Election}.
    */
   election(name: string, options?: ElectionOptions): Election {
-    return new Election(this.#runtime, name, options);
+    return createElection(this.#runtime, name, options);
   }
 
   /**
@@ -160,7 +188,9 @@ export class Concord implements AsyncDisposable {
   /**
    * Live config from the keys under `prefix` ('/' is appended when missing): one nested,
    * validated (any Standard Schema: zod, valibot, arktype), last-known-good object, merged
-   * over `defaults` and streamed as `value$`; invalid writes go to `errors$`. See {@link LiveConfig}.
+   * over `defaults` and streamed as `value$`; invalid writes go to `errors$`. With `instance`,
+   * this process reports what it applied, so writers can follow a change with `rollout$` and
+   * `rolledOut`. See {@link LiveConfig}.
    */
   config<S extends StandardSchemaV1 | undefined = undefined>(
     prefix: string,
@@ -172,6 +202,15 @@ export class Concord implements AsyncDisposable {
   /** Counts of what the hub holds open now: gRPC watch streams, server-side watches, subscribers. */
   watchStats(): WatchStats {
     return hubOf(this.#runtime).stats();
+  }
+
+  /**
+   * The sessions this Concord keeps alive now (its own and those of locks, elections and
+   * registrations) and the lease budget of the one closest to its local deadline, in ms
+   * (undefined when none is open). 0 open sessions after `close()`.
+   */
+  sessionStats(): SessionStats {
+    return sessionStats(this.#runtime);
   }
 
   /**

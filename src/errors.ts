@@ -16,6 +16,9 @@ export interface ConcordErrorByCode {
   CLOSED: ClosedError;
   SLOW_CONSUMER: SlowConsumerError;
   INSTANCE_REMOVED: InstanceRemovedError;
+  DRAIN: DrainError;
+  DRAIN_TIMEOUT: DrainTimeoutError;
+  ROLLOUT_REJECTED: RolloutRejectedError;
 }
 
 /**
@@ -182,6 +185,71 @@ export class SlowConsumerError extends ConcordError {
 export class InstanceRemovedError extends ConcordError {
   constructor(message: string) {
     super('INSTANCE_REMOVED', message);
+  }
+}
+
+/**
+ * The `signal.reason` of work scoped to a lock or a leadership (`whileHeld`, `whileLeader`) that
+ * is asked to stop on purpose: its subscriber unsubscribed or the Concord is closing. The lock or
+ * leadership is still held and is given up only once the work has returned (or `drainTimeoutMs`
+ * has passed): finish or checkpoint the current step, then return.
+ */
+export class DrainError extends ConcordError {
+  constructor(message: string) {
+    super('DRAIN', message);
+  }
+}
+
+/**
+ * Scoped work did not stop in time: the key was given up while the work was still running, after
+ * `drainTimeoutMs`, or because the lease ran out meanwhile. Reported as a warning to the
+ * Concord's logger; the work's signal had been aborted.
+ */
+export class DrainTimeoutError extends ConcordError {
+  /** The lock or leadership key that was given up. */
+  readonly key: string;
+  /** How long the work had been asked to stop when the key was given up, in ms. */
+  readonly waitedMs: number;
+
+  constructor(message: string, details: { key: string; waitedMs: number }) {
+    super('DRAIN_TIMEOUT', message);
+    this.key = details.key;
+    this.waitedMs = details.waitedMs;
+  }
+}
+
+/** One instance that rejected a config revision, as a rollout reports it. */
+export interface RolloutRejection {
+  /** The instance id (`concord.config(prefix, { instance })`). */
+  readonly instance: string;
+  /** The revision the instance judged invalid: the one rolled out or a later one. */
+  readonly revision: bigint;
+  /** The validator's (or the key mapping's) messages. */
+  readonly issues: readonly string[];
+  /** The config key (below the prefix) the rejection is blamed on, when one is. */
+  readonly key?: string;
+}
+
+/**
+ * `LiveConfig.rolledOut` saw instances reject the revision: each kept its last valid config.
+ * `rejected` names them with their validation issues.
+ */
+export class RolloutRejectedError extends ConcordError {
+  /** The revision whose rollout was awaited. */
+  readonly revision: bigint;
+  /** The instances that rejected it, sorted by id. */
+  readonly rejected: readonly RolloutRejection[];
+  /** The instances that had applied it when the rejection was seen. */
+  readonly applied: readonly string[];
+
+  constructor(
+    message: string,
+    details: { revision: bigint; rejected: readonly RolloutRejection[]; applied: readonly string[] },
+  ) {
+    super('ROLLOUT_REJECTED', message);
+    this.revision = details.revision;
+    this.rejected = details.rejected;
+    this.applied = details.applied;
   }
 }
 

@@ -1,6 +1,6 @@
 import { ExponentialBackoff } from 'cockatiel';
 import { assertFits } from './core/keys.js';
-import type { Logger } from './core/log.js';
+import type { Logger, LoggerStyle } from './core/log.js';
 import type { ConcordBackoff, ConcordPolicies } from './core/policies.js';
 import type { HubSettings } from './core/runtime.js';
 import { checkInteger, checkOptions } from './core/validate.js';
@@ -45,16 +45,31 @@ export interface ConcordWatchOptions {
 export interface ConcordOptions {
   /** etcd client endpoints (`host:port`, optionally with `http://` or `https://`). Default: `ETCD_ENDPOINTS` (comma separated) or `127.0.0.1:2379`. */
   endpoints?: string | readonly string[];
-  /** Prefix applied to every key concord reads or writes. Default: none. */
+  /**
+   * Prefix applied to every key concord reads or writes, and stripped from every key it reports.
+   * A namespace is a key segment: one without a trailing `/` gets one (`'tenant-c'` means
+   * `'tenant-c/'`), the same rule as `concord.config(prefix)`. Default: none (`''` stays empty).
+   */
   namespace?: string;
   auth?: ConcordAuth;
   tls?: ConcordTls;
   policies?: ConcordPolicies;
-  /** Receives concord's diagnostics. Credentials never reach it. */
+  /**
+   * Receives concord's diagnostics. Credentials never reach it. Console-style `(message, fields)`
+   * loggers (console, winston) and pino/bunyan-style `(fields, message)` loggers both work: see
+   * `loggerStyle`.
+   */
   logger?: Logger;
+  /**
+   * How `logger` takes a line with fields: `'message-first'` (`logger.warn(message, fields)`) or
+   * `'fields-first'` (`logger.warn(fields, message)`). Default: detected, `'fields-first'` for
+   * pino and bunyan loggers, `'message-first'` for anything else. Give it for a wrapper around
+   * pino or bunyan, which cannot be recognised.
+   */
+  loggerStyle?: LoggerStyle;
   /** Deadline of every unary etcd call. Default 5,000 ms. */
   callTimeoutMs?: number;
-  /** How often `state$` probes etcd while it is observed. Default 1,000 ms. */
+  /** How often `state$` probes etcd while it is observed (or a bounded wait runs). Default 1,000 ms. */
   probeIntervalMs?: number;
   /**
    * How often to read the cluster's member list and make its members' client URLs the endpoints
@@ -64,6 +79,15 @@ export interface ConcordOptions {
    * 30,000 ms (integer >= 100).
    */
   autoSyncIntervalMs?: number | false;
+   * How long a one-shot wait for etcd waits while etcd cannot be reached before it rejects with
+   * `NotConnectedError` (naming the endpoints and the last failure): `config.load()`,
+   * `picker.ready()`, and `lock()` / `acquire()` / `read()` / `write()` / `campaign()` before
+   * they wrote their key. Counted while `state$` is not `connected` (a wrong endpoint, etcd down
+   * at start or gone since), from the call on or from the moment etcd became unreachable. Streams
+   * (`watch()`, `view()`, `value$`, `leader$`, `instances$`) never time out: they keep retrying,
+   * and `state$` shows `disconnected` meanwhile. Default 5,000 ms.
+   */
+  connectTimeoutMs?: number;
   watch?: ConcordWatchOptions;
 }
 
@@ -77,14 +101,19 @@ export interface ResolvedOptions {
   policies: Pick<ConcordPolicies, 'global' | 'host'>;
   reconnect: ConcordBackoff;
   logger: Logger | undefined;
+  /** Undefined: detected from the logger. */
+  loggerStyle: LoggerStyle | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;
   /** 0: off. */
   autoSyncIntervalMs: number;
   /** Whether the client talks TLS (endpoints synced from the member list must then be https). */
   secure: boolean;
+  connectTimeoutMs: number;
   hub: HubSettings;
 }
+
+const LOGGER_STYLES: readonly LoggerStyle[] = ['message-first', 'fields-first'];
 
 const OPTION_NAMES = [
   'endpoints',
@@ -93,9 +122,11 @@ const OPTION_NAMES = [
   'tls',
   'policies',
   'logger',
+  'loggerStyle',
   'callTimeoutMs',
   'probeIntervalMs',
   'autoSyncIntervalMs',
+  'connectTimeoutMs',
   'watch',
 ] as const;
 
@@ -106,14 +137,19 @@ const OPTION_NAMES = [
 export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   checkOptions('options', options, OPTION_NAMES);
   const endpoints = resolveEndpoints(options.endpoints);
-  const namespace = options.namespace ?? '';
-  if (typeof namespace !== 'string')
-    throw new InvalidArgumentError('options.namespace', 'must be a string', namespace);
+  const namespace = resolveNamespace(options.namespace);
   assertFits('options.namespace', Buffer.from(namespace, 'utf8'));
   checkAuth(options.auth);
   checkTls(options.tls);
   checkPolicies(options.policies);
   checkLogger(options.logger);
+  if (options.loggerStyle !== undefined && !LOGGER_STYLES.includes(options.loggerStyle)) {
+    throw new InvalidArgumentError(
+      'options.loggerStyle',
+      `must be one of ${LOGGER_STYLES.map((v) => `'${v}'`).join(', ')}`,
+      options.loggerStyle,
+    );
+  }
   checkOptions('options.watch', options.watch, [
     'stallTimeoutMs',
     'progressIntervalMs',
@@ -122,6 +158,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
   ]);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
+  checkInteger('options.connectTimeoutMs', options.connectTimeoutMs, 1);
   const autoSync = options.autoSyncIntervalMs === false ? 0 : options.autoSyncIntervalMs;
   checkZeroOrAtLeast('options.autoSyncIntervalMs', autoSync, 100, '0 or false');
   checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
@@ -137,10 +174,12 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     policies: { global, host },
     reconnect: reconnect ?? new ExponentialBackoff({ initialDelay: 50, maxDelay: 2_000 }),
     logger: options.logger,
+    loggerStyle: options.loggerStyle,
     callTimeoutMs: options.callTimeoutMs ?? 5_000,
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
     autoSyncIntervalMs: autoSync ?? 30_000,
     secure: options.tls !== undefined || endpoints.some((e) => /^https:/i.test(e)),
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
       progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,
@@ -148,6 +187,14 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
       maxBuffered: options.watch?.maxBuffered ?? 1_000,
     },
   };
+}
+
+/** One rule with config prefixes: a non-empty namespace ends in '/' (`'tenant-c'` never yields `'tenant-corders/…'`). */
+function resolveNamespace(value: unknown): string {
+  if (value === undefined || value === '') return '';
+  if (typeof value !== 'string')
+    throw new InvalidArgumentError('options.namespace', 'must be a string', value);
+  return value.endsWith('/') ? value : `${value}/`;
 }
 
 function resolveEndpoints(value: string | readonly string[] | undefined): string[] {

@@ -95,6 +95,11 @@ const rows: Row[] = [
     run: () => new Concord({ namespace: 5 as never }),
   },
   {
+    call: "new Concord({ loggerStyle: 'pino' })",
+    argument: 'options.loggerStyle',
+    run: () => new Concord({ loggerStyle: 'pino' as never }),
+  },
+  {
     call: "new Concord({ auth: { username: '' } })",
     argument: 'options.auth.username',
     run: () => new Concord({ auth: { username: '', password: 'p' } }),
@@ -341,6 +346,20 @@ const rows: Row[] = [
     argument: 'ops[0].key',
     run: (h) => h.lock.txn([{ type: 'delete', key: OVERSIZE }]),
   },
+  {
+    call: "lock.txn([ok, { put 'held/last' }]) (inside the lock's own queue prefix)",
+    argument: 'ops[1].key',
+    run: (h) =>
+      h.lock.txn([
+        { type: 'put', key: 'a', value: 'v' },
+        { type: 'put', key: 'held/last', value: '42' },
+      ]),
+  },
+  {
+    call: 'lock.txn([{ delete own key }])',
+    argument: 'ops[0].key',
+    run: (h) => h.lock.txn([{ type: 'delete', key: h.lock.key }]),
+  },
 
   // concord.rwlock / semaphore
   { call: "rwlock('')", argument: 'name', run: (h) => h.concord.rwlock('') },
@@ -422,6 +441,11 @@ const rows: Row[] = [
     call: "leadership.txn([{ type: 'put', value: 5 }])",
     argument: 'ops[0].value',
     run: (h) => h.leadership.txn([{ type: 'put', key: 'a', value: 5 as never }]),
+  },
+  {
+    call: "leadership.txn([{ put 'election/held/x' }]) (inside the election's own queue prefix)",
+    argument: 'ops[0].key',
+    run: (h) => h.leadership.txn([{ type: 'put', key: 'election/held/x', value: 'v' }]),
   },
 
   // concord.registry and its registration
@@ -640,6 +664,102 @@ const rows: Row[] = [
     run: (h) => h.config.load({ signal: 'x' as never }),
   },
   { call: "config.revisionOf('')", argument: 'path', run: (h) => h.config.revisionOf('') },
+
+  // concord.kv
+  { call: "kv.get('')", argument: 'key', run: (h) => h.concord.kv.get('') },
+  {
+    call: "kv.get('a', { signal: 'x' })",
+    argument: 'options.signal',
+    run: (h) => h.concord.kv.get('a', { signal: 'x' as never }),
+  },
+  { call: 'kv.getPrefix(5)', argument: 'prefix', run: (h) => h.concord.kv.getPrefix(5 as never) },
+  { call: "kv.put('a', 5)", argument: 'value', run: (h) => h.concord.kv.put('a', 5 as never) },
+  { call: "kv.put('a', oversize)", argument: 'value', run: (h) => h.concord.kv.put('a', OVERSIZE) },
+  { call: "kv.delete('')", argument: 'key', run: (h) => h.concord.kv.delete('') },
+  {
+    call: "config('config-status/x')",
+    argument: 'prefix',
+    run: (h) => h.concord.config('config-status/x'),
+  },
+  {
+    call: "config('', { instance })",
+    argument: 'options.instance',
+    run: (h) => h.concord.config('', { instance: 'i' }),
+  },
+  {
+    call: "config('c', { instance: 'a/b' })",
+    argument: 'options.instance',
+    run: (h) => h.concord.config('c', { instance: 'a/b' }),
+  },
+  {
+    call: "config('c', { instance: '' })",
+    argument: 'options.instance',
+    run: (h) => h.concord.config('c', { instance: '' }),
+  },
+  {
+    call: "config('c', { ttl }) without instance",
+    argument: 'options.ttl',
+    run: (h) => h.concord.config('c', { ttl: 5 }),
+  },
+  {
+    call: "config('c', { session }) without instance",
+    argument: 'options.session',
+    run: (h) => h.concord.config('c', { session: h.session }),
+  },
+  {
+    call: "config('c', { instance, session, ttl })",
+    argument: 'options.ttl',
+    run: (h) => h.concord.config('c', { instance: 'i', session: h.session, ttl: 5 }),
+  },
+  {
+    call: "config('c', { instance, session: {} })",
+    argument: 'options.session',
+    run: (h) => h.concord.config('c', { instance: 'i', session: {} as never }),
+  },
+  ...ttlRows("config('c', { instance, ttl })", 'options.ttl', (h, ttl) =>
+    h.concord.config('c', { instance: 'i', ttl: ttl as never }),
+  ),
+  { call: 'config.setMany({})', argument: 'values', run: (h) => h.config.setMany({}) },
+  { call: 'config.setMany(5)', argument: 'values', run: (h) => h.config.setMany(5 as never) },
+  {
+    call: "config.setMany({ 'a//b': 1 })",
+    argument: "values['a//b']",
+    run: (h) => h.config.setMany({ 'a//b': 1 }),
+  },
+  ...NOT_JSON.slice(0, 2).map<Row>(([what, v]) => ({
+    call: `config.setMany({ a: 1, b: ${what} })`,
+    argument: "values['b']",
+    run: (h) => h.config.setMany({ a: 1, b: v }),
+  })),
+  {
+    call: 'config.setMany(129 keys)',
+    argument: 'values',
+    run: (h) => h.config.setMany(Object.fromEntries(Array.from({ length: 129 }, (_, i) => [`k${i}`, i]))),
+  },
+  {
+    call: 'config.setMany(oversize together)',
+    argument: 'values',
+    run: (h) => h.config.setMany({ a: OVERSIZE.slice(0, 900_000), b: OVERSIZE.slice(0, 900_000) }),
+  },
+  { call: 'config.rollout$(0n)', argument: 'revision', run: (h) => h.config.rollout$(0n) },
+  { call: 'config.rollout$(5)', argument: 'revision', run: (h) => h.config.rollout$(5 as never) },
+  { call: "config('').rollout$(5n)", argument: 'prefix', run: (h) => h.concord.config('').rollout$(5n) },
+  { call: 'config.rolledOut(-1n)', argument: 'revision', run: (h) => h.config.rolledOut(-1n) },
+  {
+    call: 'config.rolledOut(5n, { instances: 0 })',
+    argument: 'options.instances',
+    run: (h) => h.config.rolledOut(5n, { instances: 0 }),
+  },
+  {
+    call: "config.rolledOut(5n, { signal: 'x' })",
+    argument: 'options.signal',
+    run: (h) => h.config.rolledOut(5n, { signal: 'x' as never }),
+  },
+  {
+    call: 'config.rolledOut(5n, { timeout })',
+    argument: 'options.timeout',
+    run: (h) => h.config.rolledOut(5n, { timeout: 5 } as never),
+  },
 ];
 
 describe('bad input: every public call rejects it with InvalidArgumentError and writes nothing', () => {
@@ -698,6 +818,13 @@ describe('bad input: every public call rejects it with InvalidArgumentError and 
       'config.set(',
       'config.load(',
       'config.revisionOf(',
+      'kv.get(',
+      'kv.getPrefix(',
+      'kv.put(',
+      'kv.delete(',
+      'config.setMany(',
+      'config.rollout$(',
+      'config.rolledOut(',
     ]) {
       assert.ok(calls.includes(entry), `no bad-input row calls ${entry}`);
     }

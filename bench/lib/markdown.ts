@@ -10,7 +10,11 @@ import type { BenchRun } from './report-types.js';
 export function toMarkdown(run: BenchRun): string {
   const lines: string[] = [];
   const when = run.generatedAt.slice(0, 16).replace('T', ' ');
-  lines.push(`# concord benchmarks (${run.mode} run${run.partial ? ', partial' : ''}, ${when} UTC)`, '');
+  const events = run.eventsSubscriber ? ', every Concord with an events$ subscriber' : '';
+  lines.push(
+    `# concord benchmarks (${run.mode} run${run.partial ? ', partial' : ''}${events}, ${when} UTC)`,
+    '',
+  );
   lines.push(`Machine: ${machineLine(run.machine)}.`, '');
   lines.push(
     'Every scenario runs concord and the plain etcd3 way of doing the same job against the same etcd, in alternating rounds. "Advantage" is how many times better concord did (lower time or memory, higher throughput).',

@@ -16,3 +16,14 @@ export function liveMemory(): number {
   const usage = process.memoryUsage();
   return usage.heapUsed + usage.arrayBuffers;
 }
+
+/**
+ * {@link liveMemory} once the I/O callback running now has returned. A measurement taken in the
+ * continuation of a response also counts what that response's callback scope still holds (grpc-js
+ * keeps the raw chunks of the last message until then: 0.6 MiB for a page of 5,000 instances),
+ * which no consumer keeps; one turn of the event loop later they are gone.
+ */
+export async function settledMemory(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return liveMemory();
+}

@@ -7,6 +7,8 @@ export interface BenchRun {
   mode: 'full' | 'quick';
   /** Only some scenarios ran (--only). */
   partial: boolean;
+  /** Every Concord had a `concord.events$` subscriber (--events). */
+  eventsSubscriber?: boolean;
   machine: Machine;
   durationMs: number;
   scenarios: ScenarioResult[];

@@ -15,7 +15,14 @@ const CLEANUP_TIMEOUT_MS = 10_000;
 export class Scope {
   private readonly cleanups: Cleanup[] = [];
 
-  constructor(private readonly endpoints: readonly string[]) {}
+  constructor(
+    private readonly endpoints: readonly string[],
+    /** `events`: every Concord gets an events$ subscriber that counts what it emits (bench --events). */
+    private readonly options: { events?: boolean } = {},
+  ) {}
+
+  /** Events the subscribers of `--events` received. */
+  eventsSeen = 0;
 
   /** Registers `fn` to run at close; the returned function runs it early instead (it runs at most once). */
   defer(fn: Cleanup): () => Promise<void> {
@@ -32,6 +39,12 @@ export class Scope {
   /** A new Concord (from the built package) on the bench cluster, closed with the scope. */
   concord(options: ConcordOptions = {}): Concord {
     const concord = new (concordModule().Concord)({ endpoints: [...this.endpoints], ...options });
+    if (this.options.events) {
+      // Ends by itself: events$ completes when the Concord closes.
+      concord.events$.subscribe(() => {
+        this.eventsSeen++;
+      });
+    }
     this.defer(() => concord.close());
     return concord;
   }

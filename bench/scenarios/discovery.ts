@@ -12,17 +12,28 @@ const PAUSE_MS = 20;
 
 interface Round {
   up: number[];
+  /** drain() → every consumer sees the instance draining (concord only). */
+  drain: number[];
   down: number[];
   serverWatchers: number;
 }
 
-/** One side: consumers that report which instance ids they see, and a registrant. */
+/** How a consumer sees an instance id. */
+type Seen = 'absent' | 'serving' | 'draining';
+
+/** A registered instance: `drain` where the side has it, and the way to remove it. */
+interface Registered {
+  drain?: () => Promise<void>;
+  remove: () => Promise<void>;
+}
+
+/** One side: consumers that report how they see each instance id, and a registrant. */
 interface Side {
-  /** Starts consumer `i`; `seen(i, ids)` runs on every change it observes. */
+  /** Starts consumer `i`; `seen(i, state)` runs on every change it observes. */
   addConsumer(i: number): Promise<void>;
   /** Consumers are live on the server. */
   ready(): Promise<void>;
-  register(id: string): Promise<() => Promise<void>>;
+  register(id: string): Promise<Registered>;
   close(): Promise<void>;
 }
 
@@ -44,14 +55,14 @@ export const discovery: Scenario = {
     let seq = 0;
 
     const round = async (
-      make: (service: string, seen: (i: number, has: (id: string) => boolean) => void) => Promise<Side>,
+      make: (service: string, seen: (i: number, state: (id: string) => Seen) => void) => Promise<Side>,
     ): Promise<Round> => {
       const service = `svc${seq++}`;
-      let want: { id: string; present: boolean; done: (at: number) => void } | undefined;
+      let want: { id: string; state: Seen; done: (at: number) => void } | undefined;
       const agreeing = new Set<number>();
-      const seen = (i: number, has: (id: string) => boolean) => {
+      const seen = (i: number, state: (id: string) => Seen) => {
         if (!want) return;
-        if (has(want.id) === want.present) agreeing.add(i);
+        if (state(want.id) === want.state) agreeing.add(i);
         else agreeing.delete(i);
         if (agreeing.size === CONSUMERS) want.done(performance.now());
       };
@@ -62,30 +73,40 @@ export const discovery: Scenario = {
         await side.ready();
         const watchers = (await serverWatchers(ctx.cluster)) - base;
         const up: number[] = [];
+        const drain: number[] = [];
         const down: number[] = [];
-        // Waits until every consumer agrees that `id` is present (or absent).
-        const expect = (id: string, present: boolean) => {
+        // Waits until every consumer sees `id` in `state`.
+        const expect = (id: string, state: Seen) => {
           const reached = deferred<number>();
           agreeing.clear();
-          want = { id, present, done: reached.resolve };
+          want = { id, state, done: reached.resolve };
           return reached.promise;
         };
         for (let i = 0; i < perRound; i++) {
           await sleep(PAUSE_MS);
           ctx.signal.throwIfAborted();
           const id = `i${i}`;
-          const appeared = expect(id, true);
+          const appeared = expect(id, 'serving');
           const start = performance.now();
-          const deregister = await side.register(id);
+          const registered = await side.register(id);
           up.push((await within('every consumer to see the instance', appeared, 10_000, ctx.signal)) - start);
+          if (registered.drain) {
+            await sleep(PAUSE_MS);
+            const draining = expect(id, 'draining');
+            const drainAt = performance.now();
+            await registered.drain();
+            drain.push(
+              (await within('every consumer to see it draining', draining, 10_000, ctx.signal)) - drainAt,
+            );
+          }
           await sleep(PAUSE_MS);
-          const gone = expect(id, false);
+          const gone = expect(id, 'absent');
           const stop = performance.now();
-          await deregister();
+          await registered.remove();
           down.push((await within('every consumer to see it gone', gone, 10_000, ctx.signal)) - stop);
         }
         want = undefined;
-        return { up, down, serverWatchers: watchers };
+        return { up, drain, down, serverWatchers: watchers };
       } finally {
         await side.close();
       }
@@ -108,7 +129,7 @@ export const discovery: Scenario = {
                 subs.push(
                   found
                     .instances$(service)
-                    .subscribe((list) => seen(i, (id) => list.some((x) => x.id === id))),
+                    .subscribe((list) => seen(i, (id) => list.find((x) => x.id === id)?.status ?? 'absent')),
                 );
               },
               ready: () =>
@@ -122,7 +143,7 @@ export const discovery: Scenario = {
                   { service, id, address: `10.0.0.1:${9000 + Number(id.slice(1))}` },
                   { session },
                 );
-                return () => registration.deregister();
+                return { drain: () => registration.drain(), remove: () => registration.deregister() };
               },
               close: async () => {
                 for (const sub of subs) sub.unsubscribe();
@@ -141,7 +162,7 @@ export const discovery: Scenario = {
             return {
               addConsumer: async (i) => {
                 const consumer = new PlainConsumer(client, prefix, (c) =>
-                  seen(i, (id) => c.instances.has(id)),
+                  seen(i, (id) => (c.instances.has(id) ? 'serving' : 'absent')),
                 );
                 await consumer.start();
                 consumers.push(consumer);
@@ -154,8 +175,12 @@ export const discovery: Scenario = {
                   registeredAt: new Date().toISOString(),
                 });
                 await lease.put(key).value(value);
-                return async () => {
-                  await registrant.delete().key(key);
+                return {
+                  remove: () =>
+                    registrant
+                      .delete()
+                      .key(key)
+                      .then(() => undefined),
                 };
               },
               close: async () => {
@@ -174,6 +199,7 @@ export const discovery: Scenario = {
     const eu = summarize(result.etcd3.flatMap((r) => r.up));
     const cd = summarize(result.concord.flatMap((r) => r.down));
     const ed = summarize(result.etcd3.flatMap((r) => r.down));
+    const drained = summarize(result.concord.flatMap((r) => r.drain));
     const both = (f: (r: Round) => number) => ({
       concord: median(result.concord.map(f)),
       etcd3: median(result.etcd3.map(f)),
@@ -191,6 +217,13 @@ export const discovery: Scenario = {
         },
         { name: 'register → seen by all, p99', unit: 'ms', better: 'lower', concord: cu.p99, etcd3: eu.p99 },
         {
+          name: 'out of rotation for all, p99',
+          unit: 'ms',
+          better: 'lower',
+          concord: drained.p99,
+          etcd3: ed.p99,
+        },
+        {
           name: 'deregister → gone for all, p50',
           unit: 'ms',
           better: 'lower',
@@ -200,7 +233,7 @@ export const discovery: Scenario = {
         { name: 'server watchers', unit: 'count', better: 'lower', ...both((r) => r.serverWatchers) },
       ],
       notes: [
-        `Time from the registrant's call (concord \`register()\` with a session it holds; etcd3 a put with a lease it holds) until all ${CONSUMERS} consumers in another client list the instance; then the same for deregistering. concord consumers receive the full sorted instance list on every change; etcd3 consumers keep a Map. No memory figure: 50 consumers are too few to measure per-consumer heap above the noise (see fan-out, config and scale).`,
+        `Time from the registrant's call (concord \`register()\` with a session it holds; etcd3 a put with a lease it holds) until all ${CONSUMERS} consumers in another client list the instance; then the same for deregistering. "Out of rotation": the registrant stops new work going to the instance: concord \`drain()\` until every consumer sees it draining (no picker chooses it from then on; it stays listed while its requests finish), etcd3 the delete until every consumer has dropped it (a plain consumer has no other way). concord consumers receive the full sorted instance list on every change; etcd3 consumers keep a Map. No memory figure: 50 consumers are too few to measure per-consumer heap above the noise (see fan-out, config and scale).`,
       ],
     };
   },

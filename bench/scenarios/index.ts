@@ -1,6 +1,8 @@
 import type { Scenario } from '../lib/types.js';
 import { config } from './config.js';
+import { configRollout } from './config-rollout.js';
 import { discovery } from './discovery.js';
+import { discoveryKill } from './discovery-kill.js';
 import { discoveryLoad } from './discovery-load.js';
 import { electionHandoff } from './election.js';
 import { failover } from './failover.js';
@@ -19,7 +21,9 @@ export const scenarios: Scenario[] = [
   failover,
   discovery,
   discoveryLoad,
+  discoveryKill,
   config,
+  configRollout,
   resync,
   scale,
 ];

@@ -18,6 +18,16 @@ export function getOwn(target: ConfigObject, key: string): unknown {
   return Object.hasOwn(target, key) ? target[key] : undefined;
 }
 
+/** A copy of `value` in which every plain object is new (arrays and other values are shared). */
+export function copyObjects(value: ConfigObject): ConfigObject {
+  const copy: ConfigObject = {};
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    setOwn(copy, key, isPlainObject(item) ? copyObjects(item) : item);
+  }
+  return copy;
+}
+
 /**
  * `over` merged onto `base`: plain objects merge key by key, recursively; anything else
  * (scalars, arrays, null) in `over` replaces what `base` has. Neither input is modified; the

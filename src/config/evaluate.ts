@@ -2,6 +2,7 @@ import { errorText } from '../core/error-text.js';
 import { checkOptions, isPlainObject } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
 import { deepFreeze, deepMerge, toJson } from './data.js';
+import type { Built } from './patch.js';
 import {
   isStandardSchema,
   type StandardIssue,
@@ -18,10 +19,11 @@ export interface ConfigRules {
 
 /**
  * The rules of `concord.config(prefix, options)`: checks `options` (`schema` must be a Standard
- * Schema, `defaults` a plain object of JSON data, copied and frozen).
+ * Schema, `defaults` a plain object of JSON data, copied and frozen; the instance options are
+ * checked by `reporterFor`).
  */
 export function configRules(options: unknown): ConfigRules {
-  checkOptions('options', options, ['schema', 'defaults']);
+  checkOptions('options', options, ['schema', 'defaults', 'instance', 'session', 'ttl']);
   const { schema, defaults } = (options ?? {}) as { schema?: unknown; defaults?: unknown };
   if (schema !== undefined && !isStandardSchema(schema)) {
     throw new InvalidArgumentError(
@@ -59,6 +61,19 @@ export function evaluate(
   changed: readonly string[],
   rules: ConfigRules,
 ): Evaluation | Promise<Evaluation> {
+  const built = build(entries, changed, rules);
+  return built.ok ? validate(built.merged, rules, () => entries, changed) : built;
+}
+
+/**
+ * The first half of {@link evaluate}: the nested object `entries` map to (`tree`) and that object
+ * merged over the defaults (`merged`, what the schema gets), or why the keys cannot map.
+ */
+export function build(
+  entries: readonly ConfigEntry[],
+  changed: readonly string[],
+  rules: ConfigRules,
+): ({ ok: true } & Built) | { ok: false; path: string | undefined; issues: string[] } {
   const built = buildTree(entries);
   if (!built.ok) {
     return {
@@ -68,12 +83,25 @@ export function evaluate(
     };
   }
   const merged = rules.defaults === undefined ? built.tree : deepMerge(rules.defaults, built.tree);
+  return { ok: true, tree: built.tree, merged };
+}
+
+/**
+ * The second half of {@link evaluate}: `merged` through the schema (as it is without one).
+ * `entries` is asked for only when a schema issue must be blamed on a key.
+ */
+export function validate(
+  merged: unknown,
+  rules: ConfigRules,
+  entries: () => readonly ConfigEntry[],
+  changed: readonly string[],
+): Evaluation | Promise<Evaluation> {
   if (!rules.schema) return { ok: true, value: merged };
   const judge = (result: StandardResult<unknown>): Evaluation =>
     result.issues
       ? {
           ok: false,
-          path: blame(result.issues, entries, changed),
+          path: blame(result.issues, entries(), changed),
           issues: result.issues.map(formatIssue),
         }
       : { ok: true, value: result.value };

@@ -381,7 +381,7 @@ describe('set()', () => {
     const p = prefix();
     const config = concord.config(p);
     try {
-      const r1 = await config.set('db/pool', 10);
+      const { revision: r1 } = await config.set('db/pool', 10);
       assert.equal(await raw(`${p}db/pool`), '10');
       await config.set('name', '20');
       assert.equal(
@@ -394,7 +394,7 @@ describe('set()', () => {
       const value = await config.load();
       assert.deepEqual(value, { db: { pool: 10 }, name: '20', nested: { a: [1, null, true] } });
       assert.equal(config.revisionOf('db/pool'), r1);
-      const r2 = await config.set('name', undefined);
+      const { revision: r2 } = await config.set('name', undefined);
       assert.ok(r2 > r1);
       assert.equal(await raw(`${p}name`), null);
       await waitUntil(() => !('name' in config.current()), { message: 'name deleted' });
@@ -409,9 +409,9 @@ describe('set()', () => {
     try {
       await assert.rejects(config.set('pool', 1, { ifRevision: 5n }), ConflictError);
       assert.equal(await raw(`${p}pool`), null);
-      const r1 = await config.set('pool', 1, { ifRevision: 0n }); // 0n: only if absent
+      const { revision: r1 } = await config.set('pool', 1, { ifRevision: 0n }); // 0n: only if absent
       await assert.rejects(config.set('pool', 2, { ifRevision: 0n }), ConflictError);
-      const r2 = await config.set('pool', 2, { ifRevision: r1 });
+      const { revision: r2 } = await config.set('pool', 2, { ifRevision: r1 });
       const storeBefore = await cluster.revision();
       await assert.rejects(config.set('pool', 3, { ifRevision: r1 }), (err: unknown) => {
         assert.ok(err instanceof ConflictError);

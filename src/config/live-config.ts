@@ -1,24 +1,27 @@
-import { defer, Observable, type Subscriber, type Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
-import { checkName, checkOptions, checkSignal } from '../core/validate.js';
+import { checkInteger, checkName, checkOptions, checkRevision, checkSignal } from '../core/validate.js';
 import { ClosedError, ConfigNotLoadedError, ConfigValidationError, InvalidArgumentError } from '../errors.js';
-import { hubOf } from '../watch/hub.js';
-import type { View } from '../watch/types.js';
-import { deepEqual, deepFreeze } from './data.js';
-import { type ConfigRules, configRules, type Evaluation } from './evaluate.js';
-import { Judge } from './judge.js';
+import { ConfigWatch } from './config-watch.js';
+import { type ConfigRules, configRules } from './evaluate.js';
+import { RolloutTracker, rolledOut } from './rollout.js';
+import { STATUS_ROOT, statusArea } from './status.js';
+import { reporterFor, type StatusReporter } from './status-reporter.js';
 import { checkPath } from './tree.js';
-import type { ConfigError, ConfigLoadOptions, ConfigSetOptions } from './types.js';
-import { writeConfig } from './writer.js';
+import type {
+  ConfigError,
+  ConfigLoadOptions,
+  ConfigSetOptions,
+  ConfigWriteResult,
+  RolledOutOptions,
+  RolloutStatus,
+} from './types.js';
+import type { WriteTarget } from './writer.js';
+import { writeConfig, writeConfigMany } from './writer.js';
 
 /** Set by LiveConfig's static block: the one way to construct a LiveConfig. */
 let construct: <T>(runtime: Runtime, prefix: unknown, options: unknown) => LiveConfig<T>;
-
-interface Waiter<T> {
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
 
 /**
  * Typed, validated, last-known-good configuration from the keys under one etcd prefix.
@@ -27,16 +30,23 @@ interface Waiter<T> {
  * is `{ db: { pool: 20 } }`); values are JSON, and a value that is not JSON is a string. The
  * object is merged over `defaults` (deeply) and validated by `schema`. Each etcd revision is
  * judged whole, so a transaction changing several keys is one change, never a half-applied
- * one.
+ * one. A revision costs O(keys it changed) to judge until one of them changes the config's
+ * content: only then is the config patched and validated again.
  *
  * Watching is lazy and shared: the first subscriber of `value$` or `errors$` (or `load()`)
- * starts one read and one watch through the Concord's hub, which every config and view of
- * the same prefix in the process shares; the last one leaving stops it. While nothing
- * watches, `current()` throws rather than return a value that may be stale.
+ * starts one read and one watch through the Concord's hub, which every config of the same
+ * prefix in the process shares; the last one leaving stops it. While nothing watches,
+ * `current()` throws rather than return a value that may be stale.
+ *
+ * Rollouts: a config made with an `instance` id reports, while it is watched, the revision it
+ * last applied or rejected in a status area outside the prefix; any config of the prefix (in
+ * any process) follows a write's revision through `rollout$` and `rolledOut`.
  */
 export class LiveConfig<T> implements AsyncDisposable {
   /** The watched prefix, always ending in '/' (or '' for the whole keyspace). */
   readonly prefix: string;
+  /** This process's instance id (`options.instance`), when it reports its status. */
+  readonly instance: string | undefined;
   /**
    * The validated config: the current value at once on subscribe (when one is known), then
    * the new value after every revision that changes it. Values are deeply frozen and
@@ -54,24 +64,9 @@ export class LiveConfig<T> implements AsyncDisposable {
 
   readonly #runtime: Runtime;
   readonly #rules: ConfigRules;
-  readonly #view$: Observable<View>;
-  readonly #values = new Set<Subscriber<T>>();
-  readonly #errorSubs = new Set<Subscriber<ConfigError>>();
-  readonly #waiters = new Set<Waiter<T>>();
-  /** Subscribers of value$ and errors$, plus one for load(). */
-  #holders = 0;
-  #held = false;
-  #upstream: Subscription | undefined;
-  /** Bumped whenever watching stops, so a slow (async) validation of an old view is dropped. */
-  #generation = 0;
-  /** The newest View received, valid or not: what `revisionOf` answers from. */
-  #latest: View | undefined;
-  #good: { value: T; revision: bigint } | undefined;
-  /** The latest evaluation failed: set until a valid one. */
-  #failure: ConfigValidationError | undefined;
-  /** The watch itself failed (e.g. permission denied): reported to load() after a synchronous failure. */
-  #broken: unknown;
-  #closed = false;
+  readonly #reporter: StatusReporter | undefined;
+  readonly #watch: ConfigWatch<T>;
+  #tracker: RolloutTracker | undefined;
 
   static {
     construct = <T>(runtime: Runtime, prefix: unknown, options: unknown) =>
@@ -84,12 +79,11 @@ export class LiveConfig<T> implements AsyncDisposable {
     this.prefix = normalizePrefix(prefix);
     assertFits('prefix', runtime.keys.key(this.prefix));
     this.#rules = configRules(options);
-    const range = { prefix: this.prefix };
-    this.#view$ = defer(() => hubOf(runtime).view(range));
-    this.value$ = new Observable<T>((subscriber) => this.#attach(this.#values, subscriber, true));
-    this.errors$ = new Observable<ConfigError>((subscriber) =>
-      this.#attach(this.#errorSubs, subscriber, false),
-    );
+    this.#reporter = reporterFor(runtime, this.prefix, options);
+    this.instance = this.#reporter ? (options as { instance: string }).instance : undefined;
+    this.#watch = new ConfigWatch<T>(runtime, this.prefix, this.#rules, this.#reporter);
+    this.value$ = this.#watch.value$;
+    this.errors$ = this.#watch.errors$;
   }
 
   /**
@@ -99,16 +93,18 @@ export class LiveConfig<T> implements AsyncDisposable {
    * watching started.
    */
   current(): T {
-    if (this.#good) return this.#good.value;
-    if (this.#failure) {
-      throw new ConfigValidationError(
-        `config '${this.prefix}' has no valid value yet: ${this.#failure.message}`,
-        { key: this.#failure.key, revision: this.#failure.revision, issues: this.#failure.issues },
-      );
+    const { good, failure } = this.#watch;
+    if (good) return good.value;
+    if (failure) {
+      throw new ConfigValidationError(`config '${this.prefix}' has no valid value yet: ${failure.message}`, {
+        key: failure.key,
+        revision: failure.revision,
+        issues: failure.issues,
+      });
     }
-    if (this.#closed) throw new ClosedError(`config '${this.prefix}' is closed`);
+    if (this.#watch.closed) throw new ClosedError(`config '${this.prefix}' is closed`);
     throw new ConfigNotLoadedError(
-      this.#holders > 0
+      this.#watch.watching
         ? `config '${this.prefix}' is still reading its first value from etcd`
         : `config '${this.prefix}' is not loaded: nothing watches it; subscribe to value$ or await load() first`,
     );
@@ -118,40 +114,19 @@ export class LiveConfig<T> implements AsyncDisposable {
    * Starts watching (kept until `close()`) and resolves with the first valid config, at once
    * when one is known. Rejects with `ConfigValidationError` when the config is invalid and no
    * valid value has been seen, so a service can refuse to start on a broken config; rejects
-   * when `signal` aborts, on `close()`, or when the watch fails for good.
+   * when `signal` aborts, on `close()`, when the watch fails for good, and with
+   * `NotConnectedError` when etcd stays unreachable for the Concord's `connectTimeoutMs` (the
+   * config keeps watching: a later `load()` or `value$` gets the value once etcd answers).
    */
   async load(options?: ConfigLoadOptions): Promise<T> {
     checkOptions('options', options, ['signal']);
     checkSignal('options.signal', options?.signal);
-    if (this.#closed) throw new ClosedError(`config '${this.prefix}' is closed`);
+    if (this.#watch.closed) throw new ClosedError(`config '${this.prefix}' is closed`);
     this.#runtime.assertOpen('config.load');
-    const signal = options?.signal;
-    signal?.throwIfAborted();
-    if (!this.#held) {
-      this.#held = true;
-      this.#acquire();
-    }
-    if (this.#good) return this.#good.value;
-    if (this.#failure) throw this.#failure;
-    if (!this.#held) throw this.#broken;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.#waiters.delete(waiter);
-        reject(signal?.reason);
-      };
-      const waiter: Waiter<T> = {
-        resolve: (value) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#waiters.add(waiter);
-    });
+    options?.signal?.throwIfAborted();
+    return this.#runtime.monitor.bounded('config.load', options?.signal, (bounded) =>
+      this.#watch.load(bounded),
+    );
   }
 
   /**
@@ -161,17 +136,18 @@ export class LiveConfig<T> implements AsyncDisposable {
    */
   revisionOf(path: string): bigint {
     checkPath(path);
-    if (!this.#latest) {
+    const latest = this.#watch.latest;
+    if (!latest) {
       throw new ConfigNotLoadedError(
         `config '${this.prefix}' is not loaded: subscribe to value$ or await load() first`,
       );
     }
-    return this.#latest.entries.get(this.prefix + path)?.modRevision ?? 0n;
+    return latest.entries.get(this.prefix + path)?.modRevision ?? 0n;
   }
 
   /**
    * Writes `value` as JSON to the key `path` below the prefix (`undefined` deletes the key)
-   * and resolves with the revision of the write.
+   * and resolves with the revision of the write (`{ revision }`, for `rollout$`/`rolledOut`).
    *
    * Checked before anything is written: the path (non-empty segments), the value (JSON data,
    * finite numbers; strings are stored JSON-quoted so they read back as strings), its size
@@ -188,17 +164,69 @@ export class LiveConfig<T> implements AsyncDisposable {
    * may not have landed, never with a `ConflictError` caused by its own earlier attempt. A write
    * without `ifRevision` is retried on transient failures like any other call.
    */
-  set(path: string, value: unknown, options?: ConfigSetOptions): Promise<bigint> {
-    const target = { runtime: this.#runtime, prefix: this.prefix, rules: this.#rules, closed: this.#closed };
-    return writeConfig(target, path, value, options);
+  set(path: string, value: unknown, options?: ConfigSetOptions): Promise<ConfigWriteResult> {
+    return writeConfig(this.#target(), path, value, options);
+  }
+
+  /**
+   * Writes several keys in ONE etcd transaction, so every instance judges them together and they
+   * are one revision to roll out: `values` maps paths below the prefix to values (`undefined`
+   * deletes the key), e.g. `{ 'db/host': 'db2', 'db/pool': 30 }`. Checked like {@link set} (all
+   * keys together against the schema, at most 128 keys in one request) before anything is
+   * written; retried on transient failures. Resolves with the revision of the write.
+   */
+  setMany(values: Record<string, unknown>): Promise<ConfigWriteResult> {
+    return writeConfigMany(this.#target(), values);
+  }
+
+  /**
+   * How the instances of this config's prefix (configs made with an `instance` id, in any
+   * process) stand with `revision` (e.g. from `set`): at once on subscribe, then after every
+   * report that changes the picture. An instance counts under `applied` once it applied that
+   * revision or any later one (a later write supersedes it; a write that changed nothing for
+   * the instance still counts as applied), under `rejected` (with the issues) while its config
+   * has been invalid since, and under `pending` while it is alive and has only reported older
+   * revisions; an instance whose lease ended (process gone, config closed) drops out of every
+   * list. Never completes by itself (instances may come and go; an instance started later
+   * reports the revision of its first read at once); completes when the Concord closes. Works
+   * without watching the config itself: it follows the prefix's status area (one shared read and
+   * server-side watch per prefix and Concord), which this config keeps following from the first
+   * call until `close()`, so the rollouts of later writes are answered from memory at once.
+   */
+  rollout$(revision: bigint): Observable<RolloutStatus> {
+    this.#checkRollout(revision);
+    this.#tracker ??= new RolloutTracker(this.#runtime, statusArea(this.prefix));
+    return this.#tracker.rollout$(revision);
+  }
+
+  /**
+   * Waits for the rollout of `revision` (see {@link rollout$}) and resolves with the status that
+   * settled it: once `options.instances` instances applied it, or by default once at least one
+   * did and no live instance is pending (instances that die meanwhile drop out, so a crashed
+   * instance never blocks it). Rejects with `RolloutRejectedError`, naming the instances and
+   * their issues, as soon as any instance rejects it. There is no built-in timeout: without
+   * live instances it waits; pass `signal` (e.g. `AbortSignal.timeout(30_000)`) to bound the
+   * wait, and it rejects with the signal's reason. Rejects with `ClosedError` when the Concord
+   * closes first.
+   */
+  async rolledOut(revision: bigint, options?: RolledOutOptions): Promise<RolloutStatus> {
+    checkOptions('options', options, ['instances', 'signal']);
+    checkInteger('options.instances', options?.instances, 1);
+    checkSignal('options.signal', options?.signal);
+    const status$ = this.rollout$(revision);
+    return rolledOut(status$, { instances: options?.instances, signal: options?.signal });
   }
 
   /**
    * Stops watching: `value$` and `errors$` subscribers complete, a pending `load()` rejects
-   * with `ClosedError`, and later `set`/`load` calls throw it. Idempotent.
+   * with `ClosedError`, and later `set`, `setMany`, `load`, `rollout$` and `rolledOut` calls
+   * throw it. An instance's status key is removed (and the session the config created closed)
+   * before this resolves. Idempotent.
    */
   async close(): Promise<void> {
-    this.#shutdown();
+    this.#watch.shutdown();
+    this.#tracker?.close();
+    await this.#reporter?.close();
   }
 
   /** Same as {@link close}. */
@@ -206,122 +234,21 @@ export class LiveConfig<T> implements AsyncDisposable {
     return this.close();
   }
 
-  #attach<V>(set: Set<Subscriber<V>>, subscriber: Subscriber<V>, replay: boolean): () => void {
-    if (this.#closed) {
-      subscriber.complete();
-      return () => undefined;
+  #target(): WriteTarget {
+    return { runtime: this.#runtime, prefix: this.prefix, rules: this.#rules, closed: this.#watch.closed };
+  }
+
+  #checkRollout(revision: bigint): void {
+    checkRevision('revision', revision);
+    if (revision === 0n) throw new InvalidArgumentError('revision', 'must be a revision >= 1', revision);
+    if (this.prefix === '') {
+      throw new InvalidArgumentError(
+        'prefix',
+        'must not be empty to follow a rollout: it has no status area',
+      );
     }
-    set.add(subscriber);
-    if (replay && this.#good) (subscriber as Subscriber<unknown>).next(this.#good.value);
-    this.#acquire();
-    return () => {
-      set.delete(subscriber);
-      this.#release();
-    };
-  }
-
-  #acquire(): void {
-    this.#holders++;
-    if (this.#holders > 1) return;
-    this.#broken = undefined;
-    const generation = this.#generation;
-    const judge = new Judge(this.prefix, this.#rules, (outcome, revision) =>
-      this.#publish(outcome, revision, generation),
-    );
-    this.#upstream = this.#view$.subscribe({
-      next: (view) => {
-        this.#latest = view;
-        judge.judge(view);
-      },
-      error: (err) => this.#onBroken(err, generation),
-      complete: () => {
-        if (generation === this.#generation) this.#shutdown();
-      },
-    });
-  }
-
-  #release(): void {
-    this.#holders--;
-    if (this.#holders > 0) return;
-    this.#generation++;
-    this.#upstream?.unsubscribe();
-    this.#upstream = undefined;
-    this.#latest = undefined;
-    this.#good = undefined;
-    this.#failure = undefined;
-  }
-
-  #dropHold(): void {
-    if (!this.#held) return;
-    this.#held = false;
-    this.#release();
-  }
-
-  #publish(outcome: Evaluation, revision: bigint, generation: number): void {
-    if (generation !== this.#generation) return;
-    if (outcome.ok) {
-      this.#failure = undefined;
-      const value = outcome.value as T;
-      if (this.#good && deepEqual(this.#good.value, value)) {
-        this.#good.revision = revision;
-        return;
-      }
-      this.#good = { value: deepFreeze(value), revision };
-      const waiters = [...this.#waiters];
-      this.#waiters.clear();
-      for (const waiter of waiters) waiter.resolve(value);
-      for (const subscriber of [...this.#values]) subscriber.next(value);
-      return;
-    }
-    const where = outcome.path === undefined ? '' : ` (key '${outcome.path}')`;
-    const error = new ConfigValidationError(
-      `config '${this.prefix}' at revision ${revision} is invalid${where}: ${outcome.issues.join('; ')}`,
-      { key: outcome.path, revision, issues: outcome.issues },
-    );
-    this.#failure = error;
-    this.#runtime.log.warn('config: rejected an invalid revision, keeping the last valid value', {
-      prefix: this.prefix,
-      key: outcome.path,
-      revision: revision.toString(),
-      issues: outcome.issues,
-    });
-    if (!this.#good) {
-      const waiters = [...this.#waiters];
-      this.#waiters.clear();
-      for (const waiter of waiters) waiter.reject(error);
-    }
-    for (const subscriber of [...this.#errorSubs]) subscriber.next(error);
-  }
-
-  // The hub gave up on the prefix (e.g. permission denied): nothing more can be known.
-  #onBroken(err: unknown, generation: number): void {
-    if (generation !== this.#generation) return;
-    this.#broken = err;
-    const { values, errors, waiters } = this.#detachAll();
-    // Each subscriber's teardown releases its hold; the watch stops with the last one.
-    for (const subscriber of values) subscriber.error(err);
-    for (const subscriber of errors) subscriber.error(err);
-    for (const waiter of waiters) waiter.reject(err);
-  }
-
-  /** Forgets every subscriber and waiter (handing them back to be ended) and releases the watch. */
-  #detachAll(): { values: Subscriber<T>[]; errors: Subscriber<ConfigError>[]; waiters: Waiter<T>[] } {
-    const detached = { values: [...this.#values], errors: [...this.#errorSubs], waiters: [...this.#waiters] };
-    this.#values.clear();
-    this.#errorSubs.clear();
-    this.#waiters.clear();
-    this.#dropHold();
-    return detached;
-  }
-
-  #shutdown(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const { values, errors, waiters } = this.#detachAll();
-    for (const subscriber of values) subscriber.complete();
-    for (const subscriber of errors) subscriber.complete();
-    const closed = new ClosedError(`config '${this.prefix}' was closed`);
-    for (const waiter of waiters) waiter.reject(closed);
+    if (this.#watch.closed) throw new ClosedError(`config '${this.prefix}' is closed`);
+    this.#runtime.assertOpen('config.rollout$');
   }
 }
 
@@ -329,7 +256,15 @@ function normalizePrefix(prefix: unknown): string {
   if (typeof prefix !== 'string') throw new InvalidArgumentError('prefix', 'must be a string', prefix);
   if (prefix === '') return '';
   checkName('prefix', prefix);
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
+  const normalized = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  if (normalized.startsWith(STATUS_ROOT)) {
+    throw new InvalidArgumentError(
+      'prefix',
+      `must not be inside '${STATUS_ROOT}', where config instances report their status`,
+      prefix,
+    );
+  }
+  return normalized;
 }
 
 /** @internal Creates a LiveConfig (`concord.config(prefix, options)`); validates both arguments. */

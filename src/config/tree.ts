@@ -1,6 +1,6 @@
 import { checkName, isPlainObject } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type ConfigObject, getOwn, setOwn } from './data.js';
+import { type ConfigObject, copyObjects, getOwn, setOwn } from './data.js';
 
 /** One key below a config prefix: its path ('db/pool') and its decoded value. */
 export interface ConfigEntry {
@@ -32,11 +32,15 @@ export function splitPath(path: string): string[] | undefined {
   return segments.every((s) => s !== '') ? segments : undefined;
 }
 
-/** Throws {@link InvalidArgumentError} unless `path` names a key below a config prefix: '/'-separated non-empty segments. */
-export function checkPath(path: unknown): asserts path is string {
-  checkName('path', path);
+/** Throws {@link InvalidArgumentError} (naming `argument`) unless `path` names a key below a config prefix: '/'-separated non-empty segments. */
+export function checkPath(path: unknown, argument = 'path'): asserts path is string {
+  checkName(argument, path);
   if (!splitPath(path)) {
-    throw new InvalidArgumentError('path', "must be '/'-separated non-empty segments, like 'db/pool'", path);
+    throw new InvalidArgumentError(
+      argument,
+      "must be '/'-separated non-empty segments, like 'db/pool'",
+      path,
+    );
   }
 }
 
@@ -45,14 +49,18 @@ export function checkPath(path: unknown): asserts path is string {
  * A key whose value is a JSON object merges with keys below it (`db` = `{"host":"h"}` and
  * `db/pool` = 20 give `{ db: { host: 'h', pool: 20 } }`), but every leaf must come from exactly
  * one key: a scalar or array with keys below it, or two keys supplying the same leaf, cannot
- * map, and the result names both keys.
+ * map, and the result names both keys. The entries' values are never modified.
  */
 export function buildTree(entries: readonly ConfigEntry[]): TreeResult {
   // Sorted, a key always comes before the keys below it, so parents are placed first.
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const placed: string[][] = [];
   const root: ConfigObject = {};
-  for (const { path, value } of sorted) {
+  for (const entry of sorted) {
+    const { path } = entry;
+    // Objects below are merged into (changed): a value shared with others (decoded once per
+    // write, frozen) is placed as a copy.
+    const value = isPlainObject(entry.value) ? copyObjects(entry.value) : entry.value;
     const segments = splitPath(path);
     if (!segments) {
       return { ok: false, issue: `key '${path}' has an empty path segment`, paths: [path] };

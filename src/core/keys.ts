@@ -29,7 +29,8 @@ export class Keyspace {
 
   /** The caller key for an etcd key (the namespace stripped). */
   strip(etcdKey: Buffer): string {
-    return etcdKey.subarray(this.prefix.length).toString('utf8');
+    // Decoded in place: a subarray would allocate a Buffer per key (every key of a range read).
+    return etcdKey.toString('utf8', this.prefix.length);
   }
 }
 

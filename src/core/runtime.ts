@@ -3,6 +3,7 @@ import type { Etcd3 } from 'etcd3';
 import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
 import { errorText } from './error-text.js';
+import type { EventBus } from './events.js';
 import type { Keyspace } from './keys.js';
 import type { Log } from './log.js';
 import type { ConcordBackoff } from './policies.js';
@@ -34,6 +35,11 @@ export class Runtime {
   private readonly services = new Map<symbol, Closable>();
   private readonly abort = new AbortController();
   private closing: Promise<void> | undefined;
+  /**
+   * Set before anything is closed: closing a resource runs its listeners synchronously (a session
+   * emitting `closed`), and those must already see the Concord as closed, not as a loss to repair.
+   */
+  private shuttingDown = false;
 
   constructor(
     readonly etcd: Etcd3,
@@ -42,6 +48,8 @@ export class Runtime {
     readonly monitor: ConnectionMonitor,
     readonly hubSettings: HubSettings,
     readonly reconnectBackoff: ConcordBackoff,
+    /** `concord.events$`: emission points check `events.observed` before building an event. */
+    readonly events: EventBus,
   ) {
     // Every wait in progress listens to it (see linkSignals): many at once is normal, not a leak.
     setMaxListeners(0, this.abort.signal);
@@ -52,13 +60,14 @@ export class Runtime {
     return this.abort.signal;
   }
 
+  /** True from the moment `close()` is called. */
   get closed(): boolean {
-    return this.closing !== undefined;
+    return this.shuttingDown;
   }
 
   /** Throws {@link ClosedError} once the Concord is closing. */
   assertOpen(what: string): void {
-    if (this.closing) throw new ClosedError(`${what}: the Concord is closed`);
+    if (this.shuttingDown) throw new ClosedError(`${what}: the Concord is closed`);
   }
 
   /** The singleton registered under `key`, created on first use and closed with the runtime. */
@@ -80,6 +89,7 @@ export class Runtime {
 
   /** Closes tracked resources (newest first), then the shared services. Idempotent. */
   close(): Promise<void> {
+    this.shuttingDown = true;
     this.closing ??= this.closeAll();
     return this.closing;
   }
@@ -102,5 +112,6 @@ export class Runtime {
     this.services.clear();
     this.monitor.close();
     this.etcd.close();
+    this.events.complete();
   }
 }

@@ -1,7 +1,7 @@
 import { assertFits, toBytes } from '../core/keys.js';
 import { checkName, checkSegment } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type EntryNaming, LEASE_KEYS, UNIQUE_KEYS } from '../queue/keys.js';
+import { type EntryNaming, LEASE_KEYS, type QueueSpace, UNIQUE_KEYS } from '../queue/keys.js';
 import type { KeyValue } from '../watch/types.js';
 import type { ElectionKeyLayout, LeaderInfo } from './types.js';
 
@@ -47,10 +47,16 @@ export function checkLayout(name: unknown, layout: unknown): asserts name is str
   else checkSegment('name', name);
 }
 
-/** The leader among the candidate keys of one election: the one created first. */
-export function leaderOf(entries: Iterable<KeyValue>): LeaderInfo | undefined {
+/**
+ * The leader among the keys under one election's prefix: the candidate (queue entry of `space`)
+ * created first. Other keys there are nobody's candidacy and never the leader.
+ */
+export function leaderOf(entries: Iterable<KeyValue>, space: QueueSpace): LeaderInfo | undefined {
   let first: KeyValue | undefined;
-  for (const kv of entries) if (first === undefined || kv.createRevision < first.createRevision) first = kv;
+  for (const kv of entries) {
+    if (!space.isEntry(kv.key, kv.lease)) continue;
+    if (first === undefined || kv.createRevision < first.createRevision) first = kv;
+  }
   return first && { key: first.key, value: first.value.toString('utf8'), term: first.createRevision };
 }
 

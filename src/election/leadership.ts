@@ -6,6 +6,9 @@ import type { TxnOp } from '../etcd/txn.js';
 import { type Claim, FencedHold } from '../queue/fenced-hold.js';
 import { checkValue } from './layout.js';
 
+/** Set by Leadership's static block: the one way to construct a Leadership. */
+let construct: (claim: Claim<LeadershipLostError>, revision: bigint, value: string) => Leadership;
+
 /**
  * Proof of being the elected leader, emitted by `election.campaign()`. Every write it makes is
  * guarded by `term` (the create revision of its key) on the etcd side, so a leadership that was
@@ -28,8 +31,11 @@ export class Leadership implements AsyncDisposable {
   #value: string;
   #resigned: Promise<void> | undefined;
 
-  /** @internal Created by the campaign that reached the front of the election at `revision`. */
-  constructor(claim: Claim<LeadershipLostError>, revision: bigint, value: string) {
+  static {
+    construct = (claim, revision, value) => new Leadership(claim, revision, value);
+  }
+
+  private constructor(claim: Claim<LeadershipLostError>, revision: bigint, value: string) {
     this.#hold = new FencedHold(claim, revision, this);
     this.#runtime = claim.runtime;
     this.#value = value;
@@ -57,6 +63,25 @@ export class Leadership implements AsyncDisposable {
    */
   get signal(): AbortSignal {
     return this.#hold.signal;
+  }
+
+  /**
+   * Milliseconds left of the lease budget of the session the leadership is held with: how long it
+   * is known to lead without another renewing ack. 0 once resigned or lost.
+   */
+  timeLeft(): number {
+    return this.#hold.timeLeft();
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the leadership's
+   * lease budget without a renewing ack, or when the leadership is lost, whichever comes first;
+   * never later than `lost$`. Completes without emitting on resign. A late subscriber gets the
+   * emission at once when already under the margin or lost. For `takeUntil(leadership.expiring$(m))`.
+   * Throws `InvalidArgumentError` unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    return this.#hold.expiring$(marginMs);
   }
 
   /**
@@ -105,4 +130,13 @@ export class Leadership implements AsyncDisposable {
   close(): Promise<void> {
     return this.resign();
   }
+}
+
+/** @internal The leadership of the campaign that reached the front of the election at `revision`. */
+export function createLeadership(
+  claim: Claim<LeadershipLostError>,
+  revision: bigint,
+  value: string,
+): Leadership {
+  return construct(claim, revision, value);
 }

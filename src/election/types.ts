@@ -39,3 +39,28 @@ export interface LeaderInfo {
   /** The create revision of the leader's key: its fencing token. */
   readonly term: bigint;
 }
+
+/** Options of `election.whileLeader()`. */
+export interface WhileLeaderOptions {
+  /**
+   * Stop the work once fewer than this many ms of the lease budget are left without a renewing
+   * ack (see `leadership.expiring$`): its signal aborts with a `LeadershipLostError` while still
+   * leading, so a work step has this long to stop before etcd could elect anyone else. An integer
+   * from 0 to half the lease TTL. Default: a third of the TTL, at most 2000 ms.
+   */
+  marginMs?: number;
+  /**
+   * After the work was asked to stop (unsubscribe, `concord.close()`, a loss), how long it may take
+   * to return before the leadership is resigned anyway (reported as a `DrainTimeoutError`
+   * warning). An integer >= 0. Default 10000.
+   */
+  drainTimeoutMs?: number;
+  /**
+   * Campaign again after a loss, and after the work returned by itself (Curator's autoRequeue):
+   * the process stays a candidate for as long as the subscription lasts. A loss while waiting is
+   * retried at once, an unreachable etcd at the Concord's reconnect backoff. Default false: a loss
+   * errors the Observable, a returning work completes it. Errors of the work itself, and a lost
+   * shared `session` (nothing left to campaign on: `SessionLostError`), still end it.
+   */
+  requeue?: boolean;
+}

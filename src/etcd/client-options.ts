@@ -1,6 +1,9 @@
 import { ExponentialBackoff, handleWhen, noop, retry } from 'cockatiel';
 import { type IOptions, isRecoverableError } from 'etcd3';
+import type { EventBus } from '../core/events.js';
 import { asEtcd3Policy, type ConcordPolicy } from '../core/policies.js';
+import { ConcordError } from '../errors.js';
+import { toConcordError } from './translate.js';
 
 /** What the etcd3 client is built from: checked options with their defaults applied. */
 export interface ClientSettings {
@@ -18,9 +21,10 @@ export interface ClientSettings {
 
 /**
  * The options of concord's one root `Etcd3` client: gRPC keepalives, a deadline on every unary
- * call, fault handling without etcd3's per-host circuit breaker, auth and TLS.
+ * call, fault handling without etcd3's per-host circuit breaker, auth and TLS. Every unary call
+ * that fails (after the global policy's retries) is a `call.failed` event on `events`.
  */
-export function clientOptions(settings: ClientSettings): IOptions {
+export function clientOptions(settings: ClientSettings, events: EventBus): IOptions {
   const { callTimeoutMs, auth, tls, policies } = settings;
   const options: IOptions = {
     hosts: [...settings.endpoints],
@@ -38,11 +42,14 @@ export function clientOptions(settings: ClientSettings): IOptions {
       // client-side, then fails every call for 5 s.
       host: (host) => asEtcd3Policy(policies.host?.(host) ?? noop),
       global: asEtcd3Policy(
-        policies.global ??
-          retry(handleWhen(isRecoverableError), {
-            maxAttempts: 3,
-            backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
-          }),
+        reportingFailures(
+          policies.global ??
+            retry(handleWhen(isRecoverableError), {
+              maxAttempts: 3,
+              backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }),
+            }),
+          events,
+        ),
       ),
     },
   };
@@ -56,4 +63,27 @@ export function clientOptions(settings: ClientSettings): IOptions {
     };
   }
   return options;
+}
+
+/**
+ * `policy`, reporting each call that fails through it as a `call.failed` event. etcd3 runs every
+ * unary call (concord's own range pages too) through the global policy, so this is the one place
+ * all of them pass. A call made while nobody observes the events costs one branch.
+ */
+function reportingFailures(policy: ConcordPolicy, events: EventBus): ConcordPolicy {
+  const report = (err: unknown) => {
+    const typed = toConcordError(err, '');
+    events.emit({
+      type: 'call.failed',
+      code: typed instanceof ConcordError ? typed.code : 'UNKNOWN',
+      error: err instanceof Error ? err.name : typeof err,
+    });
+    throw err;
+  };
+  return {
+    execute(fn, signal) {
+      const result = policy.execute(fn, signal);
+      return events.observed ? result.catch(report) : result;
+    },
+  };
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { IBackoff, IBackoffFactory } from 'cockatiel';
 import { errorText } from '../core/error-text.js';
 
@@ -23,8 +24,11 @@ export type DropMode = 'end' | 'reset';
 export interface StreamOwner<Res, S = unknown> {
   /** Whether a stream is needed right now (e.g. something is registered on it). */
   wanted(): boolean;
-  /** `stream` is open and current: send on it whatever it must carry. */
-  opened(stream: S): void;
+  /**
+   * `stream` is open and current: send on it whatever it must carry. `downMs` is how long ago the
+   * stream it replaces failed; undefined for a first stream (or one after `stop()`).
+   */
+  opened(stream: S, downMs: number | undefined): void;
   /** A response of the current stream (never one of a stream replaced since). */
   data(response: Res): void;
   /** The current stream was let go (failed, stopped or closed): forget what was registered on it. */
@@ -41,7 +45,7 @@ export interface StreamContext {
   /** Delays between reconnect attempts; restarted once the owner reports a response. */
   readonly reconnectBackoff: IBackoffFactory<unknown>;
   /** Receives connection evidence: a response means reachable, a failure unreachable. */
-  readonly monitor: { report(reachable: boolean): void };
+  readonly monitor: { report(reachable: boolean, failure?: unknown): void };
   readonly log: { warn(message: string, fields?: Record<string, unknown>): void };
 }
 
@@ -62,6 +66,8 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
   private backingOff = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** When the last stream failed (`performance.now()`), until one is open again or none is wanted. */
+  private failedAt: number | undefined;
 
   constructor(
     private readonly context: StreamContext,
@@ -110,7 +116,9 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
         });
         stream.on('error', (err: Error) => this.onFailure(generation, err, 'end'));
         stream.on('end', () => this.onFailure(generation, new Error(`etcd ended the ${this.name}`), 'end'));
-        this.owner.opened(stream);
+        const downMs = this.failedAt === undefined ? undefined : performance.now() - this.failedAt;
+        this.failedAt = undefined;
+        this.owner.opened(stream, downMs);
       },
       (err: unknown) => {
         this.opening = false;
@@ -138,6 +146,7 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
 
   /** No stream is wanted any more: ends the current one and cancels a pending reconnect. */
   stop(): void {
+    this.failedAt = undefined;
     this.drop('end');
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -151,9 +160,10 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
 
   private onFailure(generation: number, err: unknown, mode: DropMode): void {
     if (generation !== this.generation || this.closed) return;
+    this.failedAt ??= performance.now();
     this.drop(mode);
     if (!this.owner.failed(err)) return;
-    this.context.monitor.report(false);
+    this.context.monitor.report(false, err);
     const delay = this.backoff.duration;
     this.backoff = this.backoff.next(undefined);
     this.backingOff = true;

@@ -5,7 +5,8 @@ import { isTransient } from './translate.js';
 
 /**
  * Runs `call`, retrying with the Concord's reconnect backoff for as long as it fails only
- * because etcd is unreachable and `signal` has not aborted. Rejects with the signal's reason
+ * because etcd is unreachable (which it reports to the connection monitor) and `signal` has not
+ * aborted. Rejects with the signal's reason
  * once it aborts, and with any other failure as it came (callers type it for their context).
  * An attempt already sent is never interrupted (its outcome decides what was written). `what`
  * names the work in the log.
@@ -24,6 +25,7 @@ export async function retryTransient<T>(
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (!isTransient(err)) throw err;
+      runtime.monitor.report(false, err);
       runtime.log.warn(`${what}: etcd unreachable; retrying`, {
         error: errorText(err),
         retryInMs: backoff.duration,

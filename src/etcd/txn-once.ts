@@ -3,10 +3,10 @@ import {
   castGrpcError,
   type Etcd3,
   EtcdInvalidAuthTokenError,
-  type ICallable,
   type ITxnRequest,
   type ITxnResponse,
 } from 'etcd3';
+import { type CallOptionsSource, callOptions } from './call-options.js';
 
 interface KvServiceClient {
   txn(
@@ -21,8 +21,7 @@ interface KvServiceClient {
  * The parts of etcd3's connection pool used here. `withConnection` takes a host generator
  * (private in its typings) so that successive attempts go to successive members.
  */
-interface Pool {
-  readonly callOptionsFactory: ICallable<unknown>['callOptionsFactory'];
+interface Pool extends CallOptionsSource {
   shuffledHosts(): Generator<unknown, void, unknown>;
   withConnection<R>(
     service: 'KV',
@@ -71,12 +70,7 @@ function neverSent(err: unknown): boolean {
 }
 
 function send(pool: Pool, client: unknown, metadata: unknown, request: ITxnRequest): Promise<ITxnResponse> {
-  // Resolved per attempt: the options carry the call's deadline.
-  const factory = pool.callOptionsFactory;
-  const options =
-    typeof factory === 'function'
-      ? factory({ service: 'KV', method: 'txn', params: request, isStream: false })
-      : (factory ?? {});
+  const options = callOptions(pool, { service: 'KV', method: 'txn', params: request, isStream: false });
   return new Promise<ITxnResponse>((resolve, reject) => {
     (client as KvServiceClient).txn(request, metadata, options, (err, res) => {
       if (err) reject(castGrpcError(err));

@@ -3,6 +3,9 @@ import type { LockLostError } from '../errors.js';
 import type { TxnOp } from '../etcd/txn.js';
 import { type Claim, FencedHold } from '../queue/fenced-hold.js';
 
+/** Set by LockHandle's static block: the one way to construct a LockHandle. */
+let construct: (claim: Claim<LockLostError>, revision: bigint) => LockHandle;
+
 /**
  * A held lock: a mutex, one side of a read-write lock, or one semaphore permit. It is held
  * while its key exists with its create revision (`fencingToken`) and its session's local
@@ -27,8 +30,11 @@ export class LockHandle implements AsyncDisposable {
 
   readonly #hold: FencedHold<LockLostError>;
 
-  /** @internal Created by an acquisition that reached the front of its queue at `revision`. */
-  constructor(claim: Claim<LockLostError>, revision: bigint) {
+  static {
+    construct = (claim, revision) => new LockHandle(claim, revision);
+  }
+
+  private constructor(claim: Claim<LockLostError>, revision: bigint) {
     this.#hold = new FencedHold(claim, revision, this);
     this.key = this.#hold.key;
     this.fencingToken = this.#hold.token;
@@ -43,6 +49,25 @@ export class LockHandle implements AsyncDisposable {
   /** Aborted when the handle ends: with a {@link LockLostError} on loss, a `ClosedError` on release. Pass it to work done under the lock. */
   get signal(): AbortSignal {
     return this.#hold.signal;
+  }
+
+  /**
+   * Milliseconds left of the lease budget of the session that holds the lock: how long the lock
+   * is known to be held without another renewing ack. 0 once released or lost.
+   */
+  timeLeft(): number {
+    return this.#hold.timeLeft();
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the lock's lease
+   * budget without a renewing ack, or when the lock is lost (session lost, key deleted), whichever
+   * comes first; never later than `lost$`. Completes without emitting on release. A late
+   * subscriber gets the emission at once when already under the margin or lost. For
+   * `takeUntil(lock.expiring$(m))`. Throws `InvalidArgumentError` unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    return this.#hold.expiring$(marginMs);
   }
 
   /**
@@ -73,4 +98,9 @@ export class LockHandle implements AsyncDisposable {
   close(): Promise<void> {
     return this.release();
   }
+}
+
+/** @internal The handle of an acquisition that reached the front of its queue at `revision`. */
+export function createLockHandle(claim: Claim<LockLostError>, revision: bigint): LockHandle {
+  return construct(claim, revision);
 }

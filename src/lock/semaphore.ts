@@ -1,10 +1,15 @@
 import type { Observable } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
+import { queueSpace } from '../queue/keys.js';
 import { fewerAhead } from '../queue/turn.js';
+import type { ScopedWork } from '../queue/work-term.js';
 import type { LockHandle } from './handle.js';
 import { checkPrimitive, LockQueue } from './lock-queue.js';
-import type { LockOptions, SemaphoreOptions } from './types.js';
+import type { LockOptions, SemaphoreOptions, WhileHeldOptions } from './types.js';
+
+/** Set by Semaphore's static block: the one way to construct a Semaphore. */
+let construct: (runtime: Runtime, name: string, options: SemaphoreOptions) => Semaphore;
 
 /**
  * A distributed counting semaphore named `name`: at most `permits` holders at any moment,
@@ -17,15 +22,19 @@ import type { LockOptions, SemaphoreOptions } from './types.js';
  * lease is revoked or expires and etcd deletes the key; a holder whose local deadline passes
  * revokes its lease at once, best effort). Any release can free a permit, so waiters follow
  * `<name>/` (one shared watch per Concord through the hub) and count the older keys that go,
- * without re-reading. Keys of other data must not live under `<name>/`.
+ * without re-reading. The keys under `<name>/` are the queue: `txn()` refuses ops there, and keys
+ * there that are not queue entries are ignored (see `Mutex`).
  */
 export class Semaphore {
   /** The number of permits. */
   readonly permits: number;
   readonly #queue: LockQueue;
 
-  /** @internal Use `concord.semaphore(name, options)`. Validates eagerly. */
-  constructor(runtime: Runtime, name: string, options: SemaphoreOptions) {
+  static {
+    construct = (runtime, name, options) => new Semaphore(runtime, name, options);
+  }
+
+  private constructor(runtime: Runtime, name: string, options: SemaphoreOptions) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidArgumentError('options', 'must be an object with permits', options);
     }
@@ -34,8 +43,15 @@ export class Semaphore {
       throw new InvalidArgumentError('options.permits', 'must be an integer >= 1', permits);
     }
     this.permits = permits;
-    const prefix = `${name}/`;
-    this.#queue = new LockQueue(runtime, rest, `semaphore "${name}"`, prefix, fewerAhead(prefix, permits));
+    const space = queueSpace(`${name}/`);
+    const turnOf = fewerAhead(space, permits);
+    this.#queue = new LockQueue(runtime, rest, {
+      what: `semaphore "${name}"`,
+      subject: { primitive: 'semaphore', name },
+      prefix: space.prefix,
+      space,
+      turnOf,
+    });
   }
 
   /**
@@ -57,8 +73,26 @@ export class Semaphore {
     return this.#queue.tryTurn(this.permits);
   }
 
-  /** {@link acquire} as an Observable: acquire on subscribe, error LockLostError on loss, release on unsubscribe. */
+  /**
+   * {@link acquire} as an Observable: acquire on subscribe, error LockLostError on loss, release on
+   * unsubscribe.
+   * Holds only while subscribed: `firstValueFrom`, `take(1)` and `first()` unsubscribe after the
+   * first value, which releases at once; keep the subscription for as long as you hold.
+   */
   hold$(): Observable<LockHandle> {
     return this.#queue.hold$();
   }
+
+  /**
+   * Runs `work(permit, signal)` while holding a permit, and gives the permit back only once the
+   * work has stopped: the same rules as `mutex.whileHeld()` (loss, drain, margin, drain timeout).
+   */
+  whileHeld<T>(work: ScopedWork<LockHandle, T>, options?: WhileHeldOptions): Observable<T> {
+    return this.#queue.whileHeld(work, options);
+  }
+}
+
+/** @internal Creates a Semaphore (`concord.semaphore(name, options)`); validates both arguments. */
+export function createSemaphore(runtime: Runtime, name: string, options: SemaphoreOptions): Semaphore {
+  return construct(runtime, name, options);
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { abortable, type LinkedSignal, linkSignals } from '../core/abort.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
@@ -6,9 +7,10 @@ import { retryTransient } from '../etcd/retry.js';
 import { toConcordError } from '../etcd/translate.js';
 import { leaseCompare } from '../etcd/txn.js';
 import { type Session, sessionFor } from '../session/session.js';
-import type { EntryNaming } from './keys.js';
-import type { QueueEntry } from './keys-ahead.js';
-import { createOwnKey, prefixEmpty } from './own-key.js';
+import { emitAbandoned, emitWaiting } from './hold-events.js';
+import type { EntryNaming, QueueSpace } from './keys.js';
+import { countEntries, type QueueEntry } from './keys-ahead.js';
+import { createOwnKey, unchangedSince } from './own-key.js';
 import type { QueueTerms } from './terms.js';
 import type { TurnOf } from './turn.js';
 
@@ -48,13 +50,17 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly createRevision: bigint,
     /** The caller's signal: aborting it ends a wait. */
     readonly callerSignal: AbortSignal | undefined,
+    /** When the acquisition was asked for (`performance.now()`): waits are counted from here. */
+    readonly startedAt: number,
   ) {}
 
   /**
    * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
-   * lease) at the back of the queue, retrying while etcd is unreachable. Rejects at once when
-   * `signal` aborts, the session ends or the Concord closes; a key that still lands afterwards is
-   * removed again (an owned session is closed, which takes the key with its lease).
+   * lease) at the back of the queue, retrying while etcd is unreachable, for up to the Concord's
+   * `connectTimeoutMs` of unreachability (then `NotConnectedError`: it has no place to keep yet).
+   * Rejects at once when `signal` aborts, the session ends or the Concord closes; a key that still
+   * lands afterwards is removed again (an owned session is closed, which takes the key with its
+   * lease).
    */
   static async enter<E extends Error>(
     runtime: Runtime,
@@ -62,21 +68,26 @@ export class Contender<E extends Error> implements QueueEntry {
     signal: AbortSignal | undefined,
   ): Promise<Contender<E>> {
     const { terms } = entry;
+    const startedAt = performance.now();
     runtime.assertOpen(terms.what);
     signal?.throwIfAborted();
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
-    const putting = retryTransient(runtime, terms.what, stop.signal, () =>
-      createOwnKey(runtime, key, entry.value, session.leaseId),
-    ).then((createRevision) => {
-      if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
-      return createRevision;
-    });
+    let putting: Promise<bigint> | undefined;
+    const put = (bounded: AbortSignal) => {
+      putting = retryTransient(runtime, terms.what, bounded, () =>
+        createOwnKey(runtime, key, entry.value, session.leaseId),
+      ).then((createRevision) => {
+        if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
+        return createRevision;
+      });
+      return abortable(putting, bounded);
+    };
     try {
-      const createRevision = await abortable(putting, stop.signal);
+      const createRevision = await runtime.monitor.bounded(terms.what, stop.signal, put);
       stop.unlink();
-      return new Contender(runtime, terms, session, owned, key, createRevision, signal);
+      return new Contender(runtime, terms, session, owned, key, createRevision, signal, startedAt);
     } catch (err) {
       stop.unlink();
       const error = waitError(err, runtime, session, terms);
@@ -84,33 +95,34 @@ export class Contender<E extends Error> implements QueueEntry {
       if (owned) await session.close();
       // A key named per lease is the next entry's key too: it must be gone before anyone learns
       // this entry is over, or the next one could adopt it just before it is deleted.
-      else if (entry.naming.perLease) await putting.then(leave, leave);
-      else void putting.then(leave, leave);
+      else if (entry.naming.perLease) await putting?.then(leave, leave);
+      else void putting?.then(leave, leave);
       throw error;
     }
   }
 
   /**
-   * Puts the caller's key only if no key exists under `freePrefix` (one transaction), so a try on
-   * a taken lock writes nothing and never disturbs the queue. Resolves to the contender at the
-   * front, or undefined when something is ahead (an owned session is closed again then).
+   * Puts the caller's key only if no queue entry exists in `free`: it reads the prefix (a taken
+   * lock costs that read and writes nothing, granting no lease either), then puts the key only if
+   * nothing under the prefix changed since (one transaction), so it never disturbs the queue.
+   * Resolves to the contender at the front, or undefined when something is ahead or the prefix
+   * changed meanwhile (an owned session is closed again then).
    */
   static async enterIfFree<E extends Error>(
     runtime: Runtime,
     entry: Entry<E>,
-    freePrefix: string,
+    free: QueueSpace,
   ): Promise<Contender<E> | undefined> {
     const { terms } = entry;
+    const startedAt = performance.now();
     runtime.assertOpen(terms.what);
-    // Cheap pre-check so a try on a held lock does not grant (and revoke) a lease for nothing.
-    if (entry.session.session === undefined && (await countUnder(runtime, freePrefix, terms.what)) > 0) {
-      return undefined;
-    }
+    const seen = await countEntries(runtime, free, 1, terms.what);
+    if (seen.count > 0) return undefined;
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     let createRevision: bigint | undefined;
     try {
-      const onlyIfFree = prefixEmpty(runtime, freePrefix);
+      const onlyIfFree = unchangedSince(runtime, free.prefix, seen.revision);
       createRevision = await createOwnKey(runtime, key, entry.value, session.leaseId, onlyIfFree);
     } catch (err) {
       if (owned) await session.close();
@@ -118,7 +130,7 @@ export class Contender<E extends Error> implements QueueEntry {
       throw toConcordError(err, terms.what);
     }
     if (createRevision !== undefined) {
-      return new Contender(runtime, terms, session, owned, key, createRevision, undefined);
+      return new Contender(runtime, terms, session, owned, key, createRevision, undefined, startedAt);
     }
     if (owned) await session.close();
     return undefined;
@@ -134,6 +146,7 @@ export class Contender<E extends Error> implements QueueEntry {
    */
   async waitTurn(turnOf: TurnOf): Promise<bigint> {
     const { runtime, terms } = this;
+    emitWaiting(runtime.events, terms.subject, this.key);
     const stop = stopSignal(runtime, this.session, this.callerSignal);
     try {
       for (;;) {
@@ -154,6 +167,7 @@ export class Contender<E extends Error> implements QueueEntry {
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);
+      emitAbandoned(runtime.events, terms.subject, this, error, stop.signal.aborted);
       await this.leave();
       throw error;
     } finally {
@@ -190,17 +204,6 @@ export class Contender<E extends Error> implements QueueEntry {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
     if (this.session.isLost || stop.signal.aborted) stop.signal.throwIfAborted();
-  }
-}
-
-/** How many keys exist under `prefix` now (one count-only read). */
-export async function countUnder(runtime: Runtime, prefix: string, what: string): Promise<number> {
-  const range = runtime.keys.prefixRange(prefix);
-  try {
-    const res = await runtime.etcd.kv.range({ key: range.key, range_end: range.rangeEnd, count_only: true });
-    return Number(res.count);
-  } catch (err) {
-    throw toConcordError(err, what);
   }
 }
 

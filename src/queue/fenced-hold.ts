@@ -1,10 +1,15 @@
-import { type Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { performance } from 'node:perf_hooks';
+import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
+import { InvalidArgumentError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
+import type { LossReason } from '../events/types.js';
+import { type BudgetEvent, checkMargin, expiringAlarm } from '../session/budget.js';
 import type { Session } from '../session/session.js';
 import { hubOf } from '../watch/hub.js';
+import { emitAcquired, emitEnded } from './hold-events.js';
 import { keyReplaced } from './key-replaced.js';
 import type { QueueTerms } from './terms.js';
 
@@ -17,6 +22,8 @@ export interface Claim<E extends Error> {
   readonly owned: boolean;
   readonly key: string;
   readonly createRevision: bigint;
+  /** When the acquisition was asked for (`performance.now()`). */
+  readonly startedAt: number;
 }
 
 /**
@@ -47,8 +54,13 @@ export class FencedHold<E extends Error> {
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
   readonly #watch: Subscription | undefined;
-  readonly #onSessionEnd = () => this.#markLost('its session ended', this.#claim.session.signal.reason);
+  readonly #onSessionEnd = () =>
+    this.#markLost('session', 'its session ended', this.#claim.session.signal.reason);
+  /** When the hold began (`performance.now()`), for the hold time its end event reports. */
+  readonly #heldAt = performance.now();
   #released: Promise<void> | undefined;
+  /** Set (before `signal` aborts) when the hold ended by a loss rather than a release. */
+  #lostBy: E | undefined;
 
   /**
    * Holds `claim`, found at the front of its queue at `revision`. `owner` (the public handle) is
@@ -60,17 +72,19 @@ export class FencedHold<E extends Error> {
     this.token = claim.createRevision;
     this.lost$ = this.#lost.asObservable();
     const { runtime, session, terms } = claim;
+    emitAcquired(runtime.events, terms.subject, this, claim.startedAt);
     this.#untrack = runtime.track(owner);
     session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
     this.#watch = hubOf(runtime)
       .watch({ key: this.key }, { fromRevision: revision + 1n })
       .subscribe({
         next: (batch) => {
-          if (keyReplaced(batch, this.key, this.token)) this.#markLost('its key was deleted or replaced');
+          if (keyReplaced(batch, this.key, this.token))
+            this.#markLost('deleted', 'its key was deleted or replaced');
         },
         error: (err: unknown) => {
           if (terms.unwatchedIsLoss) {
-            this.#markLost('its key can no longer be watched', err);
+            this.#markLost('unwatched', 'its key can no longer be watched', err);
             // Unlike every other loss this one leaves the key standing: give it up.
             if (!claim.owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
           } else this.#warn('relying on the session alone', err);
@@ -92,14 +106,47 @@ export class FencedHold<E extends Error> {
     return this.#abort.signal;
   }
 
+  /** Milliseconds left of its session's lease budget while the hold holds; 0 once it ended. */
+  timeLeft(): number {
+    return this.isHeld ? this.#claim.session.timeLeft() : 0;
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` are left of the session's
+   * budget without a renewing ack, or at the hold's loss (whatever its cause), whichever comes
+   * first; never later than `lost$`. Completes without emitting when the hold is released.
+   * Throws InvalidArgumentError unless `marginMs` is an integer >= 0.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    checkMargin('marginMs', marginMs);
+    const ends$ = new Observable<BudgetEvent>((subscriber) => {
+      const report = () => subscriber.next(this.#lostBy === undefined ? 'ended' : 'lost');
+      if (this.#abort.signal.aborted) {
+        report();
+        return undefined;
+      }
+      this.#abort.signal.addEventListener('abort', report, { once: true });
+      return () => this.#abort.signal.removeEventListener('abort', report);
+    });
+    // A session closed under the hold ends the hold as lost right after: its own end decides.
+    const renewals$ = this.#claim.session.state$.pipe(
+      filter((s) => s.status !== 'closed'),
+      map((s): BudgetEvent => (s.status === 'lost' ? 'lost' : 'renewed')),
+    );
+    return expiringAlarm(marginMs, () => this.timeLeft(), merge(ends$, renewals$));
+  }
+
   /**
    * Commits `ops` atomically only if the hold still holds (etcd compares the key's create revision
    * with the token), exactly once. Resolves to false, writing nothing, once it does not (and then
-   * marks the hold lost). Invalid ops throw before anything is sent, even after a loss.
+   * marks the hold lost). Invalid ops throw before anything is sent, even after a loss, and so
+   * does an op on a key inside the primitive's own queue prefix: such a key would be taken for a
+   * queue entry (or be the hold's own key) and could block every later waiter.
    */
   async txn(ops: readonly TxnOp[]): Promise<boolean> {
-    const { runtime } = this.#claim;
+    const { runtime, terms } = this.#claim;
     toRequestOps(runtime, ops);
+    outsideQueue(ops, terms);
     return this.#guarded('txn', () => guardedTxn(runtime, this.key, this.token, ops));
   }
 
@@ -136,6 +183,7 @@ export class FencedHold<E extends Error> {
   async #release(): Promise<void> {
     const { session, owned, terms } = this.#claim;
     const wasHeld = this.#end(terms.released());
+    if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
     try {
       if (owned) await session.close();
       else if (wasHeld && !session.isLost) await this.#deleteKey();
@@ -167,14 +215,17 @@ export class FencedHold<E extends Error> {
     } catch (err) {
       throw toConcordError(err, `${this.#claim.terms.what}: ${op}`);
     }
-    if (!committed) this.#markLost(`a guarded ${op} found its key gone`);
+    if (!committed) this.#markLost('refused', `a guarded ${op} found its key gone`);
     return committed;
   }
 
-  #markLost(why: string, cause?: unknown): void {
+  #markLost(reason: LossReason, why: string, cause?: unknown): void {
     const { terms, owned, session } = this.#claim;
+    if (this.#abort.signal.aborted) return;
     const error = terms.lost(`${terms.what}: ${this.key} lost, ${why}`, cause);
-    if (!this.#end(error)) return;
+    this.#lostBy = error;
+    this.#end(error);
+    emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, reason);
     this.#lost.next(error);
     this.#lost.complete();
     // The lease of a session created for this hold has nothing else to protect: free it now.
@@ -190,5 +241,18 @@ export class FencedHold<E extends Error> {
     this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
     this.#untrack();
     return true;
+  }
+}
+
+/** Throws {@link InvalidArgumentError} naming the first op whose key lies inside the primitive's queue prefix. */
+function outsideQueue(ops: readonly TxnOp[], terms: QueueTerms<Error>): void {
+  const { prefix } = terms.space;
+  const i = ops.findIndex((op) => op.key.startsWith(prefix));
+  if (i >= 0) {
+    throw new InvalidArgumentError(
+      `ops[${i}].key`,
+      `must not be inside the queue prefix '${prefix}' of ${terms.what}: keys there are the queue of waiters (keep data elsewhere, e.g. beside the name rather than under it)`,
+      ops[i]!.key,
+    );
   }
 }

@@ -1,5 +1,8 @@
+import type { IRangeRequest } from 'etcd3';
 import type { Runtime } from '../core/runtime.js';
+import { toConcordError } from '../etcd/translate.js';
 import { ownKeyCompare } from '../etcd/txn.js';
+import type { QueueSpace } from './keys.js';
 
 /** An entry of a create-revision-ordered queue: its key and the revision that created it. */
 export interface QueueEntry {
@@ -10,43 +13,130 @@ export interface QueueEntry {
 /** What a guarded look at the queue found: `own` is gone, or the entries ahead of it at `revision`. */
 export type Ahead = { lost: true } | { lost: false; revision: bigint; entries: QueueEntry[] };
 
+/** Keys read per request before falling back to reading everything (see {@link keysAhead}). */
+const PAGE = 64;
+
+/** One read of keys (names, leases and create revisions; no values). */
+interface KeysRead {
+  revision: bigint;
+  keys: Array<QueueEntry & { lease: string }>;
+  more: boolean;
+}
+
 /**
- * Reads, in one transaction guarded by `own` still existing at its create revision, the keys
- * under `prefix` created before it, newest first (at most `limit`; 0 for all). Reports `lost`
+ * Reads, in one transaction guarded by `own` still existing at its create revision, the queue
+ * entries of `space` created before it, newest first (at most `limit`; 0 for all). Reports `lost`
  * when the guard fails, so a waiter whose key expired can never believe it reached the front.
+ * Keys under the prefix that are not entries are skipped (see `queueSpace`): when they fill the
+ * first read, everything ahead is read once more in full.
  */
 export async function keysAhead(
   runtime: Runtime,
   own: QueueEntry,
-  prefix: string,
+  space: QueueSpace,
   limit: number,
 ): Promise<Ahead> {
+  const older = { max_create_revision: (own.createRevision - 1n).toString(), sort_target: 'Create' } as const;
+  const read = (pageLimit: number) =>
+    guardedRead(runtime, own, { ...older, sort_order: 'Descend', limit: pageLimit }, space.prefix);
+  let found = await read(limit);
+  if (found === undefined) return { lost: true };
+  let entries = entriesOf(runtime, space, found);
+  if (limit > 0 && entries.length < limit && found.more) {
+    found = await read(0);
+    if (found === undefined) return { lost: true };
+    entries = entriesOf(runtime, space, found);
+  }
+  return { lost: false, revision: found.revision, entries: limit > 0 ? entries.slice(0, limit) : entries };
+}
+
+/**
+ * Counts the queue entries of `space` (reading keys only), as far as `atLeast`. A count below
+ * `atLeast` comes from a read of every key under the prefix, at `revision`: as long as nothing
+ * under the prefix is created or written after it (`unchangedSince`), that count holds.
+ */
+export async function countEntries(
+  runtime: Runtime,
+  space: QueueSpace,
+  atLeast: number,
+  what: string,
+): Promise<{ count: number; revision: bigint }> {
+  try {
+    let found = await plainRead(runtime, space.prefix, Math.max(PAGE, atLeast));
+    let count = entriesOf(runtime, space, found).length;
+    if (count < atLeast && found.more) {
+      found = await plainRead(runtime, space.prefix, 0);
+      count = entriesOf(runtime, space, found).length;
+    }
+    return { count, revision: found.revision };
+  } catch (err) {
+    throw toConcordError(err, what);
+  }
+}
+
+/** Keys already logged as ignored, per Concord: a wait or a polling try looks at them again and again. */
+const reported = new WeakMap<Runtime, Set<string>>();
+
+/** The entries among `found`, in its order; other keys are logged (once each). */
+function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueEntry[] {
+  const entries: QueueEntry[] = [];
+  const ignored: string[] = [];
+  const seen = reported.get(runtime) ?? new Set<string>();
+  reported.set(runtime, seen);
+  for (const { key, lease, createRevision } of found.keys) {
+    if (space.isEntry(key, lease)) entries.push({ key, createRevision });
+    else if (!seen.has(key)) {
+      seen.add(key);
+      ignored.push(key);
+    }
+  }
+  if (ignored.length > 0) {
+    runtime.log.warn('keys under a queue prefix that are not queue entries are ignored', {
+      prefix: space.prefix,
+      ignored: ignored.slice(0, 5),
+      count: ignored.length,
+    });
+  }
+  return entries;
+}
+
+/** Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not. */
+async function guardedRead(
+  runtime: Runtime,
+  own: QueueEntry,
+  options: Partial<IRangeRequest>,
+  prefix: string,
+): Promise<KeysRead | undefined> {
   const range = runtime.keys.prefixRange(prefix);
   const res = await runtime.etcd.kv.txn({
     compare: [ownKeyCompare(runtime, own.key, own.createRevision)],
-    success: [
-      {
-        request_range: {
-          key: range.key,
-          range_end: range.rangeEnd,
-          max_create_revision: (own.createRevision - 1n).toString(),
-          sort_target: 'Create',
-          sort_order: 'Descend',
-          limit,
-          keys_only: true,
-        },
-      },
-    ],
+    success: [{ request_range: { key: range.key, range_end: range.rangeEnd, keys_only: true, ...options } }],
     failure: [],
   });
-  if (!res.succeeded) return { lost: true };
-  const kvs = res.responses[0]?.response_range?.kvs ?? [];
-  return {
-    lost: false,
-    revision: BigInt(res.header.revision),
-    entries: kvs.map((kv) => ({
-      key: runtime.keys.strip(kv.key),
-      createRevision: BigInt(kv.create_revision),
-    })),
-  };
+  if (!res.succeeded) return undefined;
+  return toKeysRead(runtime, BigInt(res.header.revision), res.responses[0]?.response_range);
+}
+
+async function plainRead(runtime: Runtime, prefix: string, limit: number): Promise<KeysRead> {
+  const range = runtime.keys.prefixRange(prefix);
+  const res = await runtime.etcd.kv.range({
+    key: range.key,
+    range_end: range.rangeEnd,
+    keys_only: true,
+    limit,
+  });
+  return toKeysRead(runtime, BigInt(res.header.revision), res);
+}
+
+function toKeysRead(
+  runtime: Runtime,
+  revision: bigint,
+  res: { kvs: Array<{ key: Buffer; lease: string; create_revision: string }>; more: boolean } | undefined,
+): KeysRead {
+  const keys = (res?.kvs ?? []).map((kv) => ({
+    key: runtime.keys.strip(kv.key),
+    lease: String(kv.lease),
+    createRevision: BigInt(kv.create_revision),
+  }));
+  return { revision, keys, more: res?.more ?? false };
 }

@@ -52,3 +52,39 @@ export const LEASE_KEYS: EntryNaming = {
     return `${prefix}${'f'.repeat(16)}`;
   },
 };
+
+/**
+ * The keys of one primitive (a lock, an election): everything under `prefix` belongs to it, and
+ * `isEntry` tells which of those keys are queue entries. Guarded writes (`lock.txn`,
+ * `leadership.txn`) must stay out of `prefix`; the queue counts only entries.
+ */
+export interface QueueSpace {
+  readonly prefix: string;
+  /** Whether the key (the caller's name) on the lease `lease` (decimal, `'0'` for none) is a queue entry. */
+  isEntry(key: string, lease: string): boolean;
+}
+
+/**
+ * The space under `prefix` whose entries sit directly under one of `entryPrefixes` (default:
+ * `prefix` itself; a read-write lock has `read/` and `write/` queues below its prefix).
+ *
+ * An entry is a key attached to a lease whose name is that lease's id, in hex (concord's
+ * `<hex>-<n>`, etcd's Go recipes `concurrency.NewMutex` / `NewElection` and `etcdctl lock` /
+ * `elect`: `<hex>`) or in decimal (the etcd3 npm Election: `<decimal>`), optionally followed by
+ * `-<n>`. Anything else under the prefix (data someone wrote there, a key without a lease, which
+ * would never go away) is not an entry: it takes no place in the queue, so it can neither block a
+ * waiter nor be taken for the holder.
+ */
+export function queueSpace(prefix: string, entryPrefixes: readonly string[] = [prefix]): QueueSpace {
+  return {
+    prefix,
+    isEntry(key, lease) {
+      if (lease === '0') return false;
+      const under = entryPrefixes.find((p) => key.startsWith(p));
+      if (under === undefined) return false;
+      const match = /^([0-9a-f]+)(?:-\d+)?$/.exec(key.slice(under.length));
+      const id = match?.[1];
+      return id !== undefined && (id === lease || id === BigInt(lease).toString(16));
+    },
+  };
+}

@@ -44,17 +44,17 @@ export async function createOwnKey(
 }
 
 /**
- * The compare that holds only while no key exists under `prefix`. A range compare holds for every
- * key in the range; on an empty range etcd compares the zero value, so "create revision == 0"
- * means "no key under the prefix".
+ * The compare that holds only while no key under `prefix` was created or written after
+ * `revision`. A range compare holds for every key in the range, and on an empty range etcd
+ * compares the zero value, so it holds then too: a look at the prefix at `revision` still stands.
  */
-export function prefixEmpty(runtime: Runtime, prefix: string): ICompare {
+export function unchangedSince(runtime: Runtime, prefix: string, revision: bigint): ICompare {
   const range = runtime.keys.prefixRange(prefix);
   return {
     key: range.key,
     range_end: range.rangeEnd,
-    target: 'Create',
-    result: 'Equal',
-    create_revision: '0',
+    target: 'Mod',
+    result: 'Less',
+    mod_revision: (revision + 1n).toString(),
   };
 }

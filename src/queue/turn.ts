@@ -1,4 +1,5 @@
 import type { Runtime } from '../core/runtime.js';
+import type { QueueSpace } from './keys.js';
 import { keysAhead, type QueueEntry } from './keys-ahead.js';
 import { waitDeleted, waitForDeletes } from './wait-deletes.js';
 
@@ -14,14 +15,14 @@ export type Turn =
 export type TurnOf = (runtime: Runtime, own: QueueEntry) => Promise<Turn>;
 
 /**
- * The turn of a contender that may go once no key under `prefix` is older than its own (a mutex,
- * an election, either side of a read-write lock with the prefix it yields to). It waits on the
- * newest such key only, so a release wakes only the waiter directly behind it, and then looks
+ * The turn of a contender that may go once no entry of `space` is older than its own (a mutex,
+ * an election, either side of a read-write lock with the space it yields to). It waits on the
+ * newest such entry only, so a release wakes only the waiter directly behind it, and then looks
  * again (a waiter ahead may have given up while an older one still holds).
  */
-export function newestAhead(prefix: string): TurnOf {
+export function newestAhead(space: QueueSpace): TurnOf {
   return async (runtime, own) => {
-    const ahead = await keysAhead(runtime, own, prefix, 1);
+    const ahead = await keysAhead(runtime, own, space, 1);
     if (ahead.lost) return ahead;
     const { revision } = ahead;
     const blocker = ahead.entries[0];
@@ -31,15 +32,16 @@ export function newestAhead(prefix: string): TurnOf {
 }
 
 /**
- * The turn of a contender that may go once fewer than `permits` keys under `prefix` are older
- * than its own (a semaphore). Since keys only ever become newer, that count never grows again,
+ * The turn of a contender that may go once fewer than `permits` entries of `space` are older
+ * than its own (a semaphore). Since entries only ever become newer, that count never grows again,
  * which is what bounds the holders. Any release can free a permit, so the wait follows the whole
- * prefix (one shared watch per Concord through the hub) and counts the older keys that go,
+ * prefix (one shared watch per Concord through the hub) and counts the older entries that go,
  * without re-reading.
  */
-export function fewerAhead(prefix: string, permits: number): TurnOf {
+export function fewerAhead(space: QueueSpace, permits: number): TurnOf {
+  const { prefix } = space;
   return async (runtime, own) => {
-    const ahead = await keysAhead(runtime, own, prefix, 0);
+    const ahead = await keysAhead(runtime, own, space, 0);
     if (ahead.lost) return ahead;
     const { revision, entries } = ahead;
     if (entries.length < permits) return { lost: false, revision };

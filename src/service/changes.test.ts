@@ -1,19 +1,12 @@
-// Incremental catalog updates: the changes between two entry maps and the sorted list after them.
+// Sorted instance lists: the changes between two, and a list with changes applied.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { applyChanges, byKey, downsFirst, instanceChanges } from './changes.js';
-import type { Entry } from './entry.js';
-import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
+import { applyChanges, byKey, downsFirst, findByKey, isSorted, listChanges } from './changes.js';
+import type { ServiceChange, ServiceInstance } from './types.js';
 
 let revision = 0n;
 function instance(id: string, address = `${id}:1`): ServiceInstance {
-  return { service: 's', id, address, key: `svc/s/${id}`, revision: ++revision };
-}
-function skipped(id: string): DiscoveryError {
-  return { key: `svc/s/${id}`, revision: ++revision, value: Buffer.from('{'), message: 'bad' };
-}
-function entries(...list: Entry[]): Map<string, Entry> {
-  return new Map(list.map((e) => [e.key, e]));
+  return { service: 's', id, address, status: 'serving', key: `svc/s/${id}`, revision: ++revision };
 }
 const ids = (list: readonly ServiceInstance[]) => list.map((i) => i.id);
 const summary = (changes: readonly ServiceChange[]) => changes.map((c) => `${c.type} ${c.instance.id}`);
@@ -27,50 +20,26 @@ function random(seed: number): () => number {
   };
 }
 
-describe('instanceChanges', () => {
-  test('up, update and down, sorted by key; unchanged keys are skipped', () => {
+describe('listChanges', () => {
+  test('up, update and down in key order, by one merge walk; the same objects are no change', () => {
     const a = instance('a');
     const b = instance('b');
     const c = instance('c');
     const b2 = instance('b', 'b:2');
     const d = instance('d');
-    const before = entries(a, b, c);
-    const after = entries(b2, c, d);
-    const changes = instanceChanges(
-      ['d', 'a', 'b', 'c'].map((id) => `svc/s/${id}`),
-      before,
-      after,
-      () => {
-        throw new Error('nothing was skipped');
-      },
-    );
+    const changes = listChanges([a, b, c], [b2, c, d]);
     assert.deepEqual(summary(changes), ['down a', 'update b', 'up d']);
     assert.equal(changes[0]!.instance, a, 'down carries the instance as it was');
     assert.equal(changes[1]!.instance, b2, 'update carries the new instance');
+    assert.deepEqual(listChanges([], []), []);
+    assert.deepEqual(summary(listChanges([a], [])), ['down a']);
+    assert.deepEqual(summary(listChanges([], [a, b])), ['up a', 'up b']);
   });
 
-  test('an instance overwritten with an invalid value goes down and the entry is reported', () => {
-    const a = instance('a');
-    const bad = skipped('a');
-    const reported: DiscoveryError[] = [];
-    const changes = instanceChanges(['svc/s/a'], entries(a), entries(bad), (e) => reported.push(e));
-    assert.deepEqual(summary(changes), ['down a']);
-    assert.deepEqual(reported, [bad]);
-  });
-
-  test('an invalid entry fixed comes up; an invalid one rewritten invalid is reported again', () => {
-    const bad = skipped('a');
-    const worse = skipped('b');
-    const fixed = instance('a');
-    const reported: DiscoveryError[] = [];
-    const changes = instanceChanges(
-      ['svc/s/a', 'svc/s/b'],
-      entries(bad, skipped('b')),
-      entries(fixed, worse),
-      (e) => reported.push(e),
-    );
-    assert.deepEqual(summary(changes), ['up a']);
-    assert.deepEqual(reported, [worse]);
+  test('isSorted compares keys as JavaScript does', () => {
+    assert.equal(isSorted([instance('a'), instance('b'), instance('c')]), true);
+    assert.equal(isSorted([instance('b'), instance('a')]), false);
+    assert.equal(isSorted([]), true);
   });
 });
 
@@ -98,28 +67,31 @@ describe('applyChanges', () => {
     assert.deepEqual(ids(applyChanges([a], [{ type: 'down', instance: a }])), []);
   });
 
-  test('random changes: the list always equals the sorted instances of the entries', () => {
+  test('thousands of changes in one go (a range deleted, a big transaction)', () => {
+    const list = Array.from({ length: 6_000 }, (_, i) => instance(`i${String(i).padStart(5, '0')}`));
+    const evens = list.filter((_, i) => i % 2 === 0);
+    const out = applyChanges(list, listChanges(list, evens));
+    assert.equal(out.length, 3_000);
+    assert.deepEqual(out, evens);
+    const back = applyChanges(out, listChanges(out, list));
+    assert.deepEqual(back, list);
+  });
+
+  test('random changes: applying the changes between two lists gives the second', () => {
     for (const seed of [1, 2, 3]) {
       const next = random(seed);
       const names = Array.from({ length: 30 }, (_, i) => `i${String(i).padStart(2, '0')}`);
-      let current = new Map<string, Entry>();
+      let current = new Map<string, ServiceInstance>();
       let list: readonly ServiceInstance[] = [];
       for (let step = 0; step < 300; step++) {
         const after = new Map(current);
-        const touched = new Set<string>();
         for (let n = Math.floor(next() * 4); n >= 0; n--) {
           const id = names[Math.floor(next() * names.length)]!;
-          const roll = next();
-          const entry = roll < 0.3 ? undefined : roll < 0.4 ? skipped(id) : instance(id);
-          if (entry) after.set(`svc/s/${id}`, entry);
-          else after.delete(`svc/s/${id}`);
-          touched.add(`svc/s/${id}`);
+          if (next() < 0.4) after.delete(`svc/s/${id}`);
+          else after.set(`svc/s/${id}`, instance(id));
         }
-        const changes = instanceChanges(touched, current, after, () => undefined);
-        list = applyChanges(list, changes);
-        const expected = [...after.values()]
-          .filter((e): e is ServiceInstance => !('message' in e))
-          .sort(byKey);
+        const expected = [...after.values()].sort(byKey);
+        list = applyChanges(list, listChanges(list, expected));
         assert.deepEqual(list, expected);
         current = after;
       }
@@ -136,4 +108,11 @@ test('downsFirst keeps key order within downs and within the rest', () => {
     { type: 'down', instance: d! },
   ];
   assert.deepEqual(summary(downsFirst(changes)), ['down b', 'down d', 'up a', 'update c']);
+});
+
+test('findByKey finds by binary search', () => {
+  const list = ['a', 'b', 'c', 'd', 'e'].map((id) => instance(id));
+  for (const i of list) assert.equal(findByKey(list, i.key), i);
+  assert.equal(findByKey(list, 'svc/s/bb'), undefined);
+  assert.equal(findByKey([], 'svc/s/a'), undefined);
 });

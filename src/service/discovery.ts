@@ -1,8 +1,8 @@
 import { defer, EMPTY, fromEvent, map, mergeMap, type Observable, Subject, takeUntil } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
-import { checkOptions, checkSegment } from '../core/validate.js';
-import { InvalidArgumentError } from '../errors.js';
+import { checkSegment } from '../core/validate.js';
 import { type Catalog, catalog$ } from './catalog.js';
+import { pickerConfig } from './pick-options.js';
 import { createPicker, type Picker } from './picker.js';
 import { servicePrefix } from './record.js';
 import type {
@@ -18,17 +18,18 @@ let construct: (runtime: Runtime, options: ServicePrefixOptions | undefined) => 
 
 /**
  * Finds the instances registered under a prefix and follows them live. Every stream is built on
- * the watch hub's shared, parsed view of the prefix: however many subscribers (and Discovery
+ * the watch hub's shared, parsed catalog of the prefix: however many subscribers (and Discovery
  * objects) one Concord has, it reads each service once, keeps one server-side watch per service
- * (plus one for the whole prefix when `changes$()` follows every service) and one parsed copy of
- * each instance (no raw values), survives reconnects and compaction, and parses each write once.
- * A change costs in proportion to the keys it changed (plus one pass over the sorted list per
- * Discovery), not to the size of the service. Streams are cold: nothing is read until subscribe,
- * and the last unsubscribe releases the watch.
+ * (plus one for the whole prefix when `changes$()` follows every service) and one sorted list of
+ * parsed instances (no raw values), survives reconnects and compaction, and parses each write
+ * once. A change costs one binary search per key it changed and one copy of the list (plus one
+ * per `instances$` subscriber, which gets an array of its own). Streams are cold: nothing is read
+ * until subscribe, and the last unsubscribe releases the watch.
  *
- * Values are the registry's JSON `{ address, meta?, registeredAt }`, etcd Go `endpoints` JSON
- * (`{ Addr, Metadata }`) or a plain address string, so instances registered by other clients
- * are found. Anything else is skipped and reported on {@link errors$}.
+ * Values are the registry's JSON `{ address, meta?, registeredAt, status? }`, etcd Go
+ * `endpoints` JSON (`{ Addr, Metadata }`) or a plain address string, so instances registered by
+ * other clients are found (those are `serving`). Anything else is skipped and reported on
+ * {@link errors$}.
  */
 export class Discovery {
   /** The prefix instances live under. */
@@ -63,13 +64,15 @@ export class Discovery {
   }
 
   /**
-   * The live instances of `service`, sorted by id: the full current list on subscribe (at once
-   * when the service is already followed), then the full list again after every change to it
-   * (an instance up, down or rewritten). Completes when the Concord closes.
+   * The live instances of `service` (of every service under the prefix when omitted), sorted by
+   * service, then id, draining ones included (`status`): the full current list on subscribe (at
+   * once when it is already followed), then the full list again after every change to it (an
+   * instance up, down or rewritten, e.g. drained). Completes when the Concord closes.
    */
-  instances$(service: string): Observable<ServiceInstance[]> {
-    checkSegment('service', service);
-    return this.#catalog(service).pipe(map((catalog) => [...catalog.list]));
+  instances$(service?: string): Observable<ServiceInstance[]> {
+    if (service !== undefined) checkSegment('service', service);
+    // A copy per subscriber: the shared list must not change under the others.
+    return this.#catalog(service).pipe(map((catalog) => catalog.list.slice()));
   }
 
   /**
@@ -97,17 +100,18 @@ export class Discovery {
 
   /**
    * A {@link Picker} over the live instances of `service`: `next()` returns one per call,
-   * `'round-robin'` (default) or `'random'`. The picker follows the service until it is closed.
+   * `'round-robin'` (default) or `'random'`, never a draining instance, skipping instances
+   * ejected after errors (`picker.report()`; `eject: false` turns that off) and preferring
+   * `prefer.zone` while any instance there qualifies. Every option is validated
+   * (InvalidArgumentError naming it). The picker follows the service until it is closed.
    */
   picker(service: string, options?: PickerOptions): Picker {
     checkSegment('service', service);
-    checkOptions('options', options, ['strategy']);
-    const strategy = options?.strategy ?? 'round-robin';
-    if (strategy !== 'round-robin' && strategy !== 'random') {
-      throw new InvalidArgumentError('options.strategy', "must be 'round-robin' or 'random'", strategy);
-    }
+    const config = pickerConfig(options);
     this.#runtime.assertOpen('discovery.picker');
-    return createPicker(this.#catalog(service).pipe(map((catalog) => catalog.list)), strategy);
+    const lists = this.#catalog(service).pipe(map((catalog) => catalog.list));
+    const { log, events, monitor } = this.#runtime;
+    return createPicker(lists, config, { log, events, bounded: monitor.bounded });
   }
 
   #catalog(service: string | undefined): Observable<Catalog> {

@@ -1,36 +1,34 @@
-// The discovery projection: one parsed, frozen entry per write.
+// One key under the registry prefix, parsed once per write into a frozen entry.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { KeyValue } from '../watch/types.js';
-import { entryProjection, isInstance } from './entry.js';
+import { entryOf, isInstance } from './entry.js';
 
-function kv(key: string, value: string | Buffer, modRevision = 7n): KeyValue {
-  const bytes = typeof value === 'string' ? Buffer.from(value) : value;
-  return { key, value: bytes, createRevision: 1n, modRevision, version: 1n, lease: '0' };
-}
-
-test('a valid value projects to a frozen instance carrying its revision', () => {
-  const projection = entryProjection('svc/', 'user');
-  const entry = projection.project(kv('svc/user/i1', '{"address":"h:1","meta":{"zone":"a"}}'));
+test('a valid value gives a frozen instance carrying its key and revision', () => {
+  const entry = entryOf(
+    'svc/user/i1',
+    Buffer.from('{"address":"h:1","meta":{"zone":"a"}}'),
+    7n,
+    'svc/',
+    'user',
+  );
   assert.ok(isInstance(entry));
   assert.deepEqual(entry, {
     service: 'user',
     id: 'i1',
     address: 'h:1',
     meta: { zone: 'a' },
+    status: 'serving',
     key: 'svc/user/i1',
     revision: 7n,
   });
   assert.ok(Object.isFrozen(entry));
-  assert.equal(projection.revisionOf(entry), 7n);
 });
 
-test('an invalid value projects to a frozen error holding a copy of the value', () => {
-  const projection = entryProjection('svc/', undefined);
+test('an invalid value gives a frozen error holding a copy of the value', () => {
   // A value inside a larger buffer, as values of a range read are.
   const page = Buffer.from('xx{"address":yy');
   const value = page.subarray(2, 13);
-  const entry = projection.project(kv('svc/user/i1', value, 9n));
+  const entry = entryOf('svc/user/i1', value, 9n, 'svc/', undefined);
   assert.ok(!isInstance(entry));
   assert.equal(entry.key, 'svc/user/i1');
   assert.equal(entry.revision, 9n);
@@ -39,11 +37,34 @@ test('an invalid value projects to a frozen error holding a copy of the value', 
   page[2] = 0x41;
   assert.equal(entry.value.toString(), '{"address":', 'a copy: the page is not kept alive');
   assert.ok(Object.isFrozen(entry));
-  assert.equal(projection.revisionOf(entry), 9n);
   assert.equal(isInstance(undefined), false);
 });
 
-test('the id tells a service range from a prefix that spells the same range', () => {
-  assert.notEqual(entryProjection('a/', 'b').id, entryProjection('a/b/', undefined).id);
-  assert.equal(entryProjection('a/', 'b').id, entryProjection('a/', 'b').id);
+test('bytes that are not UTF-8 are rejected; a genuine U+FFFD is text like any other', () => {
+  const invalid = entryOf('svc/s/a', Buffer.from([0x68, 0xff, 0x3a, 0x31]), 1n, 'svc/', 's');
+  assert.ok(!isInstance(invalid));
+  assert.equal(invalid.message, 'value is not UTF-8 text');
+  const replacement = entryOf(
+    'svc/s/a',
+    Buffer.from('{"address":"h:1","meta":{"note":"\uFFFD"}}'),
+    1n,
+    'svc/',
+    's',
+  );
+  assert.ok(isInstance(replacement));
+  assert.deepEqual(replacement.meta, { note: '\uFFFD' });
+});
+
+test('keys: the id is one segment; without a service the key must be <base><service>/<id>', () => {
+  const value = Buffer.from('h:1');
+  const whole = entryOf('svc/user/i1', value, 1n, 'svc/', undefined);
+  assert.ok(isInstance(whole));
+  assert.deepEqual([whole.service, whole.id], ['user', 'i1']);
+  for (const key of ['svc/user', 'svc//i1', 'svc/user/i1/x', 'svc/user/']) {
+    const entry = entryOf(key, value, 1n, 'svc/', undefined);
+    assert.ok(!isInstance(entry), key);
+    assert.match(entry.message, /^key does not have the shape svc\/<service>\/<id>/, key);
+  }
+  const nested = entryOf('svc/user/i1/x', value, 1n, 'svc/', 'user');
+  assert.ok(!isInstance(nested));
 });

@@ -1,4 +1,3 @@
-import type { Projection } from '../watch/view-cache.js';
 import { parseEntry } from './record.js';
 import type { DiscoveryError, ServiceInstance } from './types.js';
 
@@ -11,27 +10,20 @@ export function isInstance(entry: Entry | undefined): entry is ServiceInstance {
 }
 
 /**
- * The view projection discovery follows a range with: each key parsed once per write into a
- * frozen {@link ServiceInstance} or a frozen {@link DiscoveryError}, so the cache holds no raw
- * values. `service` as for `parseEntry`: the range is `<base><service>/` when given, else `<base>`.
+ * One key under the registry prefix `base` as written at `revision`: a frozen
+ * {@link ServiceInstance}, or a frozen {@link DiscoveryError} holding a copy of the value (so a
+ * read's whole response page never stays alive for it). `service` as for `parseEntry`: the key
+ * comes from `<base><service>/` when given, else from `<base>`.
  */
-export function entryProjection(base: string, service: string | undefined): Projection<Entry> {
-  return {
-    // A range can be a service's own or a whole prefix's (`a/b/` is both for base `a/`, service
-    // `b`, and for base `a/b/`): keys parse differently, so the id tells the two apart.
-    id: `discovery:${JSON.stringify([base, service ?? null])}`,
-    project: (kv) => {
-      const parsed = parseEntry(kv, base, service);
-      if (typeof parsed !== 'string') return parsed;
-      // A copy of the value: the read's whole response page must not stay alive for it.
-      const error: DiscoveryError = {
-        key: kv.key,
-        revision: kv.modRevision,
-        value: Buffer.from(kv.value),
-        message: parsed,
-      };
-      return Object.freeze(error);
-    },
-    revisionOf: (entry) => entry.revision,
-  };
+export function entryOf(
+  key: string,
+  value: Buffer,
+  revision: bigint,
+  base: string,
+  service: string | undefined,
+): Entry {
+  const parsed = parseEntry(key, value, revision, base, service);
+  if (typeof parsed !== 'string') return parsed;
+  const error: DiscoveryError = { key, revision, value: Buffer.from(value), message: parsed };
+  return Object.freeze(error);
 }

@@ -1,6 +1,12 @@
 import type { Session } from '../session/session.js';
 
 /**
+ * Whether an instance takes new work: `serving`, or `draining` (its registration called
+ * `drain()`: it finishes what it has and will deregister; pickers no longer choose it).
+ */
+export type InstanceStatus = 'serving' | 'draining';
+
+/**
  * One live instance of a service as discovery sees it. `key` is the etcd key (the Concord
  * namespace removed) and `revision` the revision that last wrote it, so two objects with the
  * same key and revision describe the same write.
@@ -12,6 +18,8 @@ export interface ServiceInstance {
   meta?: Record<string, unknown>;
   /** When the registrant registered (ISO 8601), if its value said so; absent for plain-string values. */
   registeredAt?: string;
+  /** `draining` once its registration called `drain()`; values written by other clients are `serving`. */
+  status: InstanceStatus;
   key: string;
   revision: bigint;
 }
@@ -83,6 +91,8 @@ export interface InstanceUpdate {
  * Where a registration stands:
  * - `registered`: the instance key exists under lease `leaseId`, last written at `revision`
  *   (emitted again after every `update()` and every re-registration);
+ * - `draining`: the same, with the instance marked draining (`drain()`): it stays listed, and
+ *   pickers no longer choose it. A re-registration keeps it draining;
  * - `reregistering`: the session's lease was lost (expired while the process was paused or cut
  *   off, or etcd lost its data), or someone else deleted the instance key; the
  *   instance is written again (under a new lease if the old one is gone) as soon as etcd
@@ -91,14 +101,41 @@ export interface InstanceUpdate {
  */
 export type RegistrationState =
   | { status: 'registered'; leaseId: string; revision: bigint }
+  | { status: 'draining'; leaseId: string; revision: bigint }
   | { status: 'reregistering'; reason: Error }
   | { status: 'deregistered' };
 
 /** How a `Picker` chooses: in turn (`round-robin`) or uniformly at random (`random`). */
 export type PickStrategy = 'round-robin' | 'random';
 
+/** What a caller tells a picker about a request to an instance (see `Picker.report`). */
+export type PickOutcome = 'ok' | 'error';
+
+/**
+ * Passive outlier ejection (see `Picker.report`): after `afterErrors` consecutive errors an
+ * instance is skipped for `forMs`, doubled on each further ejection in a row (an `ok` resets
+ * it) up to `maxForMs`; at most `maxPercent` of the serving instances are ejected at once.
+ */
+export interface EjectOptions {
+  /** Consecutive errors that eject an instance: an integer from 1. Default 3. */
+  afterErrors?: number;
+  /** How long the first ejection lasts, in ms: an integer from 1. Default 30,000. */
+  forMs?: number;
+  /** The longest an ejection grows to, in ms: an integer, at least `forMs`. Default 10 × `forMs`. */
+  maxForMs?: number;
+  /** The largest share of serving instances ejected at once, in percent (0 to 100). Default 50. */
+  maxPercent?: number;
+}
+
 /** Options of `Discovery.picker`. */
 export interface PickerOptions {
   /** Default `'round-robin'`. */
   strategy?: PickStrategy;
+  /** Outlier ejection settings; `false` turns it off. On by default (see {@link EjectOptions}). */
+  eject?: EjectOptions | false;
+  /**
+   * Prefer instances whose `meta.zone` is `zone` while any of them can be picked (serving, not
+   * ejected); fall back to every instance otherwise.
+   */
+  prefer?: { zone: string };
 }

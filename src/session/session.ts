@@ -1,13 +1,15 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { AsyncSubject, BehaviorSubject, Observable } from 'rxjs';
+import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
+import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
+import { countOpen } from './open-sessions.js';
 import type { SessionOptions, SessionState } from './types.js';
 
 /** The default lease TTL of sessions, in seconds. */
@@ -37,7 +39,11 @@ export class Session implements AsyncDisposable {
   readonly leaseId: string;
   /** The TTL etcd granted, in seconds. */
   readonly ttl: number;
-  /** State: current value first, then every change; completes after `lost` or `closed`. */
+  /**
+   * State: the current value first, then every change of `status`; completes after `lost` or
+   * `closed`. A keepalive that only moves the deadline emits nothing: `expiresAt` in a state is
+   * the deadline when that status began; read the moving one from {@link expiresAt}.
+   */
   readonly state$: Observable<SessionState>;
   /** Emits once when the lease is (or must be assumed) gone, then completes; completes without emitting on `close()`. */
   readonly lost$: Observable<void>;
@@ -47,15 +53,18 @@ export class Session implements AsyncDisposable {
   readonly #lostSubject = new AsyncSubject<void>();
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
+  readonly #uncount: () => void;
   /** Local deadline (performance.now() ms): the lease is known to exist until then. */
   readonly #deadline: LeaseDeadline;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiringTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  /** Round trip of the last answered keepalive (ms), for `session.state` events. */
+  #rttMs: number | undefined;
 
   static {
     construct = (runtime, leaseId, ttl, grantSentAt) => new Session(runtime, leaseId, ttl, grantSentAt);
-    markGone = (session) => session.#markLost('etcd no longer has the lease');
+    markGone = (session) => session.#markLost('etcd no longer has the lease', 'lease-gone');
   }
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
@@ -77,9 +86,11 @@ export class Session implements AsyncDisposable {
     });
     this.lost$ = this.#lostSubject.asObservable();
     this.#untrack = runtime.track(this);
+    this.#uncount = countOpen(runtime, this);
+    this.#announce(this.#state.value);
     const listener: LeaseListener = {
       renewed: (sentAt, granted) => this.#onRenewed(sentAt, granted),
-      gone: () => this.#markLost('etcd reports the lease expired or revoked'),
+      gone: () => this.#markLost('etcd reports the lease expired or revoked', 'lease-gone'),
       interrupted: () => this.#onInterrupted(),
     };
     keepAliveOf(runtime).add(leaseId, ttl, listener);
@@ -109,7 +120,38 @@ export class Session implements AsyncDisposable {
     return Date.now() + (this.#deadline.at - performance.now());
   }
 
-  /** Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws for an unreachable etcd (the lease then expires by itself). */
+  /**
+   * Milliseconds until the local deadline: how long the lease is known to exist without another
+   * renewing ack. 0 once the session is lost or closed. On a healthy session it moves between
+   * about two thirds of the TTL and the TTL (keepalives go out every third of it).
+   */
+  timeLeft(): number {
+    return this.isAlive ? this.#deadline.timeLeft() : 0;
+  }
+
+  /**
+   * Emits once, then completes, as soon as no more than `marginMs` milliseconds are left before
+   * the local deadline without a renewing ack, or when the session is lost, whichever comes first;
+   * never later than `lost$`. Completes without emitting when the session is closed. A late
+   * subscriber gets the emission at once when the budget is already under the margin or lost.
+   * Made for `takeUntil(session.expiring$(m))`: stop work while `m` ms are still left to stop it.
+   * Throws {@link InvalidArgumentError} unless `marginMs` is an integer >= 0. With a healthy session
+   * it does not fire for any margin below about two thirds of the TTL minus a round trip.
+   */
+  expiring$(marginMs: number): Observable<void> {
+    checkMargin('marginMs', marginMs);
+    const events$ = this.state$.pipe(
+      map((s): BudgetEvent => (s.status === 'lost' ? 'lost' : s.status === 'closed' ? 'ended' : 'renewed')),
+    );
+    return expiringAlarm(marginMs, () => this.timeLeft(), events$);
+  }
+
+  /**
+   * Stops the keepalives and revokes the lease (its keys are deleted). Idempotent; never throws
+   * for an unreachable etcd (the lease then expires by itself). Resolves once etcd has revoked the
+   * lease, or at the latest when the local deadline passes: past it the lease cannot be counted
+   * on anyway, so a revoke stuck in a partition does not hold up whoever waits for the close.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#closeOnce();
     return this.#closing;
@@ -124,18 +166,25 @@ export class Session implements AsyncDisposable {
     const wasLost = this.isLost;
     this.#stop();
     if (wasLost) return;
-    this.#state.next({ status: 'closed' });
+    this.#setState({ status: 'closed' });
     this.#state.complete();
     this.#lostSubject.complete();
     this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
-    try {
-      await this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId });
-    } catch (err) {
-      this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
-        leaseId: this.leaseId,
-        error: errorText(err),
-      });
-    }
+    const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
+          leaseId: this.leaseId,
+          error: errorText(err),
+        });
+      },
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#deadline.timeLeft());
+    });
+    await Promise.race([revoked, deadline]);
+    clearTimeout(timer);
   }
 
   #stop(): void {
@@ -144,7 +193,29 @@ export class Session implements AsyncDisposable {
     this.#deadlineTimer = undefined;
     this.#expiringTimer = undefined;
     keepAliveOf(this.#runtime).remove(this.leaseId);
+    this.#uncount();
     this.#untrack();
+  }
+
+  /** The one place the status changes: `state$`, and a `session.state` event. */
+  #setState(state: SessionState, reason?: 'lease-gone' | 'deadline'): void {
+    this.#state.next(state);
+    this.#announce(state, reason);
+  }
+
+  #announce(state: SessionState, reason?: 'lease-gone' | 'deadline'): void {
+    const { events } = this.#runtime;
+    if (!events.observed) return;
+    const terminal = state.status === 'lost' || state.status === 'closed';
+    events.emit({
+      type: 'session.state',
+      leaseId: this.leaseId,
+      ttl: this.ttl,
+      status: state.status,
+      timeLeftMs: terminal ? 0 : Math.round(this.#deadline.timeLeft()),
+      ...(this.#rttMs === undefined ? {} : { rttMs: this.#rttMs }),
+      ...(reason === undefined ? {} : { reason }),
+    });
   }
 
   get #terminal(): boolean {
@@ -159,7 +230,14 @@ export class Session implements AsyncDisposable {
       this.#checkDeadline();
       return;
     }
-    this.#state.next({ status: 'alive', expiresAt: this.expiresAt });
+    this.#rttMs = Math.round((performance.now() - sentAt) * 1000) / 1000;
+    const { events } = this.#runtime;
+    if (events.observed) {
+      const timeLeftMs = Math.round(this.#deadline.timeLeft());
+      events.emit({ type: 'session.keepalive', leaseId: this.leaseId, rttMs: this.#rttMs, timeLeftMs });
+    }
+    // Status changes only: a renewal that merely moves the deadline is read with expiresAt.
+    if (this.#state.value.status !== 'alive') this.#setState({ status: 'alive', expiresAt: this.expiresAt });
     this.#armTimers();
   }
 
@@ -167,7 +245,7 @@ export class Session implements AsyncDisposable {
     if (this.#terminal || this.#checkDeadline()) return;
     this.#deadline.interrupt();
     if (this.#state.value.status !== 'expiring')
-      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
   }
 
   /** Timers for the deadline and for `expiring` (a renewal overdue: less than half the TTL left). */
@@ -177,11 +255,11 @@ export class Session implements AsyncDisposable {
     this.#deadlineTimer = setTimeout(() => this.#checkDeadline(), this.#deadline.timeLeft() + 1);
     this.#expiringTimer = setTimeout(() => {
       if (!this.#terminal && this.#state.value.status === 'alive') {
-        this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+        this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
       }
     }, this.#deadline.untilExpiring());
     if (this.#deadline.interrupted && this.#state.value.status === 'alive') {
-      this.#state.next({ status: 'expiring', expiresAt: this.expiresAt });
+      this.#setState({ status: 'expiring', expiresAt: this.expiresAt });
     }
   }
 
@@ -191,16 +269,16 @@ export class Session implements AsyncDisposable {
     if (status === 'lost') return true;
     if (status === 'closed') return false;
     if (!this.#deadline.passed) return false;
-    this.#markLost('no keepalive answered within the TTL (local deadline passed)');
+    this.#markLost('no keepalive answered within the TTL (local deadline passed)', 'deadline');
     return true;
   }
 
-  #markLost(why: string): void {
+  #markLost(why: string, cause: 'lease-gone' | 'deadline'): void {
     if (this.#terminal) return;
     const reason = new SessionLostError(`session ${this.leaseId} lost: ${why}`);
     this.#stop();
     this.#runtime.log.warn('session lost', { leaseId: this.leaseId, reason: why });
-    this.#state.next({ status: 'lost', reason });
+    this.#setState({ status: 'lost', reason }, cause);
     this.#state.complete();
     this.#abort.abort(reason);
     this.#lostSubject.next();

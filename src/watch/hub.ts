@@ -5,13 +5,13 @@ import { AuthenticationFailedError, PermissionDeniedError } from '../errors.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 import { toConcordError } from '../etcd/translate.js';
 import { forgetAuthToken, openWatchStream, type WatchStream } from '../etcd/watch-stream.js';
+import { emitOpened, emitResync } from './hub-events.js';
 import { BoundedIterator } from './iterator.js';
 import { StreamProgress } from './progress.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import { StallDetector } from './stall.js';
 import { StreamWatches } from './stream-watches.js';
 import type {
-  KeyValue,
   View,
   WatchBatch,
   WatchIteratorOptions,
@@ -20,7 +20,7 @@ import type {
   WatchStats,
 } from './types.js';
 import { type Sink, Upstream } from './upstream.js';
-import { type CachedView, type Projection, RAW, ViewCache } from './view-cache.js';
+import { RAW_VIEW, ViewCache, type ViewFold } from './view-cache.js';
 
 const HUB = Symbol('concord.watch-hub');
 
@@ -48,24 +48,27 @@ export class WatchHub implements Closable {
   private readonly upstreams = new Set<Upstream>();
   private readonly shared = new Map<string, Upstream>();
   private readonly registered = new StreamWatches();
-  /** View caches by range and projection id (see `cache`): each one holds its own kind of entries. */
-  private readonly views = new Map<string, ViewCache<object>>();
+  /** View caches by range and fold id (see `cache`): each one holds its own kind of state. */
+  private readonly views = new Map<string, ViewCache<unknown, { revision: bigint }>>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(private readonly runtime: Runtime) {
     this.stream = new ReconnectingStream(runtime, 'watch stream', () => openWatchStream(runtime.etcd), {
       wanted: () => !this.closed && this.upstreams.size > 0,
-      opened: (stream) => {
+      opened: (stream, downMs) => {
         this.progress.start(stream.server);
         for (const up of this.upstreams) this.create(up);
         this.stall.start();
+        emitOpened(runtime.events, this.upstreams.size, downMs);
       },
       data: (res) => this.onResponse(res),
       dropped: () => this.onDropped(),
       failed: (err) => this.onFailed(err),
     });
-    this.stall = new StallDetector(this.stream, runtime.hubSettings.stallTimeoutMs);
+    this.stall = new StallDetector(this.stream, runtime.hubSettings.stallTimeoutMs, (silentMs) =>
+      runtime.events.emit({ type: 'watch.stalled', silentMs }),
+    );
     const { progressIntervalMs } = runtime.hubSettings;
     this.progress = new StreamProgress(
       (request) => this.stream.write(request),
@@ -103,22 +106,22 @@ export class WatchHub implements Closable {
    */
   view(range: { prefix: string }): Observable<View> {
     this.runtime.assertOpen('view');
-    return this.projectedView<KeyValue>(range.prefix, RAW);
+    return this.folded(range.prefix, RAW_VIEW);
   }
 
   /**
-   * `view` with each entry as `projection` reads it (internal: e.g. discovery keeps parsed
-   * instances rather than raw values). One cache, one read and one server-side watch per prefix
-   * and projection, shared by every subscriber, each counted in `stats`.
+   * The state `fold` keeps of a prefix (internal: `view` is a map of KeyValues; discovery keeps a
+   * sorted list of parsed instances). One cache, one read and one server-side watch per prefix
+   * and fold, shared by every subscriber, each counted in `stats`.
    */
-  projectedView<T extends object>(prefix: string, projection: Projection<T>): Observable<CachedView<T>> {
+  folded<T, S extends { revision: bigint }>(prefix: string, fold: ViewFold<T, S>): Observable<S> {
     const resolved = resolveRange(this.runtime.keys, { prefix });
-    return new Observable<CachedView<T>>((subscriber) => {
+    return new Observable<S>((subscriber) => {
       if (this.closed) {
         subscriber.complete();
         return;
       }
-      return this.cache(resolved, projection).subscribe(subscriber);
+      return this.cache(resolved, fold).subscribe(subscriber);
     });
   }
 
@@ -196,21 +199,21 @@ export class WatchHub implements Closable {
     this.retryTimers.clear();
   }
 
-  private cache<T extends object>(range: EtcdRange, projection: Projection<T>): ViewCache<T> {
-    const id = `${rangeId(range)}:${projection.id}`;
-    // The id names the projection, so the cache found holds entries of type T.
-    const found = this.views.get(id) as ViewCache<T> | undefined;
+  private cache<T, S extends { revision: bigint }>(range: EtcdRange, fold: ViewFold<T, S>): ViewCache<T, S> {
+    const id = `${rangeId(range)}:${fold.id}`;
+    // The id names the fold, so the cache found keeps states of type S.
+    const found = this.views.get(id) as ViewCache<T, S> | undefined;
     if (found) return found;
-    const created: ViewCache<T> = new ViewCache(
-      projection,
-      // Projected page by page: the KeyValues of a large prefix never all exist at once.
-      (signal) => readRangeRetrying(this.runtime, range, signal, (kv) => projection.project(kv)),
+    const created: ViewCache<T, S> = new ViewCache(
+      fold,
+      // Converted page by page: the KeyValues of a large prefix never all exist at once.
+      (signal) => readRangeRetrying(this.runtime, range, signal, (key, kv) => fold.read(key, kv)),
       (sink) => this.attach(range, { fromRevision: sink.from, prevKv: false, share: true }, sink),
       () => {
         if (this.views.get(id) === created) this.views.delete(id);
       },
     );
-    this.views.set(id, created);
+    this.views.set(id, created as ViewCache<unknown, { revision: bigint }>);
     return created;
   }
 
@@ -331,6 +334,7 @@ export class WatchHub implements Closable {
         keys: snapshot.entries.size,
         pages: snapshot.pages,
       });
+      emitResync(this.runtime, up.range, snapshot, compactRevision);
       up.onResync(snapshot.revision, snapshot.entries, compactRevision);
       if (this.upstreams.has(up) && up.watchId === undefined) this.create(up);
     } catch (err) {

@@ -1,9 +1,11 @@
 import type { Etcd3 } from 'etcd3';
 import type { Keyspace } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
+import type { RangeKv } from '../etcd/range-decode.js';
+import { rangePage } from '../etcd/range-page.js';
 import { retryTransient } from '../etcd/retry.js';
 import { isTransient } from '../etcd/translate.js';
-import { toKeyValue } from './decode.js';
+import { keyValueOf } from './decode.js';
 import type { KeyValue, WatchRange } from './types.js';
 
 /** A watch range resolved to etcd bytes. `rangeEnd` is absent for a single key. */
@@ -35,10 +37,14 @@ export interface RangeSnapshot<T = KeyValue> {
   pages: number;
 }
 
-/** Turns one key read from etcd into what a snapshot keeps for it. */
-export type Convert<T> = (kv: KeyValue) => T;
+/**
+ * Turns one key read from etcd (its key with the namespace stripped, and the key as read) into
+ * what a snapshot keeps for it. The fields of `kv` other than key, value and mod revision are
+ * decoded when read, so a conversion that needs none of them pays for none.
+ */
+export type Convert<T> = (key: string, kv: RangeKv) => T;
 
-const asRead: Convert<KeyValue> = (kv) => kv;
+const asRead: Convert<KeyValue> = keyValueOf;
 
 /**
  * Reads every key of a range at one revision, `pageSize` keys per request, so that a large
@@ -51,14 +57,20 @@ export function readRange(
   keys: Keyspace,
   range: EtcdRange,
   pageSize: number,
+  convert?: undefined,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot>;
-/** {@link readRange}, keeping `convert(kv)` for each key instead of the KeyValue. */
+/**
+ * {@link readRange}, keeping `convert(kv)` for each key instead of the KeyValue. A `signal` that
+ * aborts stops the read before its next page (rejecting with its reason).
+ */
 export function readRange<T>(
   etcd: Etcd3,
   keys: Keyspace,
   range: EtcdRange,
   pageSize: number,
   convert: Convert<T>,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot<T>>;
 export async function readRange<T>(
   etcd: Etcd3,
@@ -66,11 +78,12 @@ export async function readRange<T>(
   range: EtcdRange,
   pageSize: number,
   convert?: Convert<T>,
+  signal?: AbortSignal,
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
   const entries = new Map<string, T | KeyValue>();
   const page = (start: Buffer, revision: bigint | undefined) =>
-    etcd.kv.range({
+    rangePage(etcd, {
       key: start,
       ...(range.rangeEnd ? { range_end: range.rangeEnd, limit: pageSize } : {}),
       ...(revision === undefined ? {} : { revision: revision.toString() }),
@@ -81,17 +94,18 @@ export async function readRange<T>(
   for (;;) {
     const res = await pending;
     pages++;
-    revision ??= BigInt(res.header.revision);
+    revision ??= res.revision;
     const last = res.kvs.at(-1);
     const more = res.more && last !== undefined && range.rangeEnd !== undefined;
+    signal?.throwIfAborted();
     if (more) pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
     for (const raw of res.kvs) {
-      const kv = toKeyValue(keys, raw);
-      entries.set(kv.key, keep(kv));
+      const key = keys.strip(raw.key);
+      entries.set(key, keep(key, raw));
     }
-    // grpc-js keeps the decoded response reachable until the callback that delivered it returns,
-    // and that is only after every continuation of this read (the consumers' first View) has run:
-    // drop the page's keys and values now, so converted entries do not live alongside them.
+    // grpc-js keeps the response reachable until the callback that delivered it returns, and that
+    // is only after every continuation of this read (the consumers' first View) has run: drop the
+    // page's keys now, so converted entries do not live alongside them.
     res.kvs.length = 0;
     if (!more) return { revision, entries, pages };
   }
@@ -127,7 +141,7 @@ export async function readRangeRetrying<T>(
       snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
     } catch (err) {
       // Connection evidence for state$, as the hub's own streams give.
-      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false);
+      if (isTransient(err) && !signal.aborted) runtime.monitor.report(false, err);
       throw err;
     }
     signal.throwIfAborted();

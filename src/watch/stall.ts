@@ -18,6 +18,8 @@ export class StallDetector {
   constructor(
     private readonly stream: Pick<ReconnectingStream<IWatchRequest, IWatchResponse>, 'write' | 'fail'>,
     private readonly timeoutMs: number,
+    /** Told how long the stream had been silent when it is reset (a `watch.stalled` event). */
+    private readonly onStall: (silentMs: number) => void = () => undefined,
   ) {}
 
   /** Starts watching a new stream, as if it had just answered. */
@@ -43,6 +45,7 @@ export class StallDetector {
     const now = Date.now();
     const silent = now - this.lastHeard;
     if (silent >= this.timeoutMs) {
+      this.onStall(silent);
       this.stream.fail(new Error(`watch stream silent for ${silent} ms`), 'reset');
     } else if (silent >= this.timeoutMs / 2 && now - this.probedAt >= this.timeoutMs / 4) {
       this.probedAt = now;

@@ -1,11 +1,12 @@
-// ViewCache with a fake read and a fake attach: one read and one watch shared by every subscriber.
+// ViewCache (with the map fold) on a fake read and a fake attach: one read and one watch shared by
+// every subscriber.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Observable } from 'rxjs';
 import type { RangeSnapshot } from './range.js';
 import type { KeyValue, WatchBatch } from './types.js';
 import type { Sink } from './upstream.js';
-import { type CachedView, type Projection, ViewCache } from './view-cache.js';
+import { type CachedView, mapFold, type Projection, ViewCache } from './view-cache.js';
 
 interface Parsed {
   text: string;
@@ -39,8 +40,8 @@ function harness() {
   let sink: Sink | undefined;
   let detached = 0;
   let idle = 0;
-  const cache = new ViewCache<Parsed>(
-    projection,
+  const cache = new ViewCache(
+    mapFold(projection),
     (signal) => new Promise((resolve, reject) => reads.push({ signal, resolve, reject })),
     (s) => {
       sink = s;

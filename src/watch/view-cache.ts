@@ -1,18 +1,41 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
 import { ClosedError } from '../errors.js';
+import type { RangeKv } from '../etcd/range-decode.js';
 import { toConcordError } from '../etcd/translate.js';
+import { keyValueOf } from './decode.js';
 import type { RangeSnapshot } from './range.js';
-import type { KeyValue, WatchBatch } from './types.js';
+import type { KeyValue, KvEvent, WatchBatch } from './types.js';
 import type { Sink } from './upstream.js';
 import { VersionedMap } from './versioned-map.js';
 
 /**
- * What a view keeps for each key instead of its KeyValue (e.g. discovery keeps the parsed
- * instance, so it holds no raw values). `project` must not throw; it is called once per write
- * of a key (key and mod revision) while the cache lives, whatever the number of subscribers.
+ * How a view turns its range into the state it shares with every subscriber: a map of entries
+ * (`Concord.view`), or e.g. discovery's sorted list of parsed instances. Each step is handed the
+ * state it produced last and returns the next one; states handed out are never changed. No step
+ * may throw.
+ */
+export interface ViewFold<T, S extends { revision: bigint }> {
+  /** Names the fold: one cache is shared per range and fold id. */
+  readonly id: string;
+  /** What the first read keeps for one key (called once per key, page by page, in key order). */
+  read(key: string, kv: RangeKv): T;
+  /** The state of a read: every key of the range at `revision`, in etcd's key order. Owns `entries`. */
+  start(revision: bigint, entries: Map<string, T>): S;
+  /** The state after one revision's events; `state` itself when nothing it keeps changed (not emitted). */
+  apply(state: S, revision: bigint, events: readonly KvEvent[]): S;
+  /** The state after a re-read of the range (a new lineage, after a compaction). */
+  restart(state: S, revision: bigint, snapshot: ReadonlyMap<string, KeyValue>): S;
+  /** The state once etcd reported nothing changed up to `revision`: not emitted, handed to late subscribers. */
+  progress(state: S, revision: bigint): S;
+}
+
+/**
+ * What a map view keeps for each key instead of its KeyValue. `project` must not throw; it is
+ * called once per write of a key (key and mod revision) while the cache lives, whatever the
+ * number of subscribers.
  */
 export interface Projection<T extends object> {
-  /** Names the projection: one cache is shared per range and projection id. */
+  /** Names the projection (and so its map fold). */
   readonly id: string;
   project(kv: KeyValue): T;
   /** The mod revision `value` was projected from: a resync keeps the values of unchanged keys. */
@@ -37,22 +60,54 @@ export interface CachedView<T extends object> {
 }
 
 /**
- * The shared, materialized state of one prefix under one projection. The first subscriber
- * triggers one paginated read and one watch from the revision after it; later subscribers get
- * the cached View at once. Every subscriber sees the same View objects in the same order, and a
- * View never changes once handed out. A new revision costs O(keys changed), not a copy of the
- * prefix.
+ * The fold of a map view: every key's entry as `projection` reads it, in a {@link VersionedMap},
+ * so a new revision costs O(keys changed), not a copy of the prefix. A resync keeps the projected
+ * values of unchanged keys.
  */
-export class ViewCache<T extends object> {
-  private readonly subs = new Set<Subscriber<CachedView<T>>>();
-  private current: CachedView<T> | undefined;
+export function mapFold<T extends object>(projection: Projection<T>): ViewFold<T, CachedView<T>> {
+  return {
+    id: `map:${projection.id}`,
+    read: (key, kv) => projection.project(keyValueOf(key, kv)),
+    start: (revision, entries) => ({ revision, entries: VersionedMap.from(entries) }),
+    apply: (state, revision, events) => {
+      const changes = events.map(
+        (event) => [event.kv.key, event.type === 'put' ? projection.project(event.kv) : undefined] as const,
+      );
+      return { revision, entries: state.entries.update(changes) };
+    },
+    restart: (state, revision, snapshot) => {
+      // A new lineage: consumers compare it whole. Unchanged keys keep their projected values.
+      const entries = new Map<string, T>();
+      for (const [key, kv] of snapshot) {
+        const kept = state.entries.get(key);
+        const same = kept !== undefined && projection.revisionOf(kept) === kv.modRevision;
+        entries.set(key, same ? kept : projection.project(kv));
+      }
+      return { revision, entries: VersionedMap.from(entries) };
+    },
+    progress: (state, revision) => ({ revision, entries: state.entries }),
+  };
+}
+
+/** The fold of `Concord.view`. */
+export const RAW_VIEW = mapFold(RAW);
+
+/**
+ * The shared, materialized state of one prefix under one fold. The first subscriber triggers one
+ * paginated read and one watch from the revision after it; later subscribers get the current
+ * state at once. Every subscriber sees the same state objects in the same order, and a state
+ * never changes once handed out.
+ */
+export class ViewCache<T, S extends { revision: bigint }> {
+  private readonly subs = new Set<Subscriber<S>>();
+  private current: S | undefined;
   private detach: (() => void) | undefined;
   /** Set while the first read is under way; aborting it stops the read (and its retries). */
   private loading: AbortController | undefined;
 
   constructor(
-    private readonly projection: Projection<T>,
-    /** Reads the whole range, each key as `projection` reads it, retrying until `signal` aborts. */
+    private readonly fold: ViewFold<T, S>,
+    /** Reads the whole range, each key as `fold.read` reads it, retrying until `signal` aborts. */
     private readonly read: (signal: AbortSignal) => Promise<RangeSnapshot<T>>,
     /** Adds `sink` to the range's watch from `sink.from` on; returns the function that removes it. */
     private readonly attach: (sink: Sink) => () => void,
@@ -65,7 +120,7 @@ export class ViewCache<T extends object> {
     return this.subs.size;
   }
 
-  subscribe(subscriber: Subscriber<CachedView<T>>): TeardownLogic {
+  subscribe(subscriber: Subscriber<S>): TeardownLogic {
     this.subs.add(subscriber);
     if (this.current) subscriber.next(this.current);
     else if (!this.loading) void this.load();
@@ -103,7 +158,7 @@ export class ViewCache<T extends object> {
       error: (err) => this.fail(err),
       complete: () => this.complete(),
     });
-    this.emit(snapshot.revision, VersionedMap.from(snapshot.entries));
+    this.emit(this.fold.start(snapshot.revision, snapshot.entries));
   }
 
   private apply(batch: WatchBatch): void {
@@ -111,32 +166,21 @@ export class ViewCache<T extends object> {
     // Stopped during this very delivery: a sink of the same upstream served before this one
     // unsubscribed the view's last subscriber.
     if (current === undefined) return;
+    const { fold } = this;
     if (batch.type === 'progress') {
       // Nothing changed: not emitted, but a late subscriber gets the newer revision.
-      this.current = { revision: batch.revision, entries: current.entries };
+      this.current = fold.progress(current, batch.revision);
     } else if (batch.type === 'resync') {
-      // A new lineage: consumers compare it whole. Unchanged keys keep their projected values.
-      const { projection } = this;
-      const entries = new Map<string, T>();
-      for (const [key, kv] of batch.snapshot) {
-        const kept = current.entries.get(key);
-        const same = kept !== undefined && projection.revisionOf(kept) === kv.modRevision;
-        entries.set(key, same ? kept : projection.project(kv));
-      }
-      this.emit(batch.revision, VersionedMap.from(entries));
+      this.emit(fold.restart(current, batch.revision, batch.snapshot));
     } else {
-      const changes = batch.events.map(
-        (event) =>
-          [event.kv.key, event.type === 'put' ? this.projection.project(event.kv) : undefined] as const,
-      );
-      this.emit(batch.revision, current.entries.update(changes));
+      const next = fold.apply(current, batch.revision, batch.events);
+      if (next !== current) this.emit(next);
     }
   }
 
-  private emit(revision: bigint, entries: VersionedMap<T>): void {
-    const view: CachedView<T> = { revision, entries };
-    this.current = view;
-    for (const sub of [...this.subs]) sub.next(view);
+  private emit(state: S): void {
+    this.current = state;
+    for (const sub of [...this.subs]) sub.next(state);
   }
 
   private fail(err: unknown): void {

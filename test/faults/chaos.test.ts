@@ -30,6 +30,7 @@ import {
   COUNTER_LOCK,
   ELECTION,
   RWLOCK,
+  SCOPED,
   SEMAPHORE,
   SEMAPHORE_PERMITS,
   SERVICE,
@@ -134,6 +135,19 @@ test(`chaos: ${SECONDS}s of seeded faults over 3 members and ${WORKERS} client p
     const fencedReports = eventsOf(clients, 'fenced') as FencedReport[];
     const elected = new Map(eventsOf(clients, 'elected').map((e) => [e.term, e.worker]));
     problems.push(...checkFencing(fencedReports, elected, await readFenced(client)));
+    // Leader work scoped with whileLeader: the same fencing promise, counted as overlaps.
+    const scopedReports = eventsOf(clients, 'scoped') as FencedReport[];
+    const scopedElected = new Map(eventsOf(clients, 'scoped-elected').map((e) => [e.term, e.worker]));
+    const scopedProblems = checkFencing(
+      scopedReports,
+      scopedElected,
+      await readFenced(client, SCOPED),
+      'scoped',
+    );
+    measured.scopedTerms = scopedElected.size;
+    measured.scopedWritesCommitted = scopedReports.filter((r) => r.result === 'committed').length;
+    measured.scopedOverlaps = scopedProblems.filter((p) => p.includes('terms overlap')).length;
+    problems.push(...scopedProblems);
     const guardedReports = eventsOf(clients, 'guarded') as GuardedReport[];
     problems.push(...checkExclusion(guardedReports, await readGuarded(client), SEMAPHORE_PERMITS));
     for (const e of eventsOf(clients, 'stream-error'))

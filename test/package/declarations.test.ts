@@ -140,6 +140,38 @@ describe('published declarations (dist/index.d.ts)', () => {
     }
   });
 
+  test('classes users get from concord, not from `new`, declare a private constructor', () => {
+    // A constructor marked @internal is stripped from the declarations, leaving the default
+    // public one: `new Mutex()` would type-check and crash. Only Concord and the errors are built by users.
+    for (const { name, source } of bundles) {
+      const constructible: string[] = [];
+      for (const statement of source.statements) {
+        if (!ts.isClassDeclaration(statement) || !statement.name) continue;
+        const className = statement.name.text;
+        if (className === 'Concord' || className.endsWith('Error')) continue;
+        const ctor = statement.members.find(ts.isConstructorDeclaration);
+        const isPrivate =
+          (ctor && ts.getModifiers(ctor)?.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword)) ?? false;
+        if (!isPrivate) constructible.push(className);
+      }
+      assert.deepEqual(constructible, [], `${name}: classes users could construct`);
+    }
+  });
+
+  test('concord-etcd/otel declares only its own API and takes concord types from the main entry', async () => {
+    for (const name of ['otel.d.ts', 'otel.d.cts']) {
+      const source = parse(name, await readFile(join(outDir, name), 'utf8'));
+      assert.deepEqual(listedExports(source), ['InstrumentOptions', 'Instrumentation', 'instrument'], name);
+      // A second declaration of Concord here would be a different class to TypeScript (#private).
+      assert.deepEqual(declaredTypes(source, false).sort(), ['InstrumentOptions', 'Instrumentation'], name);
+      const imported = source.statements
+        .filter(ts.isImportDeclaration)
+        .map((s) => (s.moduleSpecifier as ts.StringLiteral).text)
+        .sort();
+      assert.deepEqual(imported, ['@opentelemetry/api', 'concord-etcd'], name);
+    }
+  });
+
   test('every type they declare is exported (nothing is dragged in by a public signature)', () => {
     for (const { name, source } of bundles) {
       const exported = new Set(listedExports(source));

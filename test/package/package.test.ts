@@ -3,7 +3,8 @@
 // the tarball with its peer rxjs (and the app's own cockatiel 4) from the registry, compiles
 // test/package/consumer/ with tsc --strict under every moduleResolution a user may pick, and runs
 // its ESM and CommonJS programs against a real etcd on the current Node and on the `engines`
-// floor. Needs the npm registry, or an npm cache that already holds these packages.
+// floor, and runs the `concord-etcd` bin through npx (its --help, and a `lock` running a command
+// against etcd). Needs the npm registry, or an npm cache that already holds these packages.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -58,7 +59,7 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
   const { stdout } = await run('tar', ['-tzf', tarball], work);
   const files = stdout.split('\n').filter(Boolean).sort();
   const allowed =
-    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/index\.(js|cjs|d\.ts|d\.cts)(\.map)?)$/;
+    /^package\/(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/(index|otel)\.(js|cjs|d\.ts|d\.cts)(\.map)?|dist\/bin\/[\w-]+\.js(\.map)?)$/;
   assert.deepEqual(
     files.filter((f) => !allowed.test(f)),
     [],
@@ -72,6 +73,11 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     'dist/index.cjs',
     'dist/index.d.ts',
     'dist/index.d.cts',
+    'dist/bin/concord-etcd.js',
+    'dist/otel.js',
+    'dist/otel.cjs',
+    'dist/otel.d.ts',
+    'dist/otel.d.cts',
   ]) {
     assert.ok(files.includes(`package/${needed}`), `${needed} is missing from the tarball`);
   }
@@ -87,6 +93,21 @@ test(`npm pack makes ${TARBALL_NAME} of dist, README, LICENSE, CHANGELOG and pac
     assert.ok(manifest[field], `package.json has no ${field}`);
   }
   assert.equal(manifest.dependencies.rxjs, undefined, 'rxjs is a peer dependency, never a nested copy');
+  assert.deepEqual(manifest.bin, { 'concord-etcd': 'dist/bin/concord-etcd.js' });
+  assert.equal(manifest.dependencies['@opentelemetry/api'], undefined);
+  assert.deepEqual(manifest.peerDependenciesMeta, { '@opentelemetry/api': { optional: true } });
+  // The main entry never loads OpenTelemetry: only concord-etcd/otel does.
+  for (const main of ['dist/index.js', 'dist/index.cjs']) {
+    assert.ok(
+      !readFileSync(join(installed, main), 'utf8').includes('@opentelemetry'),
+      `${main} names @opentelemetry`,
+    );
+  }
+  assert.match(
+    readFileSync(join(installed, 'dist/otel.js'), 'utf8'),
+    /from "concord-etcd"/,
+    'otel uses the main entry',
+  );
 });
 
 test('publint and @arethetypeswrong/cli find no problem in the tarball', async () => {
@@ -132,6 +153,7 @@ test(`with rxjs ${RXJS_FLOOR}, the ESM and CommonJS programs work against etcd o
     otherBuildInstanceof: false,
     otherBuildGuard: true,
     closed: true,
+    otel: 'stopped',
   };
   const cjsExpected = {
     module: 'cjs',
@@ -142,11 +164,27 @@ test(`with rxjs ${RXJS_FLOOR}, the ESM and CommonJS programs work against etcd o
     sameBuildInstanceof: true,
     otherBuildInstanceof: false,
     otherBuildGuard: true,
+    otel: 'stopped',
   };
   assert.deepEqual(esm, { ...esmExpected, node: process.version });
   assert.deepEqual(cjs, { ...cjsExpected, node: process.version });
   assert.deepEqual(esmFloor, { ...esmExpected, node: `v${NODE_FLOOR}` });
   assert.deepEqual(cjsFloor, { ...cjsExpected, node: `v${NODE_FLOOR}` });
+});
+
+test('npx concord-etcd: --help, and a lock running a command against etcd, on current Node and the floor', async () => {
+  const help = await run('npx', ['--no', '--', 'concord-etcd', '--help'], consumer);
+  assert.match(help.stdout, /^concord-etcd \d+\.\d+\.\d+: coordination on etcd from the shell/);
+  assert.match(help.stdout, /\n {2}lock +run CMD holding the lock NAME/);
+  const env = { ETCD_ENDPOINTS: cluster!.endpoints.join(',') };
+  const printToken = ['node', '-e', "console.log('token', process.env.CONCORD_FENCING_TOKEN)"];
+  const bin = 'node_modules/concord-etcd/dist/bin/concord-etcd.js';
+  const floor = ['exec', '--yes', `--package=node@${NODE_FLOOR}`, '--', 'node', bin];
+  const [current, onFloor] = await Promise.all([
+    run('npx', ['--no', '--', 'concord-etcd', 'lock', 'package-test', '--', ...printToken], consumer, env),
+    run('npm', [...floor, 'lock', 'package-test', '--', ...printToken], consumer, env),
+  ]);
+  for (const { stdout } of [current, onFloor]) assert.match(stdout, /^token \d+\n$/);
 });
 
 function floorOf(range: string, pattern: RegExp): string {
@@ -173,6 +211,7 @@ async function install(): Promise<void> {
       // The app's own cockatiel is the next major; concord-etcd and etcd3 keep theirs (3).
       cockatiel: '^4.0.0',
       cockatiel3: `npm:cockatiel@${pkg.dependencies.cockatiel}`,
+      '@opentelemetry/api': pkg.devDependencies['@opentelemetry/api'],
       '@types/node': pkg.devDependencies['@types/node'],
     },
   };

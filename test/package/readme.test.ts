@@ -53,3 +53,33 @@ test(`examples import the package as '${pkg.name}', never from src/`, () => {
     'every example imports concord-etcd',
   );
 });
+
+test("README snippets never write a key inside a lock's or election's own queue prefix", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```(?:ts|js|typescript|javascript)\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const prefixes = blocks.flatMap((code) => [
+    ...[...code.matchAll(/\.(?:mutex|rwlock|semaphore)\('([^']+)'/g)].map((m) => `${m[1]}/`),
+    ...[...code.matchAll(/\.election\('([^']+)'/g)].map((m) => `election/${m[1]}/`),
+  ]);
+  const keys = blocks.flatMap((code) => [...code.matchAll(/\bkey: '([^']+)'/g)].map((m) => m[1]!));
+  assert.ok(prefixes.length > 0 && keys.length > 0, 'the README shows locks and guarded writes');
+  assert.deepEqual(
+    keys.filter((key) => prefixes.some((prefix) => key.startsWith(prefix))),
+    [],
+    'such a write is refused (InvalidArgumentError): the keys there are the queue',
+  );
+});
+
+test('README warns about the first-hour traps: hold$ with firstValueFrom, await using on Node 20/22, telling a timeout from a loss', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  assert.match(readme, /firstValueFrom\(mutex\.hold\$\(\)\)[^.]*releases the lock at once/);
+  assert.match(readme, /Node 24 runs it[^.]*Node 20 and 22 it is a\s+`SyntaxError`/);
+  assert.match(
+    readme,
+    /```ts\n\s*const lock = await [^`]*try \{[^`]*\} finally \{\s*await lock\.release\(\);/,
+  );
+  assert.match(readme, /rejects with `signal\.reason`/);
+  assert.match(readme, /err\.name === 'TimeoutError'/);
+  assert.match(readme, /isConcordError\(err, 'LOCK_LOST'\)/);
+  assert.match(readme, /`concord\.etcd` is the raw etcd3 client/);
+});

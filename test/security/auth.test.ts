@@ -13,6 +13,7 @@ import {
 } from 'concord-etcd';
 import type { Etcd3 } from 'etcd3';
 import { filter, firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { enableAuth } from '../support/auth.js';
 import { createTestClient } from '../support/client.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { captureLogs } from './logs.js';
@@ -57,14 +58,7 @@ describe('etcd authentication and per-prefix permissions', () => {
 
   before(async () => {
     cluster = await startCluster();
-    const admin = cluster.client();
-    await admin.user('root').create(ROOT_PASSWORD);
-    await admin.user('root').addRole('root');
-    await admin.role('app').create();
-    await admin.role('app').grant({ permission: 'Readwrite', range: admin.range({ prefix: 'app/' }) });
-    await admin.user('alice').create(ALICE_PASSWORD);
-    await admin.user('alice').addRole('app');
-    await admin.auth.authEnable();
+    await enableAuth(cluster, { root: ROOT_PASSWORD, alice: ALICE_PASSWORD });
     root = createTestClient(cluster.endpoints, { auth: { username: 'root', password: ROOT_PASSWORD } });
   });
   after(async () => {
@@ -316,6 +310,41 @@ describe('etcd authentication and per-prefix permissions', () => {
         sub.unsubscribe();
         await session.close();
       }
+    } finally {
+      await concord.close();
+    }
+  });
+});
+
+describe('an expired auth token', () => {
+  let cluster: EtcdCluster;
+
+  before(async () => {
+    // Simple tokens expire after a second without use.
+    cluster = await startCluster({ extraArgs: ['--auth-token-ttl=1'] });
+    const admin = cluster.client();
+    await admin.user('root').create(ROOT_PASSWORD);
+    await admin.user('root').addRole('root');
+    await admin.auth.authEnable();
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  test('a range read renews it: a view of the instances loads', async () => {
+    const concord = new Concord({
+      endpoints: cluster.endpoints,
+      auth: { username: 'root', password: ROOT_PASSWORD },
+    });
+    try {
+      await concord.etcd.put('services/api/i1').value('10.0.0.1:80');
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      // Nothing else runs on this Concord: the view's read is the first call with the stale token.
+      const list = await within(REFUSAL_MS, 'discovery', first(concord.discovery().instances$('api')));
+      assert.deepEqual(
+        list.map((i) => i.address),
+        ['10.0.0.1:80'],
+      );
     } finally {
       await concord.close();
     }

@@ -10,7 +10,7 @@ import {
   NotConnectedError,
 } from 'concord-etcd';
 import { filter, firstValueFrom, lastValueFrom, type Subscription, take, toArray } from 'rxjs';
-import { makeCertificates, type TestPki, tlsServerArgs } from '../support/certs.js';
+import { makeCertificates, type TestPki, tlsCluster } from '../support/certs.js';
 import { type EtcdCluster, startCluster } from '../support/etcd.js';
 import { type CapturedLogs, captureLogs } from './logs.js';
 
@@ -23,17 +23,7 @@ describe('TLS with client certificates', () => {
 
   before(async () => {
     pki = makeCertificates();
-    cluster = await startCluster({
-      extraArgs: tlsServerArgs(pki),
-      clientScheme: 'https',
-      clientOptions: {
-        credentials: {
-          rootCertificate: Buffer.from(pki.ca.cert),
-          certChain: Buffer.from(pki.client.cert),
-          privateKey: Buffer.from(pki.client.key),
-        },
-      },
-    });
+    cluster = await startCluster(tlsCluster(pki));
   });
   after(async () => {
     await cluster?.stop();

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ClusterOptions } from './etcd.js';
 import { releaseDir, trackDir } from './processes.js';
 
 /** One certificate and its private key, as files (for etcd's flags) and as PEM text (for clients). */
@@ -70,6 +71,24 @@ export function tlsServerArgs(pki: TestPki): string[] {
     '--client-cert-auth',
     `--trusted-ca-file=${pki.ca.certFile}`,
   ];
+}
+
+/**
+ * What `startCluster` needs for a cluster serving client TLS with `pki` (client certificates
+ * required), whose own clients (harness probes, `cluster.client()`) present `pki.client`.
+ */
+export function tlsCluster(pki: TestPki): ClusterOptions {
+  return {
+    extraArgs: tlsServerArgs(pki),
+    clientScheme: 'https',
+    clientOptions: {
+      credentials: {
+        rootCertificate: Buffer.from(pki.ca.cert),
+        certChain: Buffer.from(pki.client.cert),
+        privateKey: Buffer.from(pki.client.key),
+      },
+    },
+  };
 }
 
 function makeCa(dir: string, name: string, subject: string): CertPair {

@@ -16,6 +16,18 @@ export function settled(promise: Promise<unknown>): Promise<boolean> {
   ]);
 }
 
+/**
+ * `promise`, or a rejection naming `what` once `ms` have passed: a wait that hangs fails its test
+ * instead of stalling the run.
+ */
+export function within<T>(promise: Promise<T>, what: string, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
+
 /** Options for {@link waitUntil}. */
 export interface WaitUntilOptions {
   /** Give up after this long (default 5000 ms). */
@@ -70,4 +82,23 @@ export function freePort(): Promise<number> {
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Resolves with Date.now() once no process has `pid` any more (polled every 10 ms), for a test
+ * that times the end of a process it did not start itself (a grandchild, a CMD under a guard).
+ */
+export async function processGone(pid: number, timeoutMs = 15_000): Promise<number> {
+  await waitUntil(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    { timeoutMs, intervalMs: 10, message: `process ${pid} to end` },
+  );
+  return Date.now();
 }

@@ -87,11 +87,13 @@ export interface FencedEntry {
  * a term committed before every write of the next term (the revisions of the terms' writes form
  * disjoint, increasing intervals). Also: each term's writes come from the one worker that was
  * elected with that term, reported-committed writes are stored and reported-rejected ones are not.
+ * `label` starts every problem (which workload's writes).
  */
 export function checkFencing(
   reports: readonly FencedReport[],
   elected: ReadonlyMap<string, string>,
   entries: readonly FencedEntry[],
+  label = 'fencing',
 ): string[] {
   const problems: string[] = [];
   const stored = new Map(entries.map((e) => [`${e.term}/${e.seq}`, e]));
@@ -99,12 +101,12 @@ export function checkFencing(
     const entry = stored.get(`${report.term}/${report.seq}`);
     if (report.result === 'committed' && !entry) {
       problems.push(
-        `fencing: write ${report.term}/${report.seq} by ${report.worker} reported committed but is not stored`,
+        `${label}: write ${report.term}/${report.seq} by ${report.worker} reported committed but is not stored`,
       );
     }
     if (report.result === 'rejected' && entry) {
       problems.push(
-        `fencing: write ${report.term}/${report.seq} by ${report.worker} reported rejected but is stored`,
+        `${label}: write ${report.term}/${report.seq} by ${report.worker} reported rejected but is stored`,
       );
     }
   }
@@ -113,7 +115,7 @@ export function checkFencing(
     const electedWorker = elected.get(entry.term.toString());
     if (electedWorker !== entry.worker) {
       problems.push(
-        `fencing: write ${entry.term}/${entry.seq} by ${entry.worker}, but term ${entry.term} was won by ${electedWorker ?? 'nobody'}`,
+        `${label}: write ${entry.term}/${entry.seq} by ${entry.worker}, but term ${entry.term} was won by ${electedWorker ?? 'nobody'}`,
       );
     }
     const term = terms.get(entry.term);
@@ -131,7 +133,7 @@ export function checkFencing(
     const [term, next] = ordered[i]!;
     if (prev.max >= next.min) {
       problems.push(
-        `fencing: terms overlap: term ${prevTerm} (${[...prev.worker].join(',')}) wrote at revision ${prev.max} ` +
+        `${label}: terms overlap: term ${prevTerm} (${[...prev.worker].join(',')}) wrote at revision ${prev.max} ` +
           `while term ${term} (${[...next.worker].join(',')}) had already written at revision ${next.min}`,
       );
     }

@@ -26,6 +26,10 @@ export type GuardedLock = 'semaphore' | 'read' | 'write';
 export const ELECTION = 'chaos';
 /** `<prefix><term>/<seq>` = worker id: the leaders' writes, fenced by their term. */
 export const FENCED = 'chaos/fenced/';
+/** The election whose leaders work through `whileLeader` (requeue), and where their work writes. */
+export const SCOPED_ELECTION = 'chaos-scoped';
+/** `<prefix><term>/<seq>` = worker id: writes of leader work scoped with whileLeader, fenced by its term. */
+export const SCOPED = 'chaos/scoped/';
 /** Service the workers register; discovery consumers follow it. */
 export const SERVICE = 'chaos-svc';
 /** Registry prefix (the default). */
@@ -49,6 +53,11 @@ export type WorkerEvent =
   | { type: 'elected'; worker: string; term: string }
   | { type: 'deposed'; worker: string; term: string; reason: string }
   | { type: 'fenced'; worker: string; term: string; seq: number; result: WriteResult; error?: string }
+  /** whileLeader work started with `term` (its signal not aborted yet). */
+  | { type: 'scoped-elected'; worker: string; term: string }
+  /** whileLeader work returned: its signal aborted with `reason` (a loss or the drain at stop). */
+  | { type: 'scoped-stopped'; worker: string; term: string; reason: string }
+  | { type: 'scoped'; worker: string; term: string; seq: number; result: WriteResult; error?: string }
   | { type: 'stream-error'; worker: string; stream: string; error: string }
   | {
       type: 'report';

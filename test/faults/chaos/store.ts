@@ -31,10 +31,10 @@ export async function readCounter(client: Etcd3): Promise<CounterStore> {
   return { value: value === null ? undefined : Number(value), log, ops };
 }
 
-/** The leaders' fenced writes, each with the revision that committed it. */
-export async function readFenced(client: Etcd3): Promise<FencedEntry[]> {
-  return (await readPrefix(client, FENCED)).map((kv) => {
-    const [term, seq] = kv.key.slice(FENCED.length).split('/');
+/** The leaders' fenced writes under `prefix` (default: the campaign workload's), each with the revision that committed it. */
+export async function readFenced(client: Etcd3, prefix = FENCED): Promise<FencedEntry[]> {
+  return (await readPrefix(client, prefix)).map((kv) => {
+    const [term, seq] = kv.key.slice(prefix.length).split('/');
     return { term: BigInt(term!), seq: Number(seq), worker: kv.value, revision: kv.modRevision };
   });
 }

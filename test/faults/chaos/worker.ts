@@ -3,11 +3,14 @@
 //   - counter: lock the mutex, read the counter, lock.txn(counter = n, log/n = op, ops/op = n);
 //   - semaphore and rwlock: while holding a permit / a read or write side, write keys with lock.txn;
 //   - election: campaign; while leader, write fenced keys with leadership.txn;
+//   - scoped election: whileLeader (requeue) runs the leader work; it writes fenced keys until its
+//     signal aborts (a loss before the lease can expire, or the drain at stop);
 //   - registry: register itself (it re-registers by itself after a session loss) and update its meta;
 //   - discovery and config consumers: follow instances$ and value$, report them on request;
 //   - config writer (worker w0 only): set, change and delete config keys.
 // Env: CHAOS_WORKER (id), CHAOS_ENDPOINTS (comma separated), CHAOS_TTL (s), CHAOS_SEED, CHAOS_WRITER ('1').
 
+import { setTimeout as delay } from 'node:timers/promises';
 import { Concord, type Leadership, type LockHandle, type ServiceInstance } from 'concord-etcd';
 import type { Subscription } from 'rxjs';
 import { onMessage, send as sendRaw } from '../../support/worker-child.js';
@@ -23,6 +26,8 @@ import {
   type GuardedLock,
   pad,
   RWLOCK,
+  SCOPED,
+  SCOPED_ELECTION,
   SEMAPHORE,
   SEMAPHORE_PERMITS,
   SERVICE,
@@ -254,6 +259,54 @@ async function electionLoop(): Promise<void> {
   }
 }
 
+/** Leader work scoped with whileLeader: fenced writes until the signal aborts. */
+async function scopedWork(leadership: Leadership, signal: AbortSignal): Promise<void> {
+  const term = leadership.term.toString();
+  send({ type: 'scoped-elected', worker, term });
+  count('scoped terms');
+  for (let seq = 1; !signal.aborted && leadership.isLeader; seq++) {
+    try {
+      const committed = await leadership.txn([
+        { type: 'put', key: `${SCOPED}${pad(leadership.term)}/${pad(seq)}`, value: worker },
+      ]);
+      send({ type: 'scoped', worker, term, seq, result: committed ? 'committed' : 'rejected' });
+    } catch (err) {
+      send({ type: 'scoped', worker, term, seq, result: 'unknown', error: message(err) });
+    }
+    await delay(random.int(60, 200), undefined, { signal }).catch(() => undefined);
+  }
+  send({ type: 'scoped-stopped', worker, term, reason: message(signal.reason ?? 'not leader') });
+}
+
+/** Stays a whileLeader candidate (requeue) until stopped; resolves once the last work has returned. */
+function scopedLeaderLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    let working: Promise<void> = Promise.resolve();
+    const subscription = concord
+      .election(SCOPED_ELECTION, { ttl })
+      .whileLeader(
+        worker,
+        (leadership, signal) => {
+          working = scopedWork(leadership, signal);
+          return working;
+        },
+        { requeue: true },
+      )
+      .subscribe({
+        error: (err: unknown) =>
+          send({ type: 'stream-error', worker, stream: 'election.whileLeader', error: message(err) }),
+      });
+    stop.signal.addEventListener(
+      'abort',
+      () => {
+        subscription.unsubscribe();
+        void working.then(resolve);
+      },
+      { once: true },
+    );
+  });
+}
+
 async function registryLoop(): Promise<void> {
   const registry = concord.registry();
   let registration: Awaited<ReturnType<typeof registry.register>> | undefined;
@@ -341,6 +394,7 @@ const workloads = Promise.all([
   semaphoreLoop(),
   rwlockLoop(),
   electionLoop(),
+  scopedLeaderLoop(),
   registryLoop(),
   ...(isWriter ? [configWriterLoop()] : []),
 ]);

@@ -1,7 +1,9 @@
 // The CommonJS program of the package test: the same package through require() (tsc nodenext
 // compiles these imports to require calls), run against a real etcd on the current Node and on
 // the `engines` floor. It prints one JSON line of findings; the test asserts on them.
+import { metrics } from '@opentelemetry/api';
 import { Concord, ConcordError, isConcordError } from 'concord-etcd';
+import { instrument } from 'concord-etcd/otel';
 import { filter, firstValueFrom, Observable } from 'rxjs';
 
 async function main(): Promise<void> {
@@ -10,6 +12,7 @@ async function main(): Promise<void> {
     namespace: `consumer-cjs-${process.pid}/`,
   });
   const found: Record<string, unknown> = { module: 'cjs', node: process.version };
+  const instrumentation = instrument(concord, metrics.getMeterProvider());
   found.sameRxjs = concord.state$ instanceof Observable;
 
   const session = await concord.session({ ttl: 5 });
@@ -45,6 +48,8 @@ async function main(): Promise<void> {
   }
 
   await session.close();
+  instrumentation.stop();
+  found.otel = 'stopped';
   await concord.close();
   console.log(JSON.stringify(found));
 }

@@ -4,8 +4,10 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 // The app's own cockatiel is major 4; concord-etcd and etcd3 keep their cockatiel 3.
+import { metrics } from '@opentelemetry/api';
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import { Concord, InvalidArgumentError, isConcordError, type Leadership } from 'concord-etcd';
+import { instrument } from 'concord-etcd/otel';
 import { filter, firstValueFrom, Observable, type Subscription } from 'rxjs';
 
 const concord = new Concord({
@@ -14,6 +16,8 @@ const concord = new Concord({
   policies: { global: retry(handleAll, { maxAttempts: 2 }), reconnect: new ExponentialBackoff() },
 });
 const found: Record<string, unknown> = { module: 'esm', node: process.version };
+// The optional OpenTelemetry entry, on the app's own @opentelemetry/api (its global no-op provider).
+const instrumentation = instrument(concord, { meterProvider: metrics.getMeterProvider() });
 
 // rxjs is a peer dependency: concord's observables are instances of the app's own rxjs.
 found.sameRxjs = concord.state$ instanceof Observable;
@@ -55,6 +59,8 @@ try {
   found.otherBuildGuard = cjs.isConcordError(err, 'INVALID_ARGUMENT');
 }
 
+instrumentation.stop();
+found.otel = 'stopped';
 await concord.close();
 await assert.rejects(concord.session(), (err) => isConcordError(err, 'CLOSED'));
 found.closed = true;
