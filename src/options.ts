@@ -79,6 +79,7 @@ export interface ConcordOptions {
    * 30,000 ms (integer >= 100).
    */
   autoSyncIntervalMs?: number | false;
+  /**
    * How long a one-shot wait for etcd waits while etcd cannot be reached before it rejects with
    * `NotConnectedError` (naming the endpoints and the last failure): `config.load()`,
    * `picker.ready()`, and `lock()` / `acquire()` / `read()` / `write()` / `campaign()` before

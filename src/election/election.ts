@@ -6,8 +6,8 @@ import { InvalidArgumentError, LeadershipLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
-import { onePerLease } from '../queue/one-per-lease.js';
 import { queueSpace } from '../queue/keys.js';
+import { onePerLease } from '../queue/one-per-lease.js';
 import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { QueueTerms } from '../queue/terms.js';
 import { newestAhead } from '../queue/turn.js';
@@ -112,7 +112,11 @@ export class Election {
     this.#runtime.assertOpen('election.campaign');
     const win = this.#winner(value);
     const hold = (finished?: (settled: Promise<void>) => void) =>
-      holdWhile(this.#runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true, finished });
+      holdWhile(this.#runtime, win, {
+        end: (leadership) => leadership.resign(),
+        completeOnEnd: true,
+        finished,
+      });
     const { session } = this.#options;
     const { prefix, naming } = this.#layout;
     if (!naming.perLease || session === undefined) return hold();

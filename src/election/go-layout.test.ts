@@ -88,6 +88,11 @@ test('go layout: a second campaign on the same session while one is open errors;
     (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'options.session',
   );
   assert.ok(leadership.isLeader, 'the refused campaign touched nothing');
+  // whileLeader may campaign again (requeue) while a term drains: it needs a session per term.
+  assert.throws(
+    () => election.whileLeader('w', async () => undefined),
+    (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'options.session',
+  );
   assert.equal((await election.leader())?.value, 'a');
 
   // Ended (unsubscribed) and at once campaigned again: the new campaign waits for the old key to
@@ -103,8 +108,8 @@ test('go layout: a second campaign on the same session while one is open errors;
   // A separate session per campaign is the way to campaign twice at once: they queue.
   const other = concord.election('once', { layout: 'go', ttl: 5 });
   const a = elected(election.campaign('a2'));
-  const b = elected(other.campaign('b2'));
   await a.leadership;
+  const b = elected(other.campaign('b2'));
   await waitUntil(async () => Object.keys(await keysUnder('once/')).length === 2);
   a.stop();
   assert.equal((await b.leadership).value, 'b2');
