@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { abortable } from '../core/abort.js';
+import { abortable, type LinkedSignal, linkSignals } from '../core/abort.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, SessionLostError } from '../errors.js';
@@ -48,8 +48,8 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly owned: boolean,
     readonly key: string,
     readonly createRevision: bigint,
-    /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
-    readonly stop: AbortSignal,
+    /** The caller's signal: aborting it ends a wait. */
+    readonly callerSignal: AbortSignal | undefined,
     /** When the acquisition was asked for (`performance.now()`): waits are counted from here. */
     readonly startedAt: number,
   ) {}
@@ -85,12 +85,17 @@ export class Contender<E extends Error> implements QueueEntry {
       return abortable(putting, bounded);
     };
     try {
-      const createRevision = await runtime.monitor.bounded(terms.what, stop, put);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop, startedAt);
+      const createRevision = await runtime.monitor.bounded(terms.what, stop.signal, put);
+      stop.unlink();
+      return new Contender(runtime, terms, session, owned, key, createRevision, signal, startedAt);
     } catch (err) {
+      stop.unlink();
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
+      // A key named per lease is the next entry's key too: it must be gone before anyone learns
+      // this entry is over, or the next one could adopt it just before it is deleted.
+      else if (entry.naming.perLease) await putting?.then(leave, leave);
       else void putting?.then(leave, leave);
       throw error;
     }
@@ -125,8 +130,7 @@ export class Contender<E extends Error> implements QueueEntry {
       throw toConcordError(err, terms.what);
     }
     if (createRevision !== undefined) {
-      const stop = stopSignal(runtime, session, undefined);
-      return new Contender(runtime, terms, session, owned, key, createRevision, stop, startedAt);
+      return new Contender(runtime, terms, session, owned, key, createRevision, undefined, startedAt);
     }
     if (owned) await session.close();
     return undefined;
@@ -143,28 +147,31 @@ export class Contender<E extends Error> implements QueueEntry {
   async waitTurn(turnOf: TurnOf): Promise<bigint> {
     const { runtime, terms } = this;
     emitWaiting(runtime.events, terms.subject, this.key);
+    const stop = stopSignal(runtime, this.session, this.callerSignal);
     try {
       for (;;) {
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         const turn = await abortable(
-          retryTransient(runtime, terms.what, this.stop, () => turnOf(runtime, this)),
-          this.stop,
+          retryTransient(runtime, terms.what, stop.signal, () => turnOf(runtime, this)),
+          stop.signal,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
         if (turn.wait) {
-          await turn.wait(this.stop);
+          await turn.wait(stop.signal);
           continue;
         }
         // The key existed at `revision`, but a process that was paused may already be past its
         // session's local deadline: then the lease may expire any moment, so it must not hold.
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         return turn.revision;
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);
-      emitAbandoned(runtime.events, terms.subject, this, error, this.stop.aborted);
+      emitAbandoned(runtime.events, terms.subject, this, error, stop.signal.aborted);
       await this.leave();
       throw error;
+    } finally {
+      stop.unlink();
     }
   }
 
@@ -193,18 +200,20 @@ export class Contender<E extends Error> implements QueueEntry {
     else await withdraw(this.runtime, this.key, this.session);
   }
 
-  #throwIfStopped(): void {
+  #throwIfStopped(stop: LinkedSignal): void {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
-    if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
+    if (this.session.isLost || stop.signal.aborted) stop.signal.throwIfAborted();
   }
 }
 
-/** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
-function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): AbortSignal {
-  return AbortSignal.any(
-    signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal],
-  );
+/**
+ * Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes.
+ * Linked, not `AbortSignal.any`: the Concord's signal (and a shared session's) outlives every
+ * wait, and the caller unlinks it when the wait is over.
+ */
+function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): LinkedSignal {
+  return linkSignals(signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal]);
 }
 
 /**
