@@ -7,7 +7,7 @@ export const LAYOUT_OPTION = {
   layout: {
     type: 'string',
     value: 'L',
-    help: "'etcd3' (default: election/NAME/) or 'go' (NAME/<lease hex>,\nas Go's concurrency.Election and etcdctl elect)",
+    help: "'etcd3' (default: keys election/NAME/...) or 'go'\n(keys NAME/<lease hex>, as Go's Election and etcdctl elect)",
   },
 } as const;
 

@@ -25,9 +25,9 @@ function endpoints(): string[] {
  * A CMD that prints one JSON line (its tag, CONCORD_KEY, CONCORD_FENCING_TOKEN, its pid and the
  * time in ms) and then does `then`.
  */
-function cmd(tag: string, then = 'exec sleep 60'): string[] {
+function cmd(tag: string, then = 'exec sleep 60', before = ''): string[] {
   const start = `printf '{"cmd":"start","tag":"%s","key":"%s","token":"%s","pid":%d,"t":%s}\\n' '${tag}' "$CONCORD_KEY" "$CONCORD_FENCING_TOKEN" $$ "$(date +%s%3N)"`;
-  return ['sh', '-c', `${start}; ${then}`];
+  return ['sh', '-c', `${before}${start}; ${then}`];
 }
 
 function lock(name: string, command: string[], ...flags: string[]): Promise<CliProcess> {
@@ -195,7 +195,8 @@ test('a CMD that handles SIGINT: the tool exits with its code once it is done, t
 }, async () => {
   const tool = await lock(
     'job-trap',
-    cmd('trap', `trap 'echo {\\"cmd\\":\\"got-int\\"}; exit 5' INT; while :; do sleep 0.1; done`),
+    // The trap is set before the start line: the test signals as soon as it sees that line.
+    cmd('trap', 'while :; do sleep 0.1; done', `trap 'echo {\\"cmd\\":\\"got-int\\"}; exit 5' INT; `),
   );
   await tool.waitJson((j) => j.cmd === 'start');
   tool.kill('SIGINT');

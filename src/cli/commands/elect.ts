@@ -20,12 +20,13 @@ const RETRYABLE: ReadonlySet<ConcordErrorCode> = new Set([
 
 export const spec: CommandSpec = {
   name: 'elect',
-  usage: 'elect NAME [--value V] [--requeue] [--layout go] [--ttl S] [--grace MS] -- CMD...',
+  usage: 'elect NAME [--value V] [--requeue] [--ttl S] [--grace MS] -- CMD...',
   summary: 'run CMD only while leader of the election NAME',
   description: `Campaigns in the election NAME (the library's concord.election(NAME): keys under
 election/NAME/, in campaign order; with --layout go, Go's NAME/<lease hex> keys, shared with
-Go's concurrency.Election and "etcdctl elect NAME") and runs CMD once elected. When CMD exits, the tool
-resigns (the next candidate is elected at once) and exits with CMD's exit code.
+Go's concurrency.Election and "etcdctl elect NAME") and runs CMD once elected. When CMD
+exits, the tool resigns (the next candidate is elected at once) and exits with CMD's exit
+code.
 
 CMD's environment adds CONCORD_KEY (the leader key, namespace included) and
 CONCORD_FENCING_TOKEN (the term: the key's create revision, greater for every later

@@ -8,7 +8,7 @@ import { duration, VIEW_OPTIONS } from '../output.js';
 
 export const spec: CommandSpec = {
   name: 'leader',
-  usage: 'leader NAME [--layout go] [--json] [--once]',
+  usage: 'leader NAME [--layout L] [--json] [--once]',
   summary: "follow an election's leader: value, term, how long each one led",
   description: `Follows the leader of the election NAME (the library's concord.election(NAME), which
 "concord-etcd elect NAME" campaigns in): who leads, since when, with which term (the
