@@ -20,7 +20,7 @@ export interface InstrumentOptions {
 /** What {@link instrument} returns: stops recording. */
 export interface Instrumentation extends Disposable {
   /**
-   * Stops recording: unsubscribes from `concord.events$` and removes the observable gauges'
+   * Stops recording: unsubscribes from `concord.events$` and removes the observable instruments'
    * callback. Idempotent; also happens by itself when the Concord closes.
    */
   stop(): void;
@@ -33,8 +33,8 @@ const CONNECTION_STATES = ['connecting', 'connected', 'disconnected', 'closed'] 
  * `sessionStats()`: histograms of lock waits, holds and handoffs, campaign waits, leaderships and
  * keepalive round trips; counters of losses, leader changes, reconnects, stalls, resyncs,
  * ejections, re-registrations, config rejections, scoped-work stops and drain timeouts, failed
- * calls by error code; gauges of open sessions, the shortest lease budget, watch streams,
- * server-side watches, subscribers and the connection state. The README lists every metric and its
+ * calls by error code; counts of open sessions, watch streams, server-side watches, subscribers and
+ * connections by state; a gauge of the shortest lease budget. The README lists every metric and its
  * attributes. Attributes name locks, elections, services and config prefixes (keep those names
  * bounded: a name per job id makes a series per job), never keys' values or credentials.
  *
@@ -80,7 +80,7 @@ function lockAttributes(event: LockSubject): Attributes {
 
 type Handlers = { [T in ConcordEvent['type']]?: (event: EventOf<T>) => void };
 
-/** One `instrument()` call: the event subscription, the handoff bookkeeping and the gauges' callback. */
+/** One `instrument()` call: the event subscription, the handoff bookkeeping and the observable instruments' callback. */
 class Recorder implements Instrumentation {
   readonly #concord: Concord;
   readonly #meter;
@@ -97,7 +97,7 @@ class Recorder implements Instrumentation {
     this.#meter = provider.getMeter('concord-etcd');
     this.#m = createInstruments(this.#meter);
     this.#handlers = this.#createHandlers();
-    this.#meter.addBatchObservableCallback(this.#observe, Object.values(this.#m.gauges));
+    this.#meter.addBatchObservableCallback(this.#observe, Object.values(this.#m.observed));
     this.#subscription = concord.events$.subscribe({
       next: (event) => (this.#handlers[event.type] as ((e: ConcordEvent) => void) | undefined)?.(event),
       complete: () => this.stop(),
@@ -109,7 +109,7 @@ class Recorder implements Instrumentation {
     this.#stopped = true;
     // Undefined only when events$ completed during the constructor (a closed Concord).
     this.#subscription?.unsubscribe();
-    this.#meter.removeBatchObservableCallback(this.#observe, Object.values(this.#m.gauges));
+    this.#meter.removeBatchObservableCallback(this.#observe, Object.values(this.#m.observed));
   }
 
   [Symbol.dispose](): void {
@@ -168,18 +168,18 @@ class Recorder implements Instrumentation {
     };
   }
 
-  /** The gauges, read when the SDK collects. */
+  /** The observable instruments, read when the SDK collects. */
   #collect(result: BatchObservableResult): void {
-    const { gauges } = this.#m;
+    const { observed } = this.#m;
     for (const state of CONNECTION_STATES) {
-      result.observe(gauges.connection, state === this.#connection ? 1 : 0, {
+      result.observe(observed.connections, state === this.#connection ? 1 : 0, {
         'concord.connection.state': state,
       });
     }
     const sessions = this.#concord.sessionStats();
-    result.observe(gauges.sessions, sessions.open);
+    result.observe(observed.sessions, sessions.open);
     if (sessions.shortestTimeLeftMs !== undefined) {
-      result.observe(gauges.shortestLease, sessions.shortestTimeLeftMs / 1000);
+      result.observe(observed.shortestLease, sessions.shortestTimeLeftMs / 1000);
     }
     let watches: WatchStats;
     try {
@@ -188,8 +188,8 @@ class Recorder implements Instrumentation {
       // The Concord is closing: it has no watches left to count.
       return;
     }
-    result.observe(gauges.streams, watches.streams);
-    result.observe(gauges.upstreamWatches, watches.upstreamWatches);
-    result.observe(gauges.subscribers, watches.subscribers);
+    result.observe(observed.streams, watches.streams);
+    result.observe(observed.upstreamWatches, watches.upstreamWatches);
+    result.observe(observed.subscribers, watches.subscribers);
   }
 }

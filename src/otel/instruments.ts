@@ -1,8 +1,11 @@
-import type { Counter, Histogram, Meter, ObservableGauge } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableGauge, ObservableUpDownCounter } from '@opentelemetry/api';
 
 // Every metric `instrument()` records, named by OpenTelemetry's semantic-convention style:
-// dotted namespaces, durations in seconds, counters named for what they count, `.count` for a
-// number of things that exist now. The README's metrics table lists the same.
+// dotted lowercase namespaces, snake_case inside a component, durations in seconds, counters
+// pluralized with an annotation unit (`{loss}`), and `.count` on an asynchronous UpDownCounter for
+// a number of things that exist now (additive across processes, like semconv's
+// `db.client.connection.count`); a state is an attribute, never a metric. The README's metrics
+// table lists the same (test/package/readme.test.ts compares them).
 
 /** Bucket boundaries (s) for waits, holds and handoffs: 1 ms to 5 min. */
 const DURATION_BUCKETS = [
@@ -33,13 +36,13 @@ export interface Instruments {
   configRejections: Counter;
   callFailures: Counter;
   /** Observed by one batch callback. */
-  gauges: {
-    sessions: ObservableGauge;
+  observed: {
+    sessions: ObservableUpDownCounter;
     shortestLease: ObservableGauge;
-    streams: ObservableGauge;
-    upstreamWatches: ObservableGauge;
-    subscribers: ObservableGauge;
-    connection: ObservableGauge;
+    streams: ObservableUpDownCounter;
+    upstreamWatches: ObservableUpDownCounter;
+    subscribers: ObservableUpDownCounter;
+    connections: ObservableUpDownCounter;
   };
 }
 
@@ -53,8 +56,8 @@ export function createInstruments(meter: Meter): Instruments {
     });
   const counter = (name: string, description: string, unit: string) =>
     meter.createCounter(name, { description, unit });
-  const gauge = (name: string, description: string, unit: string) =>
-    meter.createObservableGauge(name, { description, unit });
+  const count = (name: string, description: string, unit: string) =>
+    meter.createObservableUpDownCounter(name, { description, unit });
   return {
     lockWait: seconds('concord.lock.wait.duration', 'Time from asking for a lock to holding it'),
     lockHold: seconds('concord.lock.hold.duration', 'Time a lock was held, until released or lost'),
@@ -86,20 +89,20 @@ export function createInstruments(meter: Meter): Instruments {
     ejections: counter('concord.discovery.ejections', 'Instances ejected by pickers', '{ejection}'),
     configRejections: counter('concord.config.rejections', 'Config revisions rejected', '{revision}'),
     callFailures: counter('concord.call.failures', 'etcd calls that failed', '{call}'),
-    gauges: {
-      sessions: gauge('concord.session.count', 'Sessions kept alive', '{session}'),
-      shortestLease: gauge(
-        'concord.session.time_left',
-        'Lease budget of the session closest to its deadline',
-        's',
-      ),
-      streams: gauge('concord.watch.stream.count', 'Open gRPC watch streams', '{stream}'),
-      upstreamWatches: gauge('concord.watch.upstream.count', 'Server-side etcd watches', '{watch}'),
-      subscribers: gauge('concord.watch.subscriber.count', 'Watch and view subscribers', '{subscriber}'),
-      connection: gauge(
-        'concord.connection.state',
-        '1 for the current connection state, 0 for the others',
-        '{state}',
+    observed: {
+      sessions: count('concord.session.count', 'Sessions kept alive', '{session}'),
+      // A gauge: the shortest budget of two processes is not their sum.
+      shortestLease: meter.createObservableGauge('concord.session.time_left', {
+        description: 'Lease budget of the session closest to its deadline',
+        unit: 's',
+      }),
+      streams: count('concord.watch.stream.count', 'Open gRPC watch streams', '{stream}'),
+      upstreamWatches: count('concord.watch.upstream.count', 'Server-side etcd watches', '{watch}'),
+      subscribers: count('concord.watch.subscriber.count', 'Watch and view subscribers', '{subscriber}'),
+      connections: count(
+        'concord.connection.count',
+        'Connections to etcd by state: 1 for the current state, 0 for the others',
+        '{connection}',
       ),
     },
   };

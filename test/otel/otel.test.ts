@@ -91,7 +91,7 @@ test('instrument(): histograms, counters and gauges move with what the Concord d
     assert.equal(total(points, 'concord.watch.stream.count'), 1);
     assert.ok(total(points, 'concord.watch.upstream.count') >= 2, 'leader$ view and the watch');
     assert.ok(total(points, 'concord.watch.subscriber.count') >= 2);
-    assert.equal(total(points, 'concord.connection.state', { 'concord.connection.state': 'connected' }), 1);
+    assert.equal(total(points, 'concord.connection.count', { 'concord.connection.state': 'connected' }), 1);
 
     // Failed calls by code, and a lost leadership.
     shared.proxy.blackhole();

@@ -6,10 +6,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Meter } from '@opentelemetry/api';
+import { createInstruments } from '../../src/otel/instruments.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
+  exports: Record<string, unknown>;
   peerDependencies: Record<string, string>;
   devDependencies: Record<string, string>;
 };
@@ -26,7 +29,8 @@ test(`README code blocks import the package as '${pkg.name}' and nothing from th
   assert.ok(imported.includes(pkg.name), `no README snippet imports '${pkg.name}'`);
   // Anything else must be something a user installs (a peer or a schema library) or a builtin.
   const known = new Set([
-    pkg.name,
+    // The package and its subpath entries ('concord-etcd/otel').
+    ...Object.keys(pkg.exports).map((entry) => entry.replace(/^\./, pkg.name)),
     ...Object.keys(pkg.peerDependencies),
     ...Object.keys(pkg.devDependencies),
   ]);
@@ -82,4 +86,25 @@ test('README warns about the first-hour traps: hold$ with firstValueFrom, await 
   assert.match(readme, /err\.name === 'TimeoutError'/);
   assert.match(readme, /isConcordError\(err, 'LOCK_LOST'\)/);
   assert.match(readme, /`concord\.etcd` is the raw etcd3 client/);
+});
+
+test("README's metrics table is every instrument of concord-etcd/otel, with its kind and unit", () => {
+  const created = new Map<string, string>();
+  const create =
+    (kind: string) =>
+    (name: string, options?: { unit?: string }): object => {
+      created.set(name, `${kind} ${options?.unit}`);
+      return {};
+    };
+  createInstruments({
+    createHistogram: create('Histogram'),
+    createCounter: create('Counter'),
+    createObservableUpDownCounter: create('UpDownCounter (async)'),
+    createObservableGauge: create('Gauge (async)'),
+  } as unknown as Meter);
+  // OpenTelemetry's naming style: dotted lowercase namespaces, snake_case words inside one.
+  for (const name of created.keys()) assert.match(name, /^concord(\.[a-z][a-z0-9]*(_[a-z0-9]+)*)+$/);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const rows = [...readme.matchAll(/^\| `(concord\.[\w.]+)` \| ([^|]+?) \| `([^`]+)` \|/gm)];
+  assert.deepEqual(new Map(rows.map((m) => [m[1]!, `${m[2]} ${m[3]}`])), created);
 });
