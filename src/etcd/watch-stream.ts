@@ -1,10 +1,19 @@
-import type { Etcd3, ICallable, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { Etcd3, ICallable, IDuplexStream, IWatchRequest } from 'etcd3';
+import { decodeWatchResponse, type WatchResponse } from './watch-decode.js';
 
-/** etcd's bidirectional Watch RPC as etcd3 types it. */
-export type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+/** etcd's bidirectional Watch RPC: etcd3's request type, responses decoded by {@link decodeWatchResponse}. */
+export type WatchStream = IDuplexStream<IWatchRequest, WatchResponse>;
 
+/** A grpc-js client of etcd's Watch service, as etcd3's pool hands it out. */
 interface WatchServiceClient {
-  watch(metadata: unknown, options: object): WatchStream;
+  constructor: { service: { Watch: { path: string; requestSerialize(request: IWatchRequest): Buffer } } };
+  makeBidiStreamRequest(
+    path: string,
+    serialize: (request: IWatchRequest) => Buffer,
+    deserialize: (bytes: Buffer) => WatchResponse,
+    metadata: unknown,
+    options: object,
+  ): WatchStream;
 }
 
 /**
@@ -12,7 +21,8 @@ interface WatchServiceClient {
  * failure handling as etcd3's own `WatchClient`), with etcd's "require leader" flag set. With
  * it, a member that loses its raft leader (for example a follower cut off from the majority)
  * cancels the stream instead of keeping it open while it can deliver nothing, so the hub moves
- * to a member that can.
+ * to a member that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's
+ * generic decoder (the same fields, several times faster).
  */
 export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
   // The pool is etcd3's transport; WatchClient.watch offers no way to add request metadata.
@@ -20,7 +30,9 @@ export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
   return pool.withConnection('Watch', ({ resource, client, metadata }) => {
     const md = metadata.clone();
     md.set('hasleader', 'true');
-    const stream = (client as unknown as WatchServiceClient).watch(md, {});
+    const watch = client as unknown as WatchServiceClient;
+    const { path, requestSerialize } = watch.constructor.service.Watch;
+    const stream = watch.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, md, {});
     // As etcd3's WatchClient does: a failure of a stream we still write to is a host failure.
     stream.on('error', (err: Error) => {
       if ((stream as unknown as { writable: boolean }).writable) pool.markFailed(resource, err);
