@@ -1,39 +1,9 @@
 // The lean WatchResponse decoder against etcd3's own protobuf encoding of the same responses.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Etcd3, type IWatchResponse } from 'etcd3';
+import type { IWatchResponse } from 'etcd3';
+import { etcd3Method, wireKv as kv } from '../../test/support/etcd3-methods.js';
 import { decodeWatchResponse } from './watch-decode.js';
-
-interface WatchMethod {
-  responseSerialize(res: unknown): Buffer;
-  responseDeserialize(bytes: Buffer): IWatchResponse;
-}
-
-/** etcd3's generated Watch method (serializers only: the client never connects). */
-async function watchMethod(): Promise<WatchMethod> {
-  const etcd = new Etcd3({ hosts: '127.0.0.1:1' });
-  const pool = (
-    etcd as unknown as {
-      pool: { withConnection<R>(s: 'Watch', fn: (a: { client: unknown }) => R): Promise<R> };
-    }
-  ).pool;
-  try {
-    return await pool.withConnection('Watch', ({ client }) => {
-      return (client as { constructor: { service: { Watch: WatchMethod } } }).constructor.service.Watch;
-    });
-  } finally {
-    etcd.close();
-  }
-}
-
-const kv = (key: string, value: string, revisions: [string, string, string], lease: string) => ({
-  key: Buffer.from(key),
-  value: Buffer.from(value),
-  create_revision: revisions[0],
-  mod_revision: revisions[1],
-  version: revisions[2],
-  lease,
-});
 
 /** What concord reads of a response, as plain data. */
 function read(res: Omit<IWatchResponse, 'header'> & { header: { revision: string } }) {
@@ -57,7 +27,7 @@ function read(res: Omit<IWatchResponse, 'header'> & { header: { revision: string
 const header = { cluster_id: '14841639068965178418', member_id: '1027665', revision: '1234', raft_term: '7' };
 
 test('decodes what etcd3 decodes: events with kv and prev_kv, int64s past 2^53, flags', async () => {
-  const method = await watchMethod();
+  const method = await etcd3Method<IWatchResponse>('Watch', 'Watch');
   const responses = [
     {
       header,
@@ -87,7 +57,7 @@ test('decodes what etcd3 decodes: events with kv and prev_kv, int64s past 2^53, 
 });
 
 test('values are copies, keys views; malformed input throws', async () => {
-  const method = await watchMethod();
+  const method = await etcd3Method<IWatchResponse>('Watch', 'Watch');
   const bytes = method.responseSerialize({
     header,
     watch_id: '1',
