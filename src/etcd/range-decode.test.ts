@@ -1,40 +1,12 @@
 // The lean RangeResponse decoder against etcd3's own protobuf encoding of the same responses.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Etcd3, type IRangeResponse } from 'etcd3';
+import type { IRangeResponse } from 'etcd3';
+import { etcd3Method, wireKv as kv } from '../../test/support/etcd3-methods.js';
 import { decodeRangeResponse } from './range-decode.js';
 
-interface RangeMethod {
-  responseSerialize(res: unknown): Buffer;
-  responseDeserialize(bytes: Buffer): IRangeResponse;
-}
-
-/** etcd3's generated Range method (serializers only: the client never connects). */
-async function rangeMethod(): Promise<RangeMethod> {
-  const etcd = new Etcd3({ hosts: '127.0.0.1:1' });
-  const pool = (
-    etcd as unknown as { pool: { withConnection<R>(s: 'KV', fn: (a: { client: unknown }) => R): Promise<R> } }
-  ).pool;
-  try {
-    return await pool.withConnection('KV', ({ client }) => {
-      return (client as { constructor: { service: { Range: RangeMethod } } }).constructor.service.Range;
-    });
-  } finally {
-    etcd.close();
-  }
-}
-
-const kv = (key: string, value: string, revisions: [string, string, string], lease: string) => ({
-  key: Buffer.from(key),
-  value: Buffer.from(value),
-  create_revision: revisions[0],
-  mod_revision: revisions[1],
-  version: revisions[2],
-  lease,
-});
-
 test('decodes what etcd3 decodes: header revision, keys, values, revisions, versions, leases, more', async () => {
-  const method = await rangeMethod();
+  const method = await etcd3Method<IRangeResponse>('KV', 'Range');
   const response = {
     header: {
       cluster_id: '14841639068965178418',
@@ -72,7 +44,7 @@ test('decodes what etcd3 decodes: header revision, keys, values, revisions, vers
 });
 
 test('an empty response, a response without header, and unknown fields', async () => {
-  const method = await rangeMethod();
+  const method = await etcd3Method<IRangeResponse>('KV', 'Range');
   const empty = decodeRangeResponse(
     method.responseSerialize({ header: { revision: '3' }, kvs: [], more: false }),
   );
@@ -114,7 +86,7 @@ test('an empty response, a response without header, and unknown fields', async (
 });
 
 test('truncated input is an error, not a wrong answer', async () => {
-  const method = await rangeMethod();
+  const method = await etcd3Method<IRangeResponse>('KV', 'Range');
   const bytes = method.responseSerialize({
     header: { revision: '8' },
     kvs: [kv('key', 'value', ['1', '2', '1'], '0')],

@@ -28,13 +28,14 @@ export interface RangePage {
   more: boolean;
 }
 
-const VARINT = 0;
+/** Protobuf wire types (the low three bits of a tag). */
+export const VARINT = 0;
 const FIXED64 = 1;
-const BYTES = 2;
+export const BYTES = 2;
 const FIXED32 = 5;
 
-/** A cursor over protobuf wire bytes. */
-class Reader {
+/** A cursor over protobuf wire bytes (etcd's responses: see decodeRangeResponse and decodeWatchResponse). */
+export class Reader {
   pos: number;
 
   constructor(
@@ -51,7 +52,7 @@ class Reader {
     let value = 0;
     let scale = 1;
     for (;;) {
-      if (this.pos >= this.end) throw new Error('range response: truncated varint');
+      if (this.pos >= this.end) throw new Error('etcd response: truncated varint');
       const byte = buf[this.pos++]!;
       value += (byte & 0x7f) * scale;
       if (byte < 0x80) return value;
@@ -73,7 +74,7 @@ class Reader {
   /** Reads the length of a length-delimited field: its bytes are [pos, the end returned). */
   field(): number {
     const end = this.uint() + this.pos;
-    if (end > this.end) throw new Error('range response: truncated field');
+    if (end > this.end) throw new Error('etcd response: truncated field');
     return end;
   }
 
@@ -90,7 +91,7 @@ class Reader {
     else if (wireType === BYTES) this.pos = this.field();
     else if (wireType === FIXED64) this.pos += 8;
     else if (wireType === FIXED32) this.pos += 4;
-    else throw new Error(`range response: unsupported wire type ${wireType}`);
+    else throw new Error(`etcd response: unsupported wire type ${wireType}`);
   }
 }
 
@@ -174,14 +175,14 @@ function decodeKeyValue(reader: Reader, end: number): RangeKv {
 }
 
 /** The revision of the ResponseHeader in [reader.pos, end); the cursor ends at `end`. */
-function decodeHeaderRevision(reader: Reader, end: number): bigint {
+export function decodeHeaderRevision(reader: Reader, end: number): bigint {
   let revision = 0n;
   while (reader.pos < end) {
     const tag = reader.uint();
     if (tag >>> 3 === 3 && (tag & 7) === VARINT) revision = reader.int64();
     else reader.skip(tag & 7);
   }
-  if (reader.pos !== end) throw new Error('range response: a field overruns its message');
+  if (reader.pos !== end) throw new Error('etcd response: a field overruns its message');
   return revision;
 }
 

@@ -5,6 +5,7 @@ import type { KeyValue, KvEvent } from '../watch/types.js';
 import type { ViewFold } from '../watch/view-cache.js';
 import { applyChanges, byKey, downsFirst, findByKey, isSorted, listChanges } from './changes.js';
 import { type Entry, entryOf, isInstance } from './entry.js';
+import { SharedValues } from './shared-values.js';
 import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js';
 
 /** The valid instances under a range at one revision. Never changed once emitted. */
@@ -32,7 +33,9 @@ type Parse = (key: string, value: Buffer, revision: bigint) => Entry;
  * list: a change costs one binary search per key changed and one copy of the list.
  */
 export function catalogFold(base: string, service: string | undefined): ViewFold<Entry, Catalog> {
-  const parse: Parse = (key, value, revision) => entryOf(key, value, revision, base, service);
+  // One per fold, so per shared catalog: equal values among its instances are kept once.
+  const shared = new SharedValues();
+  const parse: Parse = (key, value, revision) => entryOf(key, value, revision, base, service, shared);
   return {
     // A range can be a service's own or a whole prefix's (`a/b/` is both for base `a/`, service
     // `b`, and for base `a/b/`): keys parse differently, so the id tells the two apart.

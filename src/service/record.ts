@@ -4,6 +4,7 @@
 
 import { checkOptions, isPlainObject } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
+import type { SharedValues } from './shared-values.js';
 import type { InstanceStatus, ServiceInstance, ServicePrefixOptions } from './types.js';
 
 /** The prefix `concord.registry()` and `concord.discovery()` use when given none. */
@@ -124,6 +125,9 @@ export function isAddress(text: string): boolean {
  * `endpoints` package writes (`{ "Addr", "Metadata" }`), so Go registrants are found too; a JSON
  * string holding an address; or a plain address as text (`etcdctl put services/user/i1
  * 10.0.0.5:9000`). Anything else is rejected: the result is then the reason, as a string.
+ *
+ * With `shared`, values equal to ones it handed out before (`meta`, `registeredAt`, `revision`)
+ * are shared with the instances that carry them; `meta` is then deeply frozen.
  */
 export function parseEntry(
   key: string,
@@ -131,6 +135,7 @@ export function parseEntry(
   revision: bigint,
   base: string,
   service: string | undefined,
+  shared?: SharedValues,
 ): ServiceInstance | string {
   let name = service;
   let id: string;
@@ -145,6 +150,11 @@ export function parseEntry(
   if (!isSegment(id)) return `key does not have the shape ${base}<service>/<id>`;
   const value = parseValue(raw);
   if (typeof value === 'string') return value;
+  if (shared) {
+    revision = shared.revision(revision);
+    if (value.meta !== undefined) value.meta = shared.meta(value.meta);
+    if (value.registeredAt !== undefined) value.registeredAt = shared.string(value.registeredAt);
+  }
   // Instances are shared by every subscriber of a service: one consumer must not change another's.
   return Object.freeze(instanceOf(name, id, value, key, revision));
 }

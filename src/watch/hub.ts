@@ -1,9 +1,10 @@
-import type { IWatchRequest, IWatchResponse } from 'etcd3';
+import type { IWatchRequest } from 'etcd3';
 import { Observable } from 'rxjs';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { AuthenticationFailedError, PermissionDeniedError } from '../errors.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 import { toConcordError } from '../etcd/translate.js';
+import type { WatchResponse } from '../etcd/watch-decode.js';
 import { forgetAuthToken, openWatchStream, type WatchStream } from '../etcd/watch-stream.js';
 import { emitOpened, emitResync } from './hub-events.js';
 import { BoundedIterator } from './iterator.js';
@@ -42,7 +43,7 @@ export function hubOf(runtime: Runtime): WatchHub {
  * bounded.
  */
 export class WatchHub implements Closable {
-  private readonly stream: ReconnectingStream<IWatchRequest, IWatchResponse, WatchStream>;
+  private readonly stream: ReconnectingStream<IWatchRequest, WatchResponse, WatchStream>;
   private readonly stall: StallDetector;
   private readonly progress: StreamProgress;
   private readonly upstreams = new Set<Upstream>();
@@ -266,7 +267,7 @@ export class WatchHub implements Closable {
     return sinks;
   }
 
-  private onResponse(res: IWatchResponse): void {
+  private onResponse(res: WatchResponse): void {
     this.stall.heard();
     this.stream.responded();
     this.progress.heard(String(res.header.member_id));
@@ -289,7 +290,7 @@ export class WatchHub implements Closable {
     else if (!res.created) up.onProgress(BigInt(res.header.revision));
   }
 
-  private onCancelled(up: Upstream, res: IWatchResponse): void {
+  private onCancelled(up: Upstream, res: WatchResponse): void {
     const compactRevision = BigInt(res.compact_revision || '0');
     if (compactRevision > 0n) {
       void this.resync(up, compactRevision);

@@ -1,4 +1,5 @@
-import type { IWatchRequest, IWatchResponse } from 'etcd3';
+import type { IWatchRequest } from 'etcd3';
+import type { WatchResponse } from '../etcd/watch-decode.js';
 import type { Log } from '../core/log.js';
 import type { WatchServer } from '../etcd/watch-stream.js';
 import type { StreamWatches } from './stream-watches.js';
@@ -73,7 +74,7 @@ export class StreamProgress {
    * 3.4.23) it may overtake queued events, so it counts for liveness only (the caller has noted
    * that the stream answered).
    */
-  answered(res: IWatchResponse, watches: StreamWatches): void {
+  answered(res: WatchResponse, watches: StreamWatches): void {
     if (!this.#ordered || String(res.watch_id) !== '-1' || res.events.length > 0 || res.created) return;
     const revision = BigInt(res.header.revision);
     for (const up of watches.answered()) up.onStreamProgress(revision);

@@ -1,5 +1,6 @@
-import type { IWatchRequest, IWatchResponse } from 'etcd3';
+import type { IWatchRequest } from 'etcd3';
 import type { ReconnectingStream } from '../etcd/reconnecting-stream.js';
+import type { WatchResponse } from '../etcd/watch-decode.js';
 
 /**
  * Notices a watch stream that went silent. Started when a stream opens and told of every
@@ -16,7 +17,7 @@ export class StallDetector {
   private probedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
-    private readonly stream: Pick<ReconnectingStream<IWatchRequest, IWatchResponse>, 'write' | 'fail'>,
+    private readonly stream: Pick<ReconnectingStream<IWatchRequest, WatchResponse>, 'write' | 'fail'>,
     private readonly timeoutMs: number,
     /** Told how long the stream had been silent when it is reset (a `watch.stalled` event). */
     private readonly onStall: (silentMs: number) => void = () => undefined,

@@ -1,4 +1,5 @@
-import type { IWatchCreateRequest, IWatchResponse } from 'etcd3';
+import type { IWatchCreateRequest } from 'etcd3';
+import type { WatchResponse } from '../etcd/watch-decode.js';
 import type { Upstream } from './upstream.js';
 
 /**
@@ -27,7 +28,7 @@ export class StreamWatches {
   }
 
   /** The upstream `res` is about, if it is still registered. */
-  route(res: IWatchResponse): Upstream | undefined {
+  route(res: WatchResponse): Upstream | undefined {
     let id = String(res.watch_id);
     if (res.created) {
       // etcd 3.4 answers a create it refuses (permission denied) with watch id -1, created and
