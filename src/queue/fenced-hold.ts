@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -83,6 +84,8 @@ export class FencedHold<E extends Error> {
             this.#markLost('deleted', 'its key was deleted or replaced');
         },
         error: (err: unknown) => {
+          // A release in progress keeps the watch a moment longer (see #release): nothing to do.
+          if (this.#abort.signal.aborted) return;
           if (terms.unwatchedIsLoss) {
             this.#markLost('unwatched', 'its key can no longer be watched', err);
             // Unlike every other loss this one leaves the key standing: give it up.
@@ -182,11 +185,13 @@ export class FencedHold<E extends Error> {
 
   async #release(): Promise<void> {
     const { session, owned, terms } = this.#claim;
-    const wasHeld = this.#end(terms.released());
+    const wasHeld = this.#end(terms.released(), true);
     if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
     try {
-      if (owned) await session.close();
-      else if (wasHeld && !session.isLost) await this.#deleteKey();
+      const releasing = owned ? session.close() : wasHeld && !session.isLost ? this.#deleteKey() : undefined;
+      // The watch on the key (often the Concord's last, whose stream then closes) is dropped only
+      // once the release is on its way: the successor would otherwise wait for that teardown too.
+      await Promise.all([releasing, afterDispatch().then(() => this.#watch?.unsubscribe())]);
     } catch (err) {
       throw toConcordError(err, `${terms.what}: release`);
     } finally {
@@ -232,12 +237,12 @@ export class FencedHold<E extends Error> {
     if (owned) void session.close();
   }
 
-  /** Ends the hold once; returns whether this call ended it. */
-  #end(reason: Error): boolean {
+  /** Ends the hold once; returns whether this call ended it. `keepWatch` leaves the watch to the caller. */
+  #end(reason: Error, keepWatch = false): boolean {
     if (this.#abort.signal.aborted) return false;
     this.#abort.abort(reason);
     // Undefined only while the constructor subscribes; it unsubscribes once it has the subscription.
-    this.#watch?.unsubscribe();
+    if (!keepWatch) this.#watch?.unsubscribe();
     this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
     this.#untrack();
     return true;

@@ -1,5 +1,13 @@
-import type { ICompare } from 'etcd3';
+import type { ICompare, IRangeRequest, IRangeResponse } from 'etcd3';
 import type { Runtime } from '../core/runtime.js';
+
+/** A queue key put by {@link createOwnKey}. */
+export interface OwnKey {
+  /** The key's create revision. */
+  createRevision: bigint;
+  /** What the `look` read just before the put, when this call created the key. */
+  looked?: IRangeResponse | undefined;
+}
 
 /**
  * Creates `key` with `value` on the lease `leaseId` and resolves to its create revision: the
@@ -8,28 +16,34 @@ import type { Runtime } from '../core/runtime.js';
  * is ahead). When the condition fails, a key already there on the same lease is adopted: it is
  * what an earlier attempt of this very call wrote before its answer was lost (etcd3 retries such
  * calls), so retrying after a cut is safe. Resolves to undefined when the condition fails and
- * the key is not ours.
+ * the key is not ours. `look` is a read done in the same transaction just before the put (the
+ * queue ahead, which the entry would otherwise read in a round trip of its own).
  */
 export async function createOwnKey(
   runtime: Runtime,
   key: string,
   value: Buffer,
   leaseId: string,
-  onlyIf?: ICompare,
-): Promise<bigint | undefined> {
+  options: { onlyIf?: ICompare; look?: IRangeRequest } = {},
+): Promise<OwnKey | undefined> {
+  const { onlyIf, look } = options;
   const etcdKey = runtime.keys.key(key);
+  const put = { request_put: { key: etcdKey, value, lease: leaseId, prev_kv: true } };
   const res = await runtime.etcd.kv.txn({
     compare: [onlyIf ?? { key: etcdKey, target: 'Create', result: 'Equal', create_revision: '0' }],
-    success: [{ request_put: { key: etcdKey, value, lease: leaseId, prev_kv: true } }],
+    success: look ? [{ request_range: look }, put] : [put],
     failure: [{ request_range: { key: etcdKey } }],
   });
   if (res.succeeded) {
     // A put that finds the key already there (only possible with `onlyIf`) keeps its create revision.
-    const previous = res.responses[0]?.response_put?.prev_kv;
-    return BigInt(previous ? previous.create_revision : res.header.revision);
+    const previous = res.responses.at(-1)?.response_put?.prev_kv;
+    const looked = look ? res.responses[0]?.response_range : undefined;
+    return { createRevision: BigInt(previous ? previous.create_revision : res.header.revision), looked };
   }
   const existing = res.responses[0]?.response_range?.kvs[0];
-  return existing && existing.lease === leaseId ? BigInt(existing.create_revision) : undefined;
+  return existing && existing.lease === leaseId
+    ? { createRevision: BigInt(existing.create_revision) }
+    : undefined;
 }
 
 /**

@@ -5,18 +5,21 @@ import { hubOf } from '../watch/hub.js';
 import { resolveRange } from '../watch/range.js';
 import type { WatchBatch, WatchRange } from '../watch/types.js';
 
+/** Drops the watch a finished wait kept: see {@link waitForDeletes}. */
+export type DropWatch = () => void;
+
 /**
  * Resolves once `key` no longer exists; the caller saw it at `revision`. Watches only that one
  * key, so a release wakes only the waiter behind it. Rejects with the signal's reason when
  * `signal` aborts, and with the watch's error if the watch fails; either way the watch is
- * cancelled.
+ * cancelled. Resolves with the function that drops the watch (see {@link waitForDeletes}).
  */
 export function waitDeleted(
   runtime: Runtime,
   key: string,
   revision: bigint,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<DropWatch> {
   return waitForDeletes(
     runtime,
     { key },
@@ -30,7 +33,10 @@ export function waitDeleted(
 /**
  * Resolves once `enough(remaining)` holds, where `remaining` holds the `keys` (all within
  * `range`, all seen existing at `revision`) not deleted since. Keys only ever leave
- * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}.
+ * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}. A successful wait leaves
+ * its watch open and resolves with the function that drops it: the caller drops it once its next
+ * watch is attached, so a Concord whose only watch this was keeps its watch stream instead of
+ * closing it and opening another one on the handoff's path.
  */
 export function waitForDeletes(
   runtime: Runtime,
@@ -39,8 +45,8 @@ export function waitForDeletes(
   enough: (remaining: ReadonlySet<string>) => boolean,
   revision: bigint,
   signal: AbortSignal,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+): Promise<DropWatch> {
+  return new Promise<DropWatch>((resolve, reject) => {
     if (signal.aborted) reject(signal.reason);
     else new DeleteWait(runtime, range, keys, enough, revision, signal, resolve, reject).follow(undefined);
   });
@@ -51,6 +57,7 @@ class DeleteWait {
   readonly #remaining: Set<string>;
   #subscription: Subscription | undefined;
   #settled = false;
+  #failed = false;
 
   constructor(
     readonly runtime: Runtime,
@@ -59,7 +66,7 @@ class DeleteWait {
     readonly enough: (remaining: ReadonlySet<string>) => boolean,
     readonly revision: bigint,
     readonly signal: AbortSignal,
-    readonly resolve: () => void,
+    readonly resolve: (drop: DropWatch) => void,
     readonly reject: (err: unknown) => void,
   ) {
     this.#remaining = new Set(keys);
@@ -70,8 +77,8 @@ class DeleteWait {
    * Watching from `revision + 1` would be exact, but etcd serves a watch that starts in the past
    * from a catch-up loop that runs only every 100 ms, which would delay every handoff. So the
    * watch starts "now" (`fromRevision` undefined), and once etcd has established it (the hub's
-   * first progress batch) one read tells which keys went away in between. If that read fails,
-   * this falls back to the exact watch from `revision + 1`.
+   * first progress batch) one read tells which keys went away in between, unless nothing was
+   * written in between. If that read fails, this falls back to the exact watch from `revision + 1`.
    */
   follow(fromRevision: bigint | undefined): void {
     let checked = fromRevision !== undefined;
@@ -83,15 +90,18 @@ class DeleteWait {
           if (batch.type !== 'progress') this.#apply(batch);
           else if (!checked) {
             checked = true;
-            this.#check();
+            // A watch that starts at or before the revision the keys were seen at misses nothing:
+            // the read (one round trip) is needed only when something was written in between.
+            if (batch.revision > this.revision) this.#check();
           }
         },
         error: (err: unknown) => this.#finish(err),
         complete: () =>
           this.#finish(this.signal.reason ?? new ClosedError('the watch ended: the Concord is closed')),
       });
-    // A batch delivered during subscribe may already have settled the wait.
-    if (this.#settled) this.#subscription.unsubscribe();
+    // A batch delivered during subscribe may already have failed the wait (a settled success
+    // leaves the watch to the caller).
+    if (this.#settled && this.#failed) this.#subscription.unsubscribe();
   }
 
   #apply(batch: Exclude<WatchBatch, { type: 'progress' }>): void {
@@ -125,10 +135,14 @@ class DeleteWait {
   #finish(err?: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#failed = err !== undefined;
     this.signal.removeEventListener('abort', this.#onAbort);
+    if (err === undefined) {
+      this.resolve(() => this.#subscription?.unsubscribe());
+      return;
+    }
     this.#subscription?.unsubscribe();
-    if (err === undefined) this.resolve();
-    else this.reject(err);
+    this.reject(err);
   }
 }
 
