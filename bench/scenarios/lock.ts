@@ -54,7 +54,11 @@ async function census(ctx: BenchContext, [a, b]: [Locker, Locker]): Promise<Cens
   for (let i = 0; i < CENSUS_RUNS; i++) {
     ctx.signal.throwIfAborted();
     let releaseA: (() => Promise<void>) | undefined;
-    acquire.push(await countRpcs(ctx.cluster, async () => void (releaseA = await a.acquire())));
+    acquire.push(
+      await countRpcs(ctx.cluster, async () => {
+        releaseA = await a.acquire();
+      }),
+    );
     release.push(await countRpcs(ctx.cluster, () => releaseA!()));
     releaseA = await a.acquire();
     const next = b.acquire();
