@@ -11,6 +11,7 @@ import { Runtime } from './core/runtime.js';
 import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
+import { startEndpointSync } from './etcd/endpoint-sync.js';
 import type { ConcordEvent } from './events/types.js';
 import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
 import { createMutex, type Mutex } from './lock/mutex.js';
@@ -87,6 +88,8 @@ export class Concord implements AsyncDisposable {
     this.state$ = monitor.state$;
     this.events$ = events.events$;
     this.kv = createKeyValueStore(this.#runtime);
+    const { autoSyncIntervalMs: intervalMs, secure } = resolved;
+    if (intervalMs > 0) startEndpointSync(this.#runtime, { intervalMs, secure });
   }
 
   /**

@@ -26,7 +26,7 @@ export type { Logger, LoggerStyle } from './core/log.js';
 export type { ConcordBackoff, ConcordBackoffDelay, ConcordPolicies, ConcordPolicy } from './core/policies.js';
 export { Election } from './election/election.js';
 export { Leadership } from './election/leadership.js';
-export type { ElectionOptions, LeaderInfo, WhileLeaderOptions } from './election/types.js';
+export type { ElectionKeyLayout, ElectionOptions, LeaderInfo, WhileLeaderOptions } from './election/types.js';
 export type { ConcordErrorByCode, ConcordErrorCode, RolloutRejection } from './errors.js';
 export {
   AuthenticationFailedError,

@@ -26,6 +26,15 @@ export interface ConcordWatchOptions {
    * down and resumed on a fresh connection (detection takes up to 1.25 × this). Default 10,000 ms.
    */
   stallTimeoutMs?: number;
+  /**
+   * How often the watch stream asks etcd for progress, so that the revision of quiet ranges
+   * (`progress` batches, `View.revision`) keeps moving without the server flag
+   * `--experimental-watch-progress-notify-interval`. Only on members that answer such requests
+   * in order with the events (etcd 3.4.25+, 3.5.8+, 3.6+: read from the member's version once per
+   * stream); older members still get the stall probes, whose answers count for liveness only.
+   * 0 turns the requests off. Default 2,000 ms.
+   */
+  progressIntervalMs?: number;
   /** Keys per page when reading a whole range (first view load, re-read after compaction). Default 5,000. */
   pageSize?: number;
   /** Batches `watchIterator` buffers for a consumer before its overflow policy applies. Default 1,000. */
@@ -63,6 +72,14 @@ export interface ConcordOptions {
   /** How often `state$` probes etcd while it is observed (or a bounded wait runs). Default 1,000 ms. */
   probeIntervalMs?: number;
   /**
+   * How often to read the cluster's member list and make its members' client URLs the endpoints
+   * (Go's `AutoSyncInterval`), so members replaced at new addresses stay reachable. Only when the
+   * endpoint that answers is an address its member advertises: through a proxy, a load balancer,
+   * a DNS alias or a NAT port the endpoints stay as given. `0` or `false` turns it off. Default
+   * 30,000 ms (integer >= 100).
+   */
+  autoSyncIntervalMs?: number | false;
+  /**
    * How long a one-shot wait for etcd waits while etcd cannot be reached before it rejects with
    * `NotConnectedError` (naming the endpoints and the last failure): `config.load()`,
    * `picker.ready()`, and `lock()` / `acquire()` / `read()` / `write()` / `campaign()` before
@@ -89,6 +106,10 @@ export interface ResolvedOptions {
   loggerStyle: LoggerStyle | undefined;
   callTimeoutMs: number;
   probeIntervalMs: number;
+  /** 0: off. */
+  autoSyncIntervalMs: number;
+  /** Whether the client talks TLS (endpoints synced from the member list must then be https). */
+  secure: boolean;
   connectTimeoutMs: number;
   hub: HubSettings;
 }
@@ -105,6 +126,7 @@ const OPTION_NAMES = [
   'loggerStyle',
   'callTimeoutMs',
   'probeIntervalMs',
+  'autoSyncIntervalMs',
   'connectTimeoutMs',
   'watch',
 ] as const;
@@ -129,11 +151,19 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
       options.loggerStyle,
     );
   }
-  checkOptions('options.watch', options.watch, ['stallTimeoutMs', 'pageSize', 'maxBuffered']);
+  checkOptions('options.watch', options.watch, [
+    'stallTimeoutMs',
+    'progressIntervalMs',
+    'pageSize',
+    'maxBuffered',
+  ]);
   checkInteger('options.callTimeoutMs', options.callTimeoutMs, 1);
   checkInteger('options.probeIntervalMs', options.probeIntervalMs, 10);
   checkInteger('options.connectTimeoutMs', options.connectTimeoutMs, 1);
+  const autoSync = options.autoSyncIntervalMs === false ? 0 : options.autoSyncIntervalMs;
+  checkZeroOrAtLeast('options.autoSyncIntervalMs', autoSync, 100, '0 or false');
   checkInteger('options.watch.stallTimeoutMs', options.watch?.stallTimeoutMs, 100);
+  checkZeroOrAtLeast('options.watch.progressIntervalMs', options.watch?.progressIntervalMs, 10);
   checkInteger('options.watch.pageSize', options.watch?.pageSize, 1, 100_000);
   checkInteger('options.watch.maxBuffered', options.watch?.maxBuffered, 1);
   const { global, host, reconnect } = options.policies ?? {};
@@ -148,9 +178,12 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     loggerStyle: options.loggerStyle,
     callTimeoutMs: options.callTimeoutMs ?? 5_000,
     probeIntervalMs: options.probeIntervalMs ?? 1_000,
+    autoSyncIntervalMs: autoSync ?? 30_000,
+    secure: options.tls !== undefined || endpoints.some((e) => /^https:/i.test(e)),
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
+      progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,
       pageSize: options.watch?.pageSize ?? 5_000,
       maxBuffered: options.watch?.maxBuffered ?? 1_000,
     },
@@ -187,6 +220,14 @@ function resolveEndpoints(value: string | readonly string[] | undefined): string
     }
   }
   return endpoints;
+}
+
+/** Throws unless `value` is undefined, 0 (off) or an integer >= `min`; `off` says how to turn it off. */
+function checkZeroOrAtLeast(argument: string, value: unknown, min: number, off = '0'): void {
+  if (value === undefined || value === 0) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(argument, `must be ${off} (off) or an integer >= ${min}`, value);
+  }
 }
 
 function checkAuth(auth: unknown): void {

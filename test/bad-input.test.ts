@@ -179,6 +179,16 @@ const rows: Row[] = [
     argument: 'options.probeIntervalMs',
     run: () => new Concord({ probeIntervalMs: 1 }),
   },
+  ...[1, 99, -1, 150.5, true, '30000'].map<Row>((v) => ({
+    call: `new Concord({ autoSyncIntervalMs: ${show(v)} })`,
+    argument: 'options.autoSyncIntervalMs',
+    run: () => new Concord({ autoSyncIntervalMs: v as never }),
+  })),
+  ...[1, 9, -1, 2.5, false].map<Row>((v) => ({
+    call: `new Concord({ watch: { progressIntervalMs: ${show(v)} } })`,
+    argument: 'options.watch.progressIntervalMs',
+    run: () => new Concord({ watch: { progressIntervalMs: v as never } }),
+  })),
   {
     call: 'new Concord({ watch: { stallTimeoutMs: 1.5 } })',
     argument: 'options.watch.stallTimeoutMs',
@@ -828,9 +838,17 @@ describe('bad input: every public call rejects it with InvalidArgumentError and 
       logger: console,
       callTimeoutMs: 1,
       probeIntervalMs: 10,
-      watch: { stallTimeoutMs: 100, pageSize: 100_000, maxBuffered: 1 },
+      autoSyncIntervalMs: 100,
+      watch: { stallTimeoutMs: 100, progressIntervalMs: 10, pageSize: 100_000, maxBuffered: 1 },
     });
     await edge.close();
+    for (const off of [0, false] as const) {
+      await new Concord({
+        endpoints: cluster.endpoints,
+        autoSyncIntervalMs: off,
+        watch: { progressIntervalMs: 0 },
+      }).close();
+    }
     const session = await concord.session({ ttl: 2 });
     await session.close();
     const permit = await concord.semaphore('edge-s', { permits: 1, ttl: 2 }).acquire();

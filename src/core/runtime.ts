@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import { ClosedError } from '../errors.js';
 import type { ConnectionMonitor } from './connection.js';
@@ -16,6 +17,8 @@ export interface Closable {
 export interface HubSettings {
   /** A stream silent for this long (no event, progress or answer to a progress request) is torn down and resumed. */
   stallTimeoutMs: number;
+  /** How often to ask a member that answers progress requests in order for progress; 0: never. */
+  progressIntervalMs: number;
   /** Keys per page when re-reading a range after compaction. */
   pageSize: number;
   /** Batches buffered for a subscriber that has not taken them yet (see `watchIterator`). */
@@ -47,7 +50,10 @@ export class Runtime {
     readonly reconnectBackoff: ConcordBackoff,
     /** `concord.events$`: emission points check `events.observed` before building an event. */
     readonly events: EventBus,
-  ) {}
+  ) {
+    // Every wait in progress listens to it (see linkSignals): many at once is normal, not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Aborted when the Concord closes. */
   get signal(): AbortSignal {

@@ -1,12 +1,13 @@
 import { defer, distinctUntilChanged, map, type Observable, tap } from 'rxjs';
 import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
-import { checkOptions, checkSegment } from '../core/validate.js';
-import { LeadershipLostError } from '../errors.js';
+import { checkOptions } from '../core/validate.js';
+import { InvalidArgumentError, LeadershipLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { Contender, type Entry } from '../queue/contender.js';
 import { holdWhile } from '../queue/hold-while.js';
 import { queueSpace } from '../queue/keys.js';
+import { onePerLease } from '../queue/one-per-lease.js';
 import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { QueueTerms } from '../queue/terms.js';
 import { newestAhead } from '../queue/turn.js';
@@ -14,9 +15,16 @@ import type { ScopedWork } from '../queue/work-term.js';
 import { checkSessionChoice, DEFAULT_TTL } from '../session/session.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
-import { checkValue, type ElectionLayout, electionLayout, leaderOf, sameLeader } from './layout.js';
+import {
+  checkLayout,
+  checkValue,
+  type ElectionLayout,
+  electionLayout,
+  leaderOf,
+  sameLeader,
+} from './layout.js';
 import { createLeadership, type Leadership } from './leadership.js';
-import type { ElectionOptions, LeaderInfo, WhileLeaderOptions } from './types.js';
+import type { ElectionKeyLayout, ElectionOptions, LeaderInfo, WhileLeaderOptions } from './types.js';
 
 /** Set by Election's static block: the one way to construct an Election. */
 let construct: (runtime: Runtime, name: string, options: ElectionOptions | undefined) => Election;
@@ -28,13 +36,16 @@ const LEADER_PAGE = 16;
  * A leader election among every campaign for the same name in the same namespace, in any
  * process. Fair: candidates are elected in the order they campaigned (by their key's create
  * revision), and each waits only on the candidate right before it. Keys live under
- * `election/<name>/`: `leadership.txn()` refuses ops there, and only queue entries count as
+ * `election/<name>/`, or with `layout: 'go'` under `<name>/` as etcd's Go recipes put them (see
+ * {@link ElectionKeyLayout}): `leadership.txn()` refuses ops there, and only queue entries count as
  * candidates (a key on a lease named by that lease's id, as concord, etcd3 npm and etcd's Go
  * client write them); any other key there is ignored, never taken for the leader.
  */
 export class Election {
   /** The election's name, as given. */
   readonly name: string;
+  /** Where its candidates' keys live: `options.layout`, default `'etcd3'`. */
+  readonly layout: ElectionKeyLayout;
   /**
    * The current leader on subscribe (undefined when there is none), then every change: a new
    * leader, a proclaimed value, no leader. All observers of one Concord share one server-side
@@ -55,14 +66,15 @@ export class Election {
   }
 
   private constructor(runtime: Runtime, name: string, options: ElectionOptions = {}) {
-    checkSegment('name', name);
-    const layout = electionLayout(name);
+    checkOptions('options', options, ['session', 'ttl', 'layout']);
+    checkLayout(name, options.layout);
+    const layout = electionLayout(name, options.layout);
     const space = queueSpace(layout.prefix);
-    assertFits('name', runtime.keys.key(layout.prefix));
-    checkOptions('options', options, ['session', 'ttl']);
+    assertFits('name', runtime.keys.key(layout.naming.longest(layout.prefix)));
     checkSessionChoice(options);
     runtime.assertOpen('election');
     this.name = name;
+    this.layout = options.layout ?? 'etcd3';
     this.#runtime = runtime;
     this.#options = options;
     this.#layout = layout;
@@ -92,12 +104,23 @@ export class Election {
    * stays unreachable for the Concord's `connectTimeoutMs` before the candidate key is written.
    * Keep the subscription open while leading:
    * operators that unsubscribe after the first value (`take(1)`, `first()`, `firstValueFrom`)
-   * resign at once.
+   * resign at once. With `layout: 'go'` and a shared `session`, a second campaign of the same
+   * session while one is open errors with `InvalidArgumentError` (one key per lease), and one
+   * started right after another ended first waits for that one's key to go.
    */
   campaign(value: string): Observable<Leadership> {
     this.#runtime.assertOpen('election.campaign');
     const win = this.#winner(value);
-    return holdWhile(this.#runtime, win, { end: (leadership) => leadership.resign(), completeOnEnd: true });
+    const hold = (finished?: (settled: Promise<void>) => void) =>
+      holdWhile(this.#runtime, win, {
+        end: (leadership) => leadership.resign(),
+        completeOnEnd: true,
+        finished,
+      });
+    const { session } = this.#options;
+    const { prefix, naming } = this.#layout;
+    if (!naming.perLease || session === undefined) return hold();
+    return onePerLease(session, naming.key(prefix, session.leaseId), this.#terms.what, hold);
   }
 
   /**
@@ -123,7 +146,7 @@ export class Election {
    * Observable work is unsubscribed only once the key is gone: make it complete on the signal
    * (e.g. `takeUntil(fromEvent(signal, 'abort'))` before the step that must finish). Fence what the
    * work writes with `leadership.txn()`: a blocked event loop can outlast any margin. Throws
-   * `InvalidArgumentError` for a bad value, a `work` that is not a function or bad options, before
+   * `InvalidArgumentError` for a bad value, a `work` that is not a function or bad options (and, with `layout: 'go'`, for a shared `options.session`: one key per lease), before
    * anything is written.
    */
   whileLeader<T>(
@@ -132,6 +155,13 @@ export class Election {
     options?: WhileLeaderOptions,
   ): Observable<T> {
     this.#runtime.assertOpen('election.whileLeader');
+    if (this.#layout.naming.perLease && this.#options.session !== undefined) {
+      // One key per lease: overlapping terms of one session would share (and adopt) one key.
+      throw new InvalidArgumentError(
+        'options.session',
+        "must be unset for whileLeader with layout 'go' (one key per lease: each term needs its own session)",
+      );
+    }
     const win = this.#winner(value);
     const ttl = this.#options.session?.ttl ?? this.#options.ttl ?? DEFAULT_TTL;
     const settings = scopeSettings(work, options, ttl, ['marginMs', 'drainTimeoutMs', 'requeue']);

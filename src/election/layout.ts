@@ -1,8 +1,9 @@
 import { assertFits, toBytes } from '../core/keys.js';
+import { checkName, checkSegment } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type EntryNaming, type QueueSpace, UNIQUE_KEYS } from '../queue/keys.js';
+import { type EntryNaming, LEASE_KEYS, type QueueSpace, UNIQUE_KEYS } from '../queue/keys.js';
 import type { KeyValue } from '../watch/types.js';
-import type { LeaderInfo } from './types.js';
+import type { ElectionKeyLayout, LeaderInfo } from './types.js';
 
 /** Where an election's candidates queue and how their keys are named. */
 export interface ElectionLayout {
@@ -12,17 +13,38 @@ export interface ElectionLayout {
 }
 
 /**
- * Key layout of an election named `name` (etcd3 npm's):
+ * Key layout of an election named `name`. The default, `'etcd3'` (etcd3 npm's prefix):
  *
  *     election/<name>/<lease id, hex>-<n>   value: the candidate's value (UTF-8)
  *
+ * `'go'` (etcd's Go recipes: `concurrency.NewElection(session, name)`, `etcdctl elect name`):
+ *
+ *     <name>/<lease id, hex>                value: the candidate's value (UTF-8)
+ *
  * Every campaign puts one key under the prefix, attached to its session's lease. Candidates
  * queue by the key's create revision; the key with the smallest create revision is the leader.
- * The key names are the queue's ({@link UNIQUE_KEYS}): every campaign has its own key, so several
- * campaigns may share a session and still compete like separate processes.
+ * With `'etcd3'` the key names are the queue's ({@link UNIQUE_KEYS}): every campaign has its own
+ * key, so several campaigns may share a session and still compete like separate processes. With
+ * `'go'` there is one key per lease ({@link LEASE_KEYS}), as in Go, so a session campaigns once at
+ * a time; the name is Go's election name as it is, `/` included (so, as in Go, the candidates of
+ * `a/b` are also under `a/`: names must not be prefixes of one another).
  */
-export function electionLayout(name: string): ElectionLayout {
-  return { prefix: `election/${name}/`, naming: UNIQUE_KEYS };
+export function electionLayout(name: string, layout: ElectionKeyLayout = 'etcd3'): ElectionLayout {
+  return layout === 'go'
+    ? { prefix: `${name}/`, naming: LEASE_KEYS }
+    : { prefix: `election/${name}/`, naming: UNIQUE_KEYS };
+}
+
+/**
+ * Checks an election's `options.layout` and `name` for it: one key segment for `'etcd3'`, any
+ * non-empty name without control characters for `'go'`. Throws {@link InvalidArgumentError}.
+ */
+export function checkLayout(name: unknown, layout: unknown): asserts name is string {
+  if (layout !== undefined && layout !== 'etcd3' && layout !== 'go') {
+    throw new InvalidArgumentError('options.layout', "must be 'etcd3' or 'go'", layout);
+  }
+  if (layout === 'go') checkName('name', name);
+  else checkSegment('name', name);
 }
 
 /**

@@ -9,7 +9,23 @@ export interface ElectionOptions {
   session?: Session;
   /** TTL in seconds of the sessions campaigns create (integer >= 2, default 10). Ignored with `session`. */
   ttl?: number;
+  /**
+   * Where the candidates' keys live (see {@link ElectionKeyLayout}). Default `'etcd3'`. Use
+   * `'go'` to campaign and follow the leader together with Go services (`concurrency.NewElection`)
+   * and `etcdctl elect` on the same name.
+   */
+  layout?: ElectionKeyLayout;
 }
+
+/**
+ * An election's key layout. `'etcd3'`: `election/<name>/<lease hex>-<n>`, the prefix of etcd3
+ * npm's `Election` (a session may campaign several times at once). `'go'`:
+ * `<name>/<lease hex>`, the keys of etcd's Go `concurrency.Election` and `etcdctl elect`, which
+ * have one key per lease: a session then campaigns once at a time (a second campaign on the same
+ * session while one is open errors with `InvalidArgumentError`), and the name may contain `/`.
+ * The two layouts never see each other's candidates.
+ */
+export type ElectionKeyLayout = 'etcd3' | 'go';
 
 /**
  * What an observer knows about the current leader of an election. `term` is the create revision

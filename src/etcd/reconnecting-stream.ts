@@ -21,14 +21,14 @@ export interface BidiStream<Req, Res> {
 export type DropMode = 'end' | 'reset';
 
 /** What the owner of a {@link ReconnectingStream} decides and learns. */
-export interface StreamOwner<Res> {
+export interface StreamOwner<Res, S = unknown> {
   /** Whether a stream is needed right now (e.g. something is registered on it). */
   wanted(): boolean;
   /**
-   * A new stream is open and current: send on it whatever it must carry. `downMs` is how long ago
-   * the stream it replaces failed; undefined for a first stream (or one after `stop()`).
+   * `stream` is open and current: send on it whatever it must carry. `downMs` is how long ago the
+   * stream it replaces failed; undefined for a first stream (or one after `stop()`).
    */
-  opened(downMs: number | undefined): void;
+  opened(stream: S, downMs: number | undefined): void;
   /** A response of the current stream (never one of a stream replaced since). */
   data(response: Res): void;
   /** The current stream was let go (failed, stopped or closed): forget what was registered on it. */
@@ -56,8 +56,8 @@ export interface StreamContext {
  * ignored, and a stream that finishes opening when it is no longer wanted is ended at once. After
  * `close()` no stream is open, no timer is pending and nothing is reopened.
  */
-export class ReconnectingStream<Req, Res> {
-  private stream: BidiStream<Req, Res> | undefined;
+export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiStream<Req, Res>> {
+  private stream: S | undefined;
   private opening = false;
   /** Bumped whenever the stream is replaced, so callbacks of an old stream are ignored. */
   private generation = 0;
@@ -73,8 +73,8 @@ export class ReconnectingStream<Req, Res> {
     private readonly context: StreamContext,
     /** Names the stream in logs, e.g. `'watch stream'`. */
     private readonly name: string,
-    private readonly open: () => Promise<BidiStream<Req, Res>>,
-    private readonly owner: StreamOwner<Res>,
+    private readonly open: () => Promise<S>,
+    private readonly owner: StreamOwner<Res, S>,
   ) {
     this.backoff = context.reconnectBackoff.next(undefined);
   }
@@ -118,7 +118,7 @@ export class ReconnectingStream<Req, Res> {
         stream.on('end', () => this.onFailure(generation, new Error(`etcd ended the ${this.name}`), 'end'));
         const downMs = this.failedAt === undefined ? undefined : performance.now() - this.failedAt;
         this.failedAt = undefined;
-        this.owner.opened(downMs);
+        this.owner.opened(stream, downMs);
       },
       (err: unknown) => {
         this.opening = false;

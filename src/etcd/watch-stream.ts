@@ -1,22 +1,39 @@
-import type { Etcd3, ICallable, IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
+import type { Etcd3, ICallable, IDuplexStream, IStatusResponse, IWatchRequest, IWatchResponse } from 'etcd3';
+import { callHost, type PoolHost } from './pool.js';
 
-/** etcd's bidirectional Watch RPC as etcd3 types it. */
-export type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse>;
+/** The etcd member a watch stream was opened on, as its maintenance Status reports it. */
+export interface WatchServer {
+  /** The member's id (decimal), as in the `header.member_id` of every response it sends. */
+  readonly memberId: string;
+  /** The member's etcd version, e.g. `3.5.16`. */
+  readonly version: string;
+}
+
+/**
+ * etcd's bidirectional Watch RPC as etcd3 types it, plus what the member it was opened on reports
+ * about itself (undefined when that could not be asked: the stream then works as on any version).
+ */
+export type WatchStream = IDuplexStream<IWatchRequest, IWatchResponse> & {
+  readonly server: Promise<WatchServer | undefined>;
+};
 
 interface WatchServiceClient {
-  watch(metadata: unknown, options: object): WatchStream;
+  watch(metadata: unknown, options: object): IDuplexStream<IWatchRequest, IWatchResponse>;
 }
+
+const STATUS_DEADLINE_MS = 5_000;
 
 /**
  * Opens etcd's raw Watch RPC through etcd3's connection pool (same hosts, credentials and
  * failure handling as etcd3's own `WatchClient`), with etcd's "require leader" flag set. With
  * it, a member that loses its raft leader (for example a follower cut off from the majority)
  * cancels the stream instead of keeping it open while it can deliver nothing, so the hub moves
- * to a member that can.
+ * to a member that can. Its `server` asks the same endpoint, once, for the member's id and version
+ * (what the member serving a watch stream does with progress requests depends on its version).
  */
 export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
   // The pool is etcd3's transport; WatchClient.watch offers no way to add request metadata.
-  const pool = (etcd as unknown as { pool: ICallable<unknown> }).pool;
+  const pool = (etcd as unknown as { pool: ICallable<PoolHost> }).pool;
   return pool.withConnection('Watch', ({ resource, client, metadata }) => {
     const md = metadata.clone();
     md.set('hasleader', 'true');
@@ -25,8 +42,16 @@ export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
     stream.on('error', (err: Error) => {
       if ((stream as unknown as { writable: boolean }).writable) pool.markFailed(resource, err);
     });
-    return stream;
+    return Object.assign(stream, { server: serverOf(resource, metadata) });
   });
+}
+
+/** Asks `host` (not any host of the pool) for its member id and version; undefined on failure. */
+function serverOf(host: PoolHost, metadata: unknown): Promise<WatchServer | undefined> {
+  return callHost<IStatusResponse>(host, 'Maintenance', 'status', {}, metadata, STATUS_DEADLINE_MS).then(
+    (res) => ({ memberId: String(res.header.member_id), version: res.version }),
+    () => undefined,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { abortable } from '../core/abort.js';
+import { abortable, type LinkedSignal, linkSignals } from '../core/abort.js';
 import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
@@ -49,8 +49,8 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly owned: boolean,
     readonly key: string,
     readonly createRevision: bigint,
-    /** Aborts when the caller's signal aborts, the session is lost or ends, or the Concord closes. */
-    readonly stop: AbortSignal,
+    /** The caller's signal: aborting it ends a wait. */
+    readonly callerSignal: AbortSignal | undefined,
     /** When the acquisition was asked for (`performance.now()`): waits are counted from here. */
     readonly startedAt: number,
   ) {}
@@ -92,26 +92,21 @@ export class Contender<E extends Error> implements QueueEntry {
       return abortable(putting, bounded);
     };
     try {
-      const own = await runtime.monitor.bounded(terms.what, stop, put);
-      const contender = new Contender(
-        runtime,
-        terms,
-        session,
-        owned,
-        key,
-        own.createRevision,
-        stop,
-        startedAt,
-      );
-      if (rule && own.looked) {
-        const seen = seenBeforePut(runtime, rule.space, rule.limit, own.createRevision, own.looked);
-        contender.#seen = seen && { rule, seen };
-      }
+      const own = await runtime.monitor.bounded(terms.what, stop.signal, put);
+      stop.unlink();
+      const { createRevision, looked } = own;
+      const contender = new Contender(runtime, terms, session, owned, key, createRevision, signal, startedAt);
+      const seen = rule && looked && seenBeforePut(runtime, rule.space, rule.limit, createRevision, looked);
+      if (rule && seen) contender.#seen = { rule, seen };
       return contender;
     } catch (err) {
+      stop.unlink();
       const error = waitError(err, runtime, session, terms);
       const leave = () => withdraw(runtime, key, session);
       if (owned) await session.close();
+      // A key named per lease is the next entry's key too: it must be gone before anyone learns
+      // this entry is over, or the next one could adopt it just before it is deleted.
+      else if (entry.naming.perLease) await putting?.then(leave, leave);
       else void putting?.then(leave, leave);
       throw error;
     }
@@ -146,8 +141,7 @@ export class Contender<E extends Error> implements QueueEntry {
       throw toConcordError(err, terms.what);
     }
     if (own !== undefined) {
-      const stop = stopSignal(runtime, session, undefined);
-      return new Contender(runtime, terms, session, owned, key, own.createRevision, stop, startedAt);
+      return new Contender(runtime, terms, session, owned, key, own.createRevision, undefined, startedAt);
     }
     if (owned) await session.close();
     return undefined;
@@ -164,34 +158,36 @@ export class Contender<E extends Error> implements QueueEntry {
   async waitTurn(turnOf: TurnOf): Promise<bigint> {
     const { runtime, terms } = this;
     emitWaiting(runtime.events, terms.subject, this.key);
+    const stop = stopSignal(runtime, this.session, this.callerSignal);
     // The watch of the last wait, kept until the next one (or the holder's) is attached.
     let dropWatch: (() => void) | undefined;
     try {
       for (;;) {
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         const seen = this.#takeSeen(turnOf);
         const turn = await abortable(
-          retryTransient(runtime, terms.what, this.stop, () => lookTurn(runtime, this, turnOf, seen)),
-          this.stop,
+          retryTransient(runtime, terms.what, stop.signal, () => lookTurn(runtime, this, turnOf, seen)),
+          stop.signal,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
         if (turn.wait) {
-          const waiting = turn.wait(this.stop);
+          const waiting = turn.wait(stop.signal);
           dropWatch?.();
           dropWatch = await waiting;
           continue;
         }
         // The key existed at `revision`, but a process that was paused may already be past its
         // session's local deadline: then the lease may expire any moment, so it must not hold.
-        this.#throwIfStopped();
+        this.#throwIfStopped(stop);
         return turn.revision;
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);
-      emitAbandoned(runtime.events, terms.subject, this, error, this.stop.aborted);
+      emitAbandoned(runtime.events, terms.subject, this, error, stop.signal.aborted);
       await this.leave();
       throw error;
     } finally {
+      stop.unlink();
       // The holder attaches its own watch right after this returns (a promise hop): dropping
       // this one only then keeps the Concord's watch stream open across the handoff.
       if (dropWatch) void afterDispatch().then(dropWatch);
@@ -230,18 +226,20 @@ export class Contender<E extends Error> implements QueueEntry {
     return made?.rule === rule ? made.seen : undefined;
   }
 
-  #throwIfStopped(): void {
+  #throwIfStopped(stop: LinkedSignal): void {
     // Reading isLost checks the local deadline (a passed one aborts the session's signal), so a
     // process just resumed from a pause learns of a loss before it trusts anything it read earlier.
-    if (this.session.isLost || this.stop.aborted) this.stop.throwIfAborted();
+    if (this.session.isLost || stop.signal.aborted) stop.signal.throwIfAborted();
   }
 }
 
-/** Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes. */
-function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): AbortSignal {
-  return AbortSignal.any(
-    signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal],
-  );
+/**
+ * Aborts when the caller's `signal` aborts, the session is lost or ends, or the Concord closes.
+ * Linked, not `AbortSignal.any`: the Concord's signal (and a shared session's) outlives every
+ * wait, and the caller unlinks it when the wait is over.
+ */
+function stopSignal(runtime: Runtime, session: Session, signal: AbortSignal | undefined): LinkedSignal {
+  return linkSignals(signal ? [session.signal, runtime.signal, signal] : [session.signal, runtime.signal]);
 }
 
 /**

@@ -19,6 +19,12 @@ export interface HoldWhileOptions<H extends Held> {
    * holding) completes the Observable; otherwise only unsubscribing ends it.
    */
   completeOnEnd: boolean;
+  /**
+   * Told, once per subscription when it ends, of a promise that resolves when everything the
+   * subscription started has settled: the acquisition given up (its key out of the queue) or the
+   * hold ended by `end`. Never rejects.
+   */
+  finished?(settled: Promise<void>): void;
 }
 
 /**
@@ -31,15 +37,21 @@ export function holdWhile<H extends Held>(
   acquire: (signal: AbortSignal) => Promise<H>,
   options: HoldWhileOptions<H>,
 ): Observable<H> {
+  const end = (held: H): Promise<void> =>
+    options.end(held).catch((err: unknown) => {
+      runtime.log.warn('giving up a hold after unsubscribe failed; it goes with its session', {
+        key: held.key,
+        error: errorText(err),
+      });
+    });
   return new Observable<H>((subscriber) => {
     const abort = new AbortController();
     let held: H | undefined;
-    acquire(abort.signal).then(
+    // Resolves to what was acquired only when it arrived after the subscription ended (nobody
+    // took it over, so the teardown must end it).
+    const unclaimed = acquire(abort.signal).then(
       (got) => {
-        if (subscriber.closed) {
-          void options.end(got).catch(() => undefined);
-          return;
-        }
+        if (subscriber.closed) return got;
         held = got;
         got.lost$.subscribe({
           next: (error) => subscriber.error(error),
@@ -48,23 +60,22 @@ export function holdWhile<H extends Held>(
           },
         });
         if (!subscriber.closed) subscriber.next(got);
+        return undefined;
       },
       (err: unknown) => {
-        if (subscriber.closed) return;
+        if (subscriber.closed) return undefined;
         if (options.completeOnEnd && err instanceof ClosedError) subscriber.complete();
         else subscriber.error(err);
+        return undefined;
       },
     );
     return () => {
       abort.abort(new ClosedError('the subscription ended'));
-      if (held === undefined) return;
-      const { key } = held;
-      options.end(held).catch((err: unknown) => {
-        runtime.log.warn('giving up a hold after unsubscribe failed; it goes with its session', {
-          key,
-          error: errorText(err),
-        });
-      });
+      const settled =
+        held === undefined
+          ? unclaimed.then((late) => (late === undefined ? undefined : end(late)))
+          : end(held);
+      options.finished?.(settled);
     };
   });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { queueSpace, UNIQUE_KEYS } from './keys.js';
+import { LEASE_KEYS, queueSpace, UNIQUE_KEYS } from './keys.js';
 
 test('UNIQUE_KEYS: <prefix><lease id hex>-<n>, a new key every time, even on one lease', () => {
   const a = UNIQUE_KEYS.key('jobs/', '7587882828512455000');
@@ -16,6 +16,15 @@ test('UNIQUE_KEYS.longest: no key made under the prefix is longer', () => {
   // The largest lease id etcd grants is a positive int64.
   assert.ok(UNIQUE_KEYS.key('election/e/', (2n ** 63n - 1n).toString()).length <= longest.length);
   assert.ok(longest.startsWith('election/e/'));
+});
+
+test("LEASE_KEYS: Go's <prefix><lease id hex>, the same key for every entry of one lease", () => {
+  const lease = '7587882828512455000';
+  assert.equal(LEASE_KEYS.key('el/', lease), `el/${BigInt(lease).toString(16)}`);
+  assert.equal(LEASE_KEYS.key('el/', lease), LEASE_KEYS.key('el/', lease));
+  assert.equal(LEASE_KEYS.perLease, true);
+  assert.equal(UNIQUE_KEYS.perLease, false);
+  assert.ok(LEASE_KEYS.key('el/', (2n ** 63n - 1n).toString()).length <= LEASE_KEYS.longest('el/').length);
 });
 
 test('queueSpace: entries are keys on a lease named by that lease id (hex or decimal, optional -n)', () => {

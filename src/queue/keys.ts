@@ -1,13 +1,19 @@
 /**
- * How a queue names the key of each entry: the one place key names are made, so that a layout
- * speaking another client's naming (etcd's Go recipes: `<prefix><lease id hex>`, one entry per
- * session) can be added as a second {@link EntryNaming} without touching the queue itself.
+ * How a queue names the key of each entry: the one place key names are made. Two namings exist:
+ * {@link UNIQUE_KEYS} (concord's own, one key per entry) and {@link LEASE_KEYS} (etcd's Go
+ * recipes, one key per lease).
  */
 export interface EntryNaming {
-  /** A fresh key under `prefix` for one entry on the lease `leaseId` (decimal, as etcd reports it). */
+  /** A key under `prefix` for one entry on the lease `leaseId` (decimal, as etcd reports it). */
   key(prefix: string, leaseId: string): string;
   /** The longest key {@link key} can return under `prefix`: for size checks before anything is written. */
   longest(prefix: string): string;
+  /**
+   * True when every entry of one lease gets the same key, so two entries of one session at once
+   * would share (adopt) one key: whoever queues with this naming on a shared session must allow
+   * one entry per session and prefix at a time (see `one-per-lease.ts`).
+   */
+  readonly perLease: boolean;
 }
 
 let sequence = 0;
@@ -20,12 +26,30 @@ let sequence = 0;
  * name can only exist on another lease by misuse.
  */
 export const UNIQUE_KEYS: EntryNaming = {
+  perLease: false,
   key(prefix, leaseId) {
     sequence += 1;
     return `${prefix}${BigInt(leaseId).toString(16)}-${sequence}`;
   },
   longest(prefix) {
     return `${prefix}${'f'.repeat(16)}-${Number.MAX_SAFE_INTEGER}`;
+  },
+};
+
+/**
+ * `<prefix><lease id hex>`: exactly the key etcd's Go client (`concurrency.NewElection`,
+ * `concurrency.NewMutex`, `etcdctl elect` / `etcdctl lock`) puts for a session under the same
+ * prefix, so Go candidates and concord candidates see, queue behind and watch each other's keys.
+ * One key per lease: the same session always names the same key (Go then resumes the entry
+ * already there).
+ */
+export const LEASE_KEYS: EntryNaming = {
+  perLease: true,
+  key(prefix, leaseId) {
+    return `${prefix}${BigInt(leaseId).toString(16)}`;
+  },
+  longest(prefix) {
+    return `${prefix}${'f'.repeat(16)}`;
   },
 };
 

@@ -1,5 +1,6 @@
 import type { ICompare, IRangeRequest, IRangeResponse } from 'etcd3';
 import type { Runtime } from '../core/runtime.js';
+import { ownKeyCompare } from '../etcd/txn.js';
 
 /** A queue key put by {@link createOwnKey}. */
 export interface OwnKey {
@@ -15,9 +16,11 @@ export interface OwnKey {
  * created only if absent; `onlyIf` replaces that condition (a try that enters only when nobody
  * is ahead). When the condition fails, a key already there on the same lease is adopted: it is
  * what an earlier attempt of this very call wrote before its answer was lost (etcd3 retries such
- * calls), so retrying after a cut is safe. Resolves to undefined when the condition fails and
- * the key is not ours. `look` is a read done in the same transaction just before the put (the
- * queue ahead, which the entry would otherwise read in a round trip of its own).
+ * calls), so retrying after a cut is safe; with a naming of one key per lease it may also be an
+ * earlier entry of the same session whose removal failed, which is resumed (as Go's recipes do)
+ * with `value` written over the old one. Resolves to undefined when the condition fails and the
+ * key is not ours. `look` is a read done in the same transaction just before the put (the queue
+ * ahead, which the entry would otherwise read in a round trip of its own); an adopted key has none.
  */
 export async function createOwnKey(
   runtime: Runtime,
@@ -41,9 +44,15 @@ export async function createOwnKey(
     return { createRevision: BigInt(previous ? previous.create_revision : res.header.revision), looked };
   }
   const existing = res.responses[0]?.response_range?.kvs[0];
-  return existing && existing.lease === leaseId
-    ? { createRevision: BigInt(existing.create_revision) }
-    : undefined;
+  if (!existing || existing.lease !== leaseId) return undefined;
+  const createRevision = BigInt(existing.create_revision);
+  if (Buffer.compare(existing.value, value) === 0) return { createRevision };
+  const rewrite = await runtime.etcd.kv.txn({
+    compare: [ownKeyCompare(runtime, key, createRevision)],
+    success: [{ request_put: { key: etcdKey, value, lease: leaseId } }],
+    failure: [],
+  });
+  return rewrite.succeeded ? { createRevision } : undefined;
 }
 
 /**

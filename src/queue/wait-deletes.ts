@@ -76,9 +76,13 @@ class DeleteWait {
   /**
    * Watching from `revision + 1` would be exact, but etcd serves a watch that starts in the past
    * from a catch-up loop that runs only every 100 ms, which would delay every handoff. So the
-   * watch starts "now" (`fromRevision` undefined), and once etcd has established it (the hub's
-   * first progress batch) one read tells which keys went away in between, unless nothing was
-   * written in between. If that read fails, this falls back to the exact watch from `revision + 1`.
+   * watch starts "now" (`fromRevision` undefined). The hub's first progress batch says from which
+   * revision on it sees every change: etcd's answer to the create (exact on every etcd version),
+   * or what a shared watch of the key already delivered. When that is at or before `revision`
+   * nothing can have been missed (the usual case when nothing was written in between); otherwise
+   * one read tells which keys went away in between. If that read fails, this falls back to the
+   * exact watch from `revision + 1`. (A requested progress answer cannot stand in for the read:
+   * it covers only what the watch covers, from its start on.)
    */
   follow(fromRevision: bigint | undefined): void {
     let checked = fromRevision !== undefined;
@@ -90,8 +94,6 @@ class DeleteWait {
           if (batch.type !== 'progress') this.#apply(batch);
           else if (!checked) {
             checked = true;
-            // A watch that starts at or before the revision the keys were seen at misses nothing:
-            // the read (one round trip) is needed only when something was written in between.
             if (batch.revision > this.revision) this.#check();
           }
         },

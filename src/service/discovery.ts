@@ -1,4 +1,4 @@
-import { defer, map, mergeMap, type Observable, Subject } from 'rxjs';
+import { defer, EMPTY, fromEvent, map, mergeMap, type Observable, Subject, takeUntil } from 'rxjs';
 import type { Runtime } from '../core/runtime.js';
 import { checkSegment } from '../core/validate.js';
 import { type Catalog, catalog$ } from './catalog.js';
@@ -55,8 +55,12 @@ export class Discovery {
     this.#runtime = runtime;
     this.prefix = servicePrefix(options);
     runtime.assertOpen('discovery');
-    this.errors$ = this.#errors.asObservable();
-    runtime.signal.addEventListener('abort', () => this.#errors.complete(), { once: true });
+    // Completes with the Concord. Listening for that only while someone subscribes: a listener per
+    // Discovery on the Concord's long-lived signal would keep every Discovery ever made alive.
+    const closed = runtime.signal;
+    this.errors$ = defer(() =>
+      closed.aborted ? EMPTY : this.#errors.pipe(takeUntil(fromEvent(closed, 'abort'))),
+    );
   }
 
   /**

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
 import { afterDispatch } from '../core/dispatch.js';
@@ -68,6 +69,8 @@ export class Session implements AsyncDisposable {
   }
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
+    // Every wait and hold on the session listens to it: many at once is normal, not a leak.
+    setMaxListeners(0, this.#abort.signal);
     this.#runtime = runtime;
     this.leaseId = leaseId;
     this.ttl = ttl;

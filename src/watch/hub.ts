@@ -4,9 +4,10 @@ import type { Closable, Runtime } from '../core/runtime.js';
 import { AuthenticationFailedError, PermissionDeniedError } from '../errors.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 import { toConcordError } from '../etcd/translate.js';
-import { forgetAuthToken, openWatchStream } from '../etcd/watch-stream.js';
+import { forgetAuthToken, openWatchStream, type WatchStream } from '../etcd/watch-stream.js';
 import { emitOpened, emitResync } from './hub-events.js';
 import { BoundedIterator } from './iterator.js';
+import { StreamProgress } from './progress.js';
 import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
 import { StallDetector } from './stall.js';
 import { StreamWatches } from './stream-watches.js';
@@ -41,8 +42,9 @@ export function hubOf(runtime: Runtime): WatchHub {
  * bounded.
  */
 export class WatchHub implements Closable {
-  private readonly stream: ReconnectingStream<IWatchRequest, IWatchResponse>;
+  private readonly stream: ReconnectingStream<IWatchRequest, IWatchResponse, WatchStream>;
   private readonly stall: StallDetector;
+  private readonly progress: StreamProgress;
   private readonly upstreams = new Set<Upstream>();
   private readonly shared = new Map<string, Upstream>();
   private readonly registered = new StreamWatches();
@@ -54,7 +56,8 @@ export class WatchHub implements Closable {
   constructor(private readonly runtime: Runtime) {
     this.stream = new ReconnectingStream(runtime, 'watch stream', () => openWatchStream(runtime.etcd), {
       wanted: () => !this.closed && this.upstreams.size > 0,
-      opened: (downMs) => {
+      opened: (stream, downMs) => {
+        this.progress.start(stream.server);
         for (const up of this.upstreams) this.create(up);
         this.stall.start();
         emitOpened(runtime.events, this.upstreams.size, downMs);
@@ -65,6 +68,12 @@ export class WatchHub implements Closable {
     });
     this.stall = new StallDetector(this.stream, runtime.hubSettings.stallTimeoutMs, (silentMs) =>
       runtime.events.emit({ type: 'watch.stalled', silentMs }),
+    );
+    const { progressIntervalMs } = runtime.hubSettings;
+    this.progress = new StreamProgress(
+      (request) => this.stream.write(request),
+      progressIntervalMs,
+      runtime.log,
     );
   }
 
@@ -234,6 +243,7 @@ export class WatchHub implements Closable {
   /** The stream was let go: no watch is registered on any stream now. */
   private onDropped(): void {
     this.stall.stop();
+    this.progress.stop();
     this.registered.clear();
   }
 
@@ -259,10 +269,12 @@ export class WatchHub implements Closable {
   private onResponse(res: IWatchResponse): void {
     this.stall.heard();
     this.stream.responded();
+    this.progress.heard(String(res.header.member_id));
     const up = this.registered.route(res);
-    // Answers to progress requests carry no watch id (-1): they are liveness only, because etcd
-    // 3.4 sends them ahead of events still queued for a watch.
-    if (!up) return;
+    if (!up) {
+      this.progress.answered(res, this.registered);
+      return;
+    }
     // A refused create never started: announcing a start revision would look like a live watch.
     if (res.created && !res.canceled) up.onCreated(BigInt(res.header.revision));
     if (res.canceled) {

@@ -3,15 +3,17 @@ import type { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 
 /**
  * Notices a watch stream that went silent. Started when a stream opens and told of every
- * response; after half of `timeoutMs` without one it asks etcd for a progress notification (once
- * per silence: etcd answers it even when idle, so any answer proves the stream alive), after
- * `timeoutMs` it resets the stream, so the next one gets a fresh connection. Checks every quarter
- * of the timeout (at least every 25 ms); `stop()` leaves no timer behind.
+ * response; after half of `timeoutMs` without one it asks etcd for a progress notification, and
+ * again every quarter of the timeout while the silence lasts (etcd answers it even when idle, so
+ * any answer proves the stream alive; but etcd 3.4.31+ and 3.5.13+ drop a request that arrives
+ * while a watch of the stream is catching up, so one request is not enough). After `timeoutMs`
+ * it resets the stream, so the next one gets a fresh connection. Checks every quarter of the
+ * timeout (at least every 25 ms); `stop()` leaves no timer behind.
  */
 export class StallDetector {
   private timer: NodeJS.Timeout | undefined;
   private lastHeard = 0;
-  private probed = false;
+  private probedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly stream: Pick<ReconnectingStream<IWatchRequest, IWatchResponse>, 'write' | 'fail'>,
@@ -30,7 +32,7 @@ export class StallDetector {
   /** The stream answered: the silence starts over. */
   heard(): void {
     this.lastHeard = Date.now();
-    this.probed = false;
+    this.probedAt = Number.NEGATIVE_INFINITY;
   }
 
   /** The stream is gone: nothing to watch. */
@@ -40,12 +42,13 @@ export class StallDetector {
   }
 
   private check(): void {
-    const silent = Date.now() - this.lastHeard;
+    const now = Date.now();
+    const silent = now - this.lastHeard;
     if (silent >= this.timeoutMs) {
       this.onStall(silent);
       this.stream.fail(new Error(`watch stream silent for ${silent} ms`), 'reset');
-    } else if (silent >= this.timeoutMs / 2 && !this.probed) {
-      this.probed = true;
+    } else if (silent >= this.timeoutMs / 2 && now - this.probedAt >= this.timeoutMs / 4) {
+      this.probedAt = now;
       this.stream.write({ progress_request: {} });
     }
   }

@@ -39,6 +39,11 @@ export class StreamWatches {
     return this.byId.get(id);
   }
 
+  /** The registered upstreams whose create etcd has answered on this stream. */
+  *answered(): IterableIterator<Upstream> {
+    for (const [id, up] of this.byId) if (!this.awaitingCreated.includes(id)) yield up;
+  }
+
   /** Unregisters `up`; returns the id it had, if any. */
   remove(up: Upstream): string | undefined {
     const id = up.watchId;

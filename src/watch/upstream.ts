@@ -141,6 +141,15 @@ export class Upstream {
     this.deliver({ type: 'progress', revision });
   }
 
+  /**
+   * An in-order answer to a progress request, which covers every watch of the stream: like
+   * {@link onProgress}, unless a fragmented response is half received (its events may be at or
+   * below `revision`; advancing past them would drop them).
+   */
+  onStreamProgress(revision: bigint): void {
+    if (this.fragments.length === 0) this.onProgress(revision);
+  }
+
   /** Delivers a re-read of the range and continues from its revision. */
   onResync(revision: bigint, snapshot: ReadonlyMap<string, KeyValue>, compactRevision: bigint): void {
     this.resyncAbort = undefined;

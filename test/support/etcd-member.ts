@@ -25,6 +25,8 @@ export interface MemberConfig {
   progressNotifyInterval?: string;
   extraArgs: readonly string[];
   clientOptions: ClientOptions;
+  /** Joins a running cluster (`--initial-cluster-state existing` from the first start): a member added with `member add`. */
+  join?: boolean;
 }
 
 /**
@@ -232,7 +234,7 @@ export class EtcdMember {
       `--initial-advertise-peer-urls=${this.peerUrl}`,
       `--initial-cluster=${c.initialCluster}`,
       `--initial-cluster-token=${c.clusterToken}`,
-      `--initial-cluster-state=${this.#bootstrapped ? 'existing' : 'new'}`,
+      `--initial-cluster-state=${this.#bootstrapped || c.join ? 'existing' : 'new'}`,
       ...FAST_RAFT,
       // zap logs to stderr by default; stderr goes to the log file (so do flag errors printed
       // before the logger exists, which --log-outputs would miss).

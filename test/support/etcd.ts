@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import type { Etcd3, IStatusResponse } from 'etcd3';
 import { type ClientOptions, createTestClient } from './client.js';
 import { resolveEtcdBinary } from './etcd-binary.js';
-import { EtcdMember, EtcdStartError } from './etcd-member.js';
+import { EtcdMember, EtcdStartError, type MemberConfig } from './etcd-member.js';
 import { releaseDir, trackDir } from './processes.js';
 import { freePort, sleep } from './wait.js';
 
@@ -24,6 +24,12 @@ export interface ClusterOptions {
   /** Given to every client the harness makes (TLS credentials, auth), and used for /metrics over https. */
   clientOptions?: ClientOptions;
 }
+
+/** What every member of one cluster shares: all of its configuration but its name, folder, ports and peers. */
+type MemberTemplate = Omit<
+  MemberConfig,
+  'name' | 'dir' | 'clientPort' | 'peerPort' | 'initialCluster' | 'join'
+>;
 
 const START_ATTEMPTS = 3;
 // A key nobody writes: reading it is the cheapest request that still goes through raft's read index.
@@ -56,22 +62,95 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<EtcdClust
  * ports and data dirs for the cluster's lifetime, so they can be killed and started again.
  */
 export class EtcdCluster {
-  /** The members, in name order (m0, m1, m2). */
+  /** The members, in name order (m0, m1, m2); {@link replaceMember} puts a new member in its slot. */
   readonly members: EtcdMember[];
-  /** Client addresses as 'host:port', in member order. */
+  /** Client addresses as 'host:port', in member order (kept in step with {@link members}). */
   readonly endpoints: string[];
   /** The scratch folder holding every member's data dir and log; removed by stop(). */
   readonly dir: string;
 
   readonly #clientOptions: ClientOptions;
+  readonly #template: MemberTemplate;
   #client: Etcd3 | undefined;
   #stopped: Promise<void> | undefined;
+  #replacements = 0;
 
-  constructor(dir: string, members: EtcdMember[], clientOptions: ClientOptions = {}) {
+  constructor(dir: string, members: EtcdMember[], template: MemberTemplate) {
     this.dir = dir;
     this.members = members;
     this.endpoints = members.map((m) => m.endpoint);
-    this.#clientOptions = clientOptions;
+    this.#template = template;
+    this.#clientOptions = template.clientOptions;
+  }
+
+  /**
+   * Replaces member `index` the way an operator moves a member to another machine: `member
+   * remove` (through the other members), SIGKILL of its process, `member add` of a new member on
+   * new ports with a new name and an empty data dir, which then starts and joins. Resolves once
+   * every running member answers a linearizable read; the new member takes the slot of the old
+   * one in {@link members} and {@link endpoints}, and {@link client} follows the new membership.
+   */
+  async replaceMember(index: number): Promise<EtcdMember> {
+    const old = this.members[index];
+    if (old === undefined) throw new Error(`no member ${index}`);
+    const others = this.members.filter((m) => m !== old && m.running).map((m) => m.clientUrl);
+    const listed = await this.#admin(others, (c) =>
+      c.cluster.memberList({}, { deadline: Date.now() + 5_000 }),
+    );
+    const id = listed.members.find((m) => m.name === old.name)?.ID;
+    if (id === undefined) throw new Error(`member ${old.name} is not in the member list`);
+    await this.#admin(others, (c) => c.cluster.memberRemove({ ID: id }, { deadline: Date.now() + 5_000 }));
+    await old.kill();
+    const name = `m${index}r${++this.#replacements}`;
+    const [clientPort, peerPort] = await distinctFreePorts(2);
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    const added = await this.#admin(others, (c) =>
+      c.cluster.memberAdd({ peerURLs: [peerUrl] }, { deadline: Date.now() + 5_000 }),
+    );
+    const initialCluster = added.members
+      .map((m) => `${m.name === '' ? name : m.name}=${m.peerURLs[0]}`)
+      .join(',');
+    const memberDir = join(this.dir, name);
+    mkdirSync(memberDir);
+    const member = new EtcdMember({
+      ...this.#template,
+      name,
+      dir: memberDir,
+      clientPort: clientPort!,
+      peerPort: peerPort!,
+      initialCluster,
+      join: true,
+    });
+    this.members[index] = member;
+    this.endpoints[index] = member.endpoint;
+    this.#client?.close();
+    this.#client = undefined;
+    old.closeClient();
+    await member.start();
+    await this.waitHealthy();
+    return member;
+  }
+
+  /**
+   * Runs a membership call on a fresh client of `urls` (etcd3 resets a host's connections after an
+   * UNAVAILABLE answer, which can leave a reused client stuck), again while etcd refuses it as
+   * "unhealthy cluster" or it times out: with its strict reconfiguration check etcd changes
+   * membership only once the leader has been connected to the other members for 5 s, so right
+   * after a start or a replacement it refuses for a few seconds.
+   */
+  async #admin<T>(urls: string[], call: (client: Etcd3) => Promise<T>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const client = createTestClient(urls, this.#clientOptions);
+      try {
+        return await call(client);
+      } catch (err) {
+        if (!/unhealthy cluster|deadline/i.test(String(err)) || Date.now() >= deadline) throw err;
+        await sleep(250);
+      } finally {
+        client.close();
+      }
+    }
   }
 
   /**
@@ -186,26 +265,29 @@ async function createCluster(binary: string, opts: ClusterOptions): Promise<Etcd
   trackDir(dir);
   const ports = await distinctFreePorts(size * 2);
   const names = Array.from({ length: size }, (_, i) => `m${i}`);
+  const template: MemberTemplate = {
+    binary,
+    clientScheme,
+    // Unique per cluster so members of two clusters started side by side never talk to each other.
+    clusterToken: basename(dir),
+    progressNotifyInterval: opts.progressNotifyInterval,
+    extraArgs: opts.extraArgs ?? [],
+    clientOptions: opts.clientOptions ?? {},
+  };
   const initialCluster = names.map((name, i) => `${name}=http://127.0.0.1:${ports[2 * i + 1]}`).join(',');
   const members = names.map((name, i) => {
     const memberDir = join(dir, name);
     mkdirSync(memberDir);
     return new EtcdMember({
-      binary,
+      ...template,
       name,
       dir: memberDir,
       clientPort: ports[2 * i]!,
       peerPort: ports[2 * i + 1]!,
-      clientScheme,
       initialCluster,
-      // Unique per cluster so members of two clusters started side by side never talk to each other.
-      clusterToken: basename(dir),
-      progressNotifyInterval: opts.progressNotifyInterval,
-      extraArgs: opts.extraArgs ?? [],
-      clientOptions: opts.clientOptions ?? {},
     });
   });
-  return new EtcdCluster(dir, members, opts.clientOptions);
+  return new EtcdCluster(dir, members, template);
 }
 
 // tmpfs makes etcd's fsyncs free, which is most of its write latency.

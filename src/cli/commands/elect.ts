@@ -7,6 +7,7 @@ import type { CommandSpec, Flags, Parsed } from '../args.js';
 import { CONNECTION_OPTIONS, settleWithin } from '../connect.js';
 import { EXIT } from '../exit.js';
 import { HOLD_OPTIONS, RELEASE_WAIT_MS, runWhileHolding, withHold } from '../hold.js';
+import { LAYOUT_OPTION, layoutFlag } from '../layout.js';
 import type { Interrupts, Reporter } from '../report.js';
 
 /** Pause before campaigning again after a campaign failed while waiting (--requeue). */
@@ -19,10 +20,11 @@ const RETRYABLE: ReadonlySet<ConcordErrorCode> = new Set([
 
 export const spec: CommandSpec = {
   name: 'elect',
-  usage: 'elect NAME [--value V] [--requeue] [--ttl S] [--grace MS] -- CMD...',
+  usage: 'elect NAME [--value V] [--requeue] [--layout go] [--ttl S] [--grace MS] -- CMD...',
   summary: 'run CMD only while leader of the election NAME',
   description: `Campaigns in the election NAME (the library's concord.election(NAME): keys under
-election/NAME/, in campaign order) and runs CMD once elected. When CMD exits, the tool
+election/NAME/, in campaign order; with --layout go, Go's NAME/<lease hex> keys, shared with
+Go's concurrency.Election and "etcdctl elect NAME") and runs CMD once elected. When CMD exits, the tool
 resigns (the next candidate is elected at once) and exits with CMD's exit code.
 
 CMD's environment adds CONCORD_KEY (the leader key, namespace included) and
@@ -43,6 +45,7 @@ stderr: events as JSON lines with --json, text on a terminal, otherwise only err
       help: 'the value observers see for this candidate\n(default: <hostname>:<pid>)',
     },
     requeue: { type: 'boolean', help: 'after a loss, campaign again and run CMD again when re-elected' },
+    ...LAYOUT_OPTION,
     ...HOLD_OPTIONS,
     ...CONNECTION_OPTIONS,
   },
@@ -55,9 +58,10 @@ stderr: events as JSON lines with --json, text on a terminal, otherwise only err
 
 export function run({ flags, positionals, command }: Parsed): Promise<number> {
   const name = positionals[0]!;
+  const layout = layoutFlag(flags);
   const value = flags.string('value') ?? `${hostname()}:${process.pid}`;
   return withHold(flags, async ({ concord, budget, report, interrupts, fullKey }) => {
-    const election = concord.election(name, { ttl: budget.ttl });
+    const election = concord.election(name, { ttl: budget.ttl, layout });
     for (;;) {
       const won = await campaign(election, value, flags, report, interrupts);
       if (!won) return interrupts.exitCode;

@@ -2,12 +2,13 @@ import { map, scan } from 'rxjs';
 import type { LeaderInfo } from '../../election/types.js';
 import type { CommandSpec, Parsed } from '../args.js';
 import { CONNECTION_OPTIONS, connect } from '../connect.js';
+import { LAYOUT_OPTION, layoutFlag } from '../layout.js';
 import { runView } from '../live.js';
 import { duration, VIEW_OPTIONS } from '../output.js';
 
 export const spec: CommandSpec = {
   name: 'leader',
-  usage: 'leader NAME [--json] [--once]',
+  usage: 'leader NAME [--layout go] [--json] [--once]',
   summary: "follow an election's leader: value, term, how long each one led",
   description: `Follows the leader of the election NAME (the library's concord.election(NAME), which
 "concord-etcd elect NAME" campaigns in): who leads, since when, with which term (the
@@ -21,7 +22,7 @@ JSON lines, one per change ("change": initial, elected, proclaimed or vacant):
    "previous":{"key":...,"value":"host-b:99","term":"40","heldMs":61234,
                "heldAtLeast":false}}
 "leader" is null while nobody leads; "previous" is the leadership that just ended.`,
-  options: { ...VIEW_OPTIONS, ...CONNECTION_OPTIONS },
+  options: { ...LAYOUT_OPTION, ...VIEW_OPTIONS, ...CONNECTION_OPTIONS },
   positionals: { min: 1, max: 1, names: 'NAME' },
 };
 
@@ -70,8 +71,9 @@ export function nextLeaderState(
 
 export async function run({ flags, positionals }: Parsed): Promise<number> {
   const name = positionals[0]!;
+  const layout = layoutFlag(flags);
   const concord = await connect(flags);
-  const states = concord.election(name).leader$.pipe(
+  const states = concord.election(name, { layout }).leader$.pipe(
     scan<LeaderInfo | undefined, LeaderState | undefined>(
       (state, info) => nextLeaderState(state, info, Date.now()),
       undefined,

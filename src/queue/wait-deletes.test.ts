@@ -1,0 +1,60 @@
+// waitDeleted against a real etcd: the watch "from now" plus, only when something was written
+// since the caller looked, one read for what happened in between.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
+import { settled, waitUntil } from '../../test/support/wait.js';
+import { rangeCalls, watchGauges } from '../../test/watch/helpers.js';
+import { Concord, runtimeOf } from '../concord.js';
+import { waitDeleted } from './wait-deletes.js';
+
+let cluster: EtcdCluster;
+let concord: Concord;
+
+before(async () => {
+  cluster = await startCluster();
+  concord = new Concord({ endpoints: cluster.endpoints });
+});
+
+after(async () => {
+  await concord?.close();
+  await cluster?.stop();
+});
+
+/** Waits until etcd has created the wait's watch (not only until the hub asked for it). */
+const watching = () =>
+  waitUntil(async () => (await watchGauges(cluster.members[0]!)).watchers === 1, { message: 'the watch' });
+
+const put = async (key: string) => BigInt((await cluster.client().put(key).value('x')).header.revision);
+
+test('nothing written since the look: no read, and the delete resolves the wait', async () => {
+  const revision = await put('wd/a');
+  const member = cluster.members[0]!;
+  const reads = await rangeCalls(member);
+  const waiting = waitDeleted(runtimeOf(concord), 'wd/a', revision, new AbortController().signal);
+  await watching();
+  assert.equal(await settled(waiting), false);
+  await cluster.client().delete().key('wd/a');
+  await waiting;
+  assert.equal(await rangeCalls(member), reads, 'the watch started right after the look: nothing to read');
+});
+
+test('deleted between the look and the watch: one read notices it', async () => {
+  const revision = await put('wd/b');
+  await put('wd/other');
+  await cluster.client().delete().key('wd/b');
+  const member = cluster.members[0]!;
+  const reads = await rangeCalls(member);
+  await waitDeleted(runtimeOf(concord), 'wd/b', revision, new AbortController().signal);
+  assert.equal(await rangeCalls(member), reads + 1);
+});
+
+test('written since the look but still there: one read, then the delete resolves the wait', async () => {
+  const revision = await put('wd/c');
+  await put('wd/other');
+  const waiting = waitDeleted(runtimeOf(concord), 'wd/c', revision, new AbortController().signal);
+  await watching();
+  assert.equal(await settled(waiting), false);
+  await cluster.client().delete().key('wd/c');
+  await waiting;
+});
