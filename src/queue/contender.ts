@@ -77,9 +77,13 @@ export class Contender<E extends Error> implements QueueEntry {
     const startedAt = performance.now();
     runtime.assertOpen(terms.what);
     signal?.throwIfAborted();
+    // Round trip (LeaseGrant, without a caller's session): the entry's own lease, so its key dies
+    // with it, a loss ends only this entry, and releasing it is one revoke.
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
+    // Round trip (Txn): the key's create revision is the entry's place (FIFO) and its fencing
+    // token; the same Txn reads the queue ahead, the first look at the turn.
     const look = rule && lookBeforePut(runtime, rule.space, rule.limit);
     let putting: Promise<OwnKey> | undefined;
     const put = (bounded: AbortSignal) => {

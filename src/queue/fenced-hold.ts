@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
-import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -76,16 +75,18 @@ export class FencedHold<E extends Error> {
     emitAcquired(runtime.events, terms.subject, this, claim.startedAt);
     this.#untrack = runtime.track(owner);
     session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+    // Watch create (a stream message): learns of the key deleted or replaced behind the holder's
+    // back. Lingering: when the hold ends, the watch is cancelled before the release is sent (so
+    // etcd does not send it the delete), but the stream, often the Concord's last, is closed only
+    // after the release is on its way, which the successor would otherwise wait for too.
     this.#watch = hubOf(runtime)
-      .watch({ key: this.key }, { fromRevision: revision + 1n })
+      .watch({ key: this.key }, { fromRevision: revision + 1n }, true)
       .subscribe({
         next: (batch) => {
           if (keyReplaced(batch, this.key, this.token))
             this.#markLost('deleted', 'its key was deleted or replaced');
         },
         error: (err: unknown) => {
-          // A release in progress keeps the watch a moment longer (see #release): nothing to do.
-          if (this.#abort.signal.aborted) return;
           if (terms.unwatchedIsLoss) {
             this.#markLost('unwatched', 'its key can no longer be watched', err);
             // Unlike every other loss this one leaves the key standing: give it up.
@@ -185,13 +186,13 @@ export class FencedHold<E extends Error> {
 
   async #release(): Promise<void> {
     const { session, owned, terms } = this.#claim;
-    const wasHeld = this.#end(terms.released(), true);
+    const wasHeld = this.#end(terms.released());
     if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
     try {
-      const releasing = owned ? session.close() : wasHeld && !session.isLost ? this.#deleteKey() : undefined;
-      // The watch on the key (often the Concord's last, whose stream then closes) is dropped only
-      // once the release is on its way: the successor would otherwise wait for that teardown too.
-      await Promise.all([releasing, afterDispatch().then(() => this.#watch?.unsubscribe())]);
+      // Round trip (LeaseRevoke, or a Txn delete guarded by the token on a shared session): the one
+      // write that hands the key on; the guard never deletes another holder's key.
+      if (owned) await session.close();
+      else if (wasHeld && !session.isLost) await this.#deleteKey();
     } catch (err) {
       throw toConcordError(err, `${terms.what}: release`);
     } finally {
@@ -237,12 +238,12 @@ export class FencedHold<E extends Error> {
     if (owned) void session.close();
   }
 
-  /** Ends the hold once; returns whether this call ended it. `keepWatch` leaves the watch to the caller. */
-  #end(reason: Error, keepWatch = false): boolean {
+  /** Ends the hold once; returns whether this call ended it. */
+  #end(reason: Error): boolean {
     if (this.#abort.signal.aborted) return false;
     this.#abort.abort(reason);
     // Undefined only while the constructor subscribes; it unsubscribes once it has the subscription.
-    if (!keepWatch) this.#watch?.unsubscribe();
+    this.#watch?.unsubscribe();
     this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
     this.#untrack();
     return true;

@@ -147,7 +147,12 @@ function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueE
   return entries;
 }
 
-/** Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not. */
+/**
+ * Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not.
+ * Round trip (Txn) after each wait: the guard is what makes "a waiter whose key is gone never
+ * holds" exact at the revision of the look, and the read finds an older entry still there when
+ * the one waited on was a waiter that gave up (mutual exclusion, FIFO).
+ */
 async function guardedRead(
   runtime: Runtime,
   own: QueueEntry,

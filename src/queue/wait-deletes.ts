@@ -87,6 +87,8 @@ class DeleteWait {
   follow(fromRevision: bigint | undefined): void {
     let checked = fromRevision !== undefined;
     this.#subscription?.unsubscribe();
+    // Watch create (a message on the Concord's watch stream, not a unary call): one key only, so a
+    // release wakes only the waiter behind it (herd-freedom).
     this.#subscription = hubOf(this.runtime)
       .watch(this.range, fromRevision === undefined ? undefined : { fromRevision })
       .subscribe({
@@ -148,7 +150,10 @@ class DeleteWait {
   }
 }
 
-/** The keys that exist in `range` now. */
+/**
+ * The keys that exist in `range` now. Round trip (Range), only when something was written between
+ * the look and the watch's start: a delete in that gap would otherwise never wake the wait.
+ */
 async function existing(runtime: Runtime, range: WatchRange): Promise<Set<string>> {
   const { key, rangeEnd } = resolveRange(runtime.keys, range);
   const res = await runtime.etcd.kv.range({
