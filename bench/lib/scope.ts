@@ -55,8 +55,16 @@ export class Scope {
    * the breaker when watches are cancelled and then fails every call for 5 s, which would turn
    * the baselines into error reports rather than measurements.
    */
-  etcd3(hosts: readonly string[] = this.endpoints): Etcd3 {
-    const client = new Etcd3({ hosts: [...hosts], faultHandling: { host: () => noop } });
+  etcd3(hosts: readonly string[] = this.endpoints, ownConnection = false): Etcd3 {
+    // gRPC shares one connection among clients with equal options in a process (its global
+    // subchannel pool); `ownConnection` gives the client a connection of its own, as a client in
+    // another process (or Go's clientv3.Client) has.
+    const grpcOptions = ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : undefined;
+    const client = new Etcd3({
+      hosts: [...hosts],
+      faultHandling: { host: () => noop },
+      ...(grpcOptions && { grpcOptions }),
+    });
     this.defer(() => client.close());
     return client;
   }

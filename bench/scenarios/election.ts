@@ -2,6 +2,7 @@ import type { Leadership } from 'concord-etcd';
 import type { Subscription } from 'rxjs';
 import { alternate } from '../lib/alternate.js';
 import { deferred, within } from '../lib/etcd.js';
+import { countRpcs, describeRpcs, meanRpcs, type RpcCounts, unaryRpcs } from '../lib/rpcs.js';
 import { summarize } from '../lib/stats.js';
 import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
 
@@ -28,6 +29,102 @@ interface Round {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Times a handoff is counted in the RPC census. */
+const CENSUS_RUNS = 10;
+
+/**
+ * Counts (not timed) the RPCs etcd receives per settled handoff: from the leader's resign() until
+ * the candidate queued ${SETTLED_MS} ms behind it leads, one handoff at a time.
+ */
+async function census(ctx: BenchContext, [first, second]: Candidate[]): Promise<RpcCounts> {
+  const samples: RpcCounts[] = [];
+  let elected = deferred<Candidate>();
+  const join = (c: Candidate) => c.campaign(() => elected.resolve(c));
+  join(first!);
+  let leader = await within('the first election', elected.promise, 10_000, ctx.signal);
+  let waiting = second!;
+  for (let i = 0; i < CENSUS_RUNS; i++) {
+    elected = deferred();
+    join(waiting);
+    await sleep(SETTLED_MS);
+    const resigning = leader;
+    samples.push(
+      await countRpcs(ctx.cluster, async () => {
+        const resigned = resigning.resign();
+        await within('the next leader', elected.promise, 10_000, ctx.signal);
+        await resigned;
+      }),
+    );
+    [leader, waiting] = [waiting, leader];
+  }
+  await leader.resign();
+  return meanRpcs(samples);
+}
+
+/** Two concord candidates for `name`, each its own Concord with `election(name, { ttl })`, handed to `use`. */
+async function concordCandidates<T>(
+  ctx: BenchContext,
+  name: string,
+  use: (candidates: Candidate[]) => Promise<T>,
+): Promise<T> {
+  const concords = Array.from({ length: 2 }, () => ctx.scope.concord());
+  await Promise.all(concords.map((c) => c.etcd.get('bench/warm').string()));
+  try {
+    return await use(
+      concords.map((concord, i) => {
+        const election = concord.election(name, { ttl: TTL });
+        let sub: Subscription | undefined;
+        let leadership: Leadership | undefined;
+        return {
+          campaign: (onElected) => {
+            sub = election.campaign(`candidate-${i}`).subscribe({
+              next: (l) => {
+                leadership = l;
+                onElected(performance.now());
+              },
+              error: (err: unknown) => ctx.progress(`campaign failed: ${String(err)}`),
+            });
+          },
+          resign: async () => {
+            await leadership!.resign();
+            sub?.unsubscribe();
+          },
+        };
+      }),
+    );
+  } finally {
+    await Promise.all(concords.map((c) => c.close()));
+  }
+}
+
+/** Two etcd3 candidates for `name`, each its own client with `election(name, ttl)`, handed to `use`. */
+async function etcd3Candidates<T>(
+  ctx: BenchContext,
+  name: string,
+  use: (candidates: Candidate[]) => Promise<T>,
+): Promise<T> {
+  const clients = Array.from({ length: 2 }, () => ctx.scope.etcd3());
+  await Promise.all(clients.map((c) => c.get('bench/warm').string()));
+  try {
+    return await use(
+      clients.map((client, i) => {
+        const election = client.election(name, TTL);
+        let campaign: ReturnType<typeof election.campaign> | undefined;
+        return {
+          campaign: (onElected) => {
+            campaign = election.campaign(`candidate-${i}`);
+            campaign.on('elected', () => onElected(performance.now()));
+            campaign.on('error', (err: Error) => ctx.progress(`etcd3 campaign failed: ${err.message}`));
+          },
+          resign: () => campaign!.resign(),
+        };
+      }),
+    );
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
 
 /**
  * Graceful leader handoff: 2 candidates, each its own client, TTL 2 s. The leader resigns; the
@@ -79,66 +176,16 @@ export const electionHandoff: Scenario = {
     const result = await alternate<Round>(
       rounds,
       {
-        concord: async () => {
-          const name = `bench-handoff-c${nameSeq++}`;
-          const concords = Array.from({ length: 2 }, () => ctx.scope.concord());
-          await Promise.all(concords.map((c) => c.etcd.get('bench/warm').string()));
-          try {
-            return await round(
-              concords.map((concord, i) => {
-                const election = concord.election(name, { ttl: TTL });
-                let sub: Subscription | undefined;
-                let leadership: Leadership | undefined;
-                return {
-                  campaign: (onElected) => {
-                    sub = election.campaign(`candidate-${i}`).subscribe({
-                      next: (l) => {
-                        leadership = l;
-                        onElected(performance.now());
-                      },
-                      error: (err: unknown) => ctx.progress(`campaign failed: ${String(err)}`),
-                    });
-                  },
-                  resign: async () => {
-                    await leadership!.resign();
-                    sub?.unsubscribe();
-                  },
-                };
-              }),
-            );
-          } finally {
-            await Promise.all(concords.map((c) => c.close()));
-          }
-        },
-        etcd3: async () => {
-          const name = `bench-handoff-e${nameSeq++}`;
-          const clients = Array.from({ length: 2 }, () => ctx.scope.etcd3());
-          await Promise.all(clients.map((c) => c.get('bench/warm').string()));
-          try {
-            return await round(
-              clients.map((client, i) => {
-                const election = client.election(name, TTL);
-                let campaign: ReturnType<typeof election.campaign> | undefined;
-                return {
-                  campaign: (onElected) => {
-                    campaign = election.campaign(`candidate-${i}`);
-                    campaign.on('elected', () => onElected(performance.now()));
-                    campaign.on('error', (err: Error) =>
-                      ctx.progress(`etcd3 campaign failed: ${err.message}`),
-                    );
-                  },
-                  resign: () => campaign!.resign(),
-                };
-              }),
-            );
-          } finally {
-            for (const client of clients) client.close();
-          }
-        },
+        concord: () => concordCandidates(ctx, `bench-handoff-c${nameSeq++}`, round),
+        etcd3: () => etcd3Candidates(ctx, `bench-handoff-e${nameSeq++}`, round),
       },
       ctx.signal,
       ctx.progress,
     );
+    const rpcs = {
+      concord: await concordCandidates(ctx, 'bench-handoff-rpcs-c', (c) => census(ctx, c)),
+      etcd3: await etcd3Candidates(ctx, 'bench-handoff-rpcs-e', (c) => census(ctx, c)),
+    };
     const cf = summarize(result.concord.flatMap((r) => r.fresh));
     const ef = summarize(result.etcd3.flatMap((r) => r.fresh));
     const cs = summarize(result.concord.flatMap((r) => r.settled));
@@ -191,6 +238,13 @@ export const electionHandoff: Scenario = {
           concord: cs.p99,
           etcd3: es.p99,
         },
+        {
+          name: `unary RPCs per handoff, successor queued ${SETTLED_MS} ms`,
+          unit: 'count',
+          better: 'lower',
+          concord: unaryRpcs(rpcs.concord),
+          etcd3: unaryRpcs(rpcs.etcd3),
+        },
       ],
       targets: [
         target(`successor queued ${FRESH_MS} ms`, cf, ef),
@@ -198,6 +252,7 @@ export const electionHandoff: Scenario = {
       ],
       notes: [
         `Handoff = leader calls resign() → the successor's Leadership emission (concord) or 'elected' event (etcd3). Two candidates, each its own client, take turns; the leader resigns ${FRESH_MS} ms or ${SETTLED_MS} ms after its successor started campaigning. etcd3's Campaign watches its predecessor from the revision it read it at, which etcd always serves through its 100 ms unsynced-watcher loop until the watch catches up; concord's waitDeleted starts at that revision + 1, which etcd serves at once unless another write landed in between. Once a wait is older than ~100 ms both see the delete at once, and both then need the same round trips (the resign's delete, the successor's re-check).`,
+        `RPCs per settled handoff (etcd's own counters, grpc_server_handled_total by method for unary calls and grpc_server_msg_received_total for requests on the Watch and LeaseKeepAlive streams; ${CENSUS_RUNS} handoffs one at a time, from resign() until the successor queued ${SETTLED_MS} ms leads, not timed): concord ${describeRpcs(rpcs.concord)}; etcd3 ${describeRpcs(rpcs.etcd3)}.`,
       ],
     };
   },

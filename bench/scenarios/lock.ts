@@ -1,6 +1,7 @@
 import { EtcdLockFailedError } from 'etcd3';
 import { alternate } from '../lib/alternate.js';
 import { serverEventsSent } from '../lib/etcd.js';
+import { countRpcs, describeRpcs, meanRpcs, type RpcCounts, unaryRpcs } from '../lib/rpcs.js';
 import { median, summarize } from '../lib/stats.js';
 import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
 
@@ -29,6 +30,116 @@ interface Locker {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Times each operation is counted in the RPC census. */
+const CENSUS_RUNS = 10;
+/** How long the second contender waits in the queue before the census hands the lock over. */
+const CENSUS_QUEUED_MS = 100;
+
+/** RPCs per operation, counted one operation at a time after the timed rounds. */
+interface Census {
+  acquire: RpcCounts;
+  release: RpcCounts;
+  handoff: RpcCounts;
+}
+
+/**
+ * Counts (not timed) the RPCs etcd receives for: taking a free lock, releasing it, and a handoff
+ * (the holder releases → the contender queued behind it for a while holds), one at a time.
+ */
+async function census(ctx: BenchContext, [a, b]: [Locker, Locker]): Promise<Census> {
+  const acquire: RpcCounts[] = [];
+  const release: RpcCounts[] = [];
+  const handoff: RpcCounts[] = [];
+  for (let i = 0; i < CENSUS_RUNS; i++) {
+    ctx.signal.throwIfAborted();
+    let releaseA: (() => Promise<void>) | undefined;
+    acquire.push(
+      await countRpcs(ctx.cluster, async () => {
+        releaseA = await a.acquire();
+      }),
+    );
+    release.push(await countRpcs(ctx.cluster, () => releaseA!()));
+    releaseA = await a.acquire();
+    const next = b.acquire();
+    await sleep(CENSUS_QUEUED_MS);
+    let releaseB: (() => Promise<void>) | undefined;
+    handoff.push(
+      await countRpcs(ctx.cluster, async () => {
+        await releaseA!();
+        releaseB = await next;
+      }),
+    );
+    await releaseB!();
+  }
+  return { acquire: meanRpcs(acquire), release: meanRpcs(release), handoff: meanRpcs(handoff) };
+}
+
+/**
+ * `n` concord contenders for the lock `name`, each its own Concord with `mutex(name, { ttl })`,
+ * handed to `use`; the Concords are closed afterwards.
+ */
+async function concordLockers<T>(
+  ctx: BenchContext,
+  name: string,
+  n: number,
+  use: (lockers: Locker[]) => Promise<T>,
+): Promise<T> {
+  const concords = Array.from({ length: n }, () => ctx.scope.concord());
+  const mutexes = concords.map((c) => c.mutex(name, { ttl: TTL }));
+  await Promise.all(concords.map((c) => c.etcd.get('bench/warm').string()));
+  try {
+    return await use(
+      mutexes.map((mutex) => ({
+        acquire: async () => {
+          const handle = await mutex.lock({ signal: ctx.signal });
+          return () => handle.release();
+        },
+      })),
+    );
+  } finally {
+    await Promise.all(concords.map((c) => c.close()));
+  }
+}
+
+/**
+ * `n` etcd3 contenders for the lock `name`, each its own client, whose `acquire()` retries
+ * etcd3's failing `lock(name).acquire()` with backoff (`failed` counts each failed attempt).
+ */
+async function etcd3Lockers<T>(
+  ctx: BenchContext,
+  name: string,
+  n: number,
+  failed: () => void,
+  use: (lockers: Locker[]) => Promise<T>,
+): Promise<T> {
+  const clients = Array.from({ length: n }, () => ctx.scope.etcd3());
+  await Promise.all(clients.map((c) => c.get('bench/warm').string()));
+  try {
+    return await use(
+      clients.map((client) => ({
+        acquire: async () => {
+          let delay = RETRY_FIRST_MS;
+          for (;;) {
+            ctx.signal.throwIfAborted();
+            const attempt = client.lock(name).ttl(TTL);
+            try {
+              await attempt.acquire();
+              return () => attempt.release();
+            } catch (err) {
+              if (!(err instanceof EtcdLockFailedError)) throw err;
+              failed();
+              await sleep(delay * (0.5 + Math.random()));
+              delay = Math.min(RETRY_MAX_MS, delay * 2);
+            }
+          }
+        },
+      })),
+    );
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
 
 /**
  * Lock handoff with 8 contenders, each its own client (as 8 processes would be), each looping
@@ -87,60 +198,34 @@ export const lock: Scenario = {
     const result = await alternate<Round>(
       rounds,
       {
-        concord: async () => {
-          const name = `bench-lock-c${roundSeq++}`;
-          const concords = Array.from({ length: CONTENDERS }, () => ctx.scope.concord());
-          const mutexes = concords.map((c) => c.mutex(name, { ttl: TTL }));
-          await Promise.all(concords.map((c) => c.etcd.get('bench/warm').string()));
-          try {
-            return await round(
-              mutexes.map((mutex) => ({
-                acquire: async () => {
-                  const handle = await mutex.lock({ signal: ctx.signal });
-                  return () => handle.release();
-                },
-              })),
-              () => serverEventsSent(ctx.cluster),
-            );
-          } finally {
-            await Promise.all(concords.map((c) => c.close()));
-          }
-        },
-        etcd3: async () => {
-          const name = `bench-lock-e${roundSeq++}`;
-          const clients = Array.from({ length: CONTENDERS }, () => ctx.scope.etcd3());
-          await Promise.all(clients.map((c) => c.get('bench/warm').string()));
+        concord: () =>
+          concordLockers(ctx, `bench-lock-c${roundSeq++}`, CONTENDERS, (lockers) =>
+            round(lockers, () => serverEventsSent(ctx.cluster)),
+          ),
+        etcd3: () => {
           let failedAttempts = 0;
-          try {
-            return await round(
-              clients.map((client) => ({
-                acquire: async () => {
-                  let delay = RETRY_FIRST_MS;
-                  for (;;) {
-                    ctx.signal.throwIfAborted();
-                    const attempt = client.lock(name).ttl(TTL);
-                    try {
-                      await attempt.acquire();
-                      return () => attempt.release();
-                    } catch (err) {
-                      if (!(err instanceof EtcdLockFailedError)) throw err;
-                      failedAttempts++;
-                      await sleep(delay * (0.5 + Math.random()));
-                      delay = Math.min(RETRY_MAX_MS, delay * 2);
-                    }
-                  }
-                },
-              })),
-              async () => failedAttempts,
-            );
-          } finally {
-            for (const client of clients) client.close();
-          }
+          return etcd3Lockers(
+            ctx,
+            `bench-lock-e${roundSeq++}`,
+            CONTENDERS,
+            () => failedAttempts++,
+            (lockers) => round(lockers, async () => failedAttempts),
+          );
         },
       },
       ctx.signal,
       ctx.progress,
     );
+    const rpcs = {
+      concord: await concordLockers(ctx, 'bench-lock-rpcs-c', 2, ([a, b]) => census(ctx, [a!, b!])),
+      etcd3: await etcd3Lockers(
+        ctx,
+        'bench-lock-rpcs-e',
+        2,
+        () => undefined,
+        ([a, b]) => census(ctx, [a!, b!]),
+      ),
+    };
     const c = summarize(result.concord.flatMap((r) => r.handoffs));
     const e = summarize(result.etcd3.flatMap((r) => r.handoffs));
     const cw = summarize(result.concord.flatMap((r) => r.waits));
@@ -167,6 +252,13 @@ export const lock: Scenario = {
         { name: 'longest wait', unit: 'ms', better: 'lower', concord: cw.max, etcd3: ew.max },
         { name: 'acquisitions/s', unit: 'ops/s', better: 'higher', ...rate },
         { name: 'wake-ups per release', unit: 'count', better: 'lower', ...wakeups },
+        ...(['acquire', 'release', 'handoff'] as const).map((op) => ({
+          name: `unary RPCs per ${op === 'acquire' ? 'acquisition (free lock)' : op}`,
+          unit: 'count',
+          better: 'lower' as const,
+          concord: unaryRpcs(rpcs.concord[op]),
+          etcd3: unaryRpcs(rpcs.etcd3[op]),
+        })),
       ],
       targets: [
         {
@@ -177,6 +269,7 @@ export const lock: Scenario = {
       ],
       notes: [
         `Handoff = holder calls release() → the next holder's lock()/acquire() resolves. Wait = lock()/acquire() called → resolved (fairness: with a FIFO queue nobody waits much longer than 7 holds). Each contender is its own client; it holds the lock ${HOLD_MS} ms and asks again ${THINK_MS} ms after releasing (8 × 5 ms of holds per ~25 ms cycle keeps waiters queued). Wake-ups per release: concord = watch events etcd sent to all watchers (etcd_debugging_mvcc_events_total) per release; etcd3 = failed acquire() attempts per release (each one a lease grant, a transaction and a revoke). Both sides grant a lease (TTL ${TTL} s) per acquisition: concord's default without a shared session.`,
+        `RPCs per operation (etcd's own counters, grpc_server_handled_total by method for unary calls and grpc_server_msg_received_total for requests on the Watch and LeaseKeepAlive streams; ${CENSUS_RUNS} of each, one at a time, 2 contenders, not timed; a handoff counts from release() until the contender queued ${CENSUS_QUEUED_MS} ms behind it holds). concord: acquisition ${describeRpcs(rpcs.concord.acquire)}; release ${describeRpcs(rpcs.concord.release)}; handoff ${describeRpcs(rpcs.concord.handoff)}. etcd3: acquisition ${describeRpcs(rpcs.etcd3.acquire)}; release ${describeRpcs(rpcs.etcd3.release)}; handoff ${describeRpcs(rpcs.etcd3.handoff)}.`,
       ],
     };
   },

@@ -197,9 +197,10 @@ export class Election {
       value: checkValue(runtime.keys.key(naming.longest(prefix)), value),
       session: this.#options,
     };
+    const turnOf = newestAhead(this.#terms.space);
     return async (signal) => {
-      const contender = await Contender.enter(runtime, entry, signal);
-      return createLeadership(contender, await contender.waitTurn(newestAhead(this.#terms.space)), value);
+      const contender = await Contender.enter(runtime, entry, signal, turnOf);
+      return createLeadership(contender, await contender.waitTurn(turnOf), value);
     };
   }
 

@@ -152,6 +152,17 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
     this.reconnectTimer = undefined;
   }
 
+  /**
+   * Stops in the event loop's next check phase if the owner then still wants no stream: whoever
+   * lets go of its last use right before making a call (a hold's release) does not make that call
+   * wait for the teardown, and a use added meanwhile keeps the stream.
+   */
+  stopWhenIdle(): void {
+    setImmediate(() => {
+      if (!this.owner.wanted()) this.stop();
+    });
+  }
+
   /** Stops for good: nothing is opened again. */
   close(): void {
     this.closed = true;

@@ -83,7 +83,7 @@ export class LockQueue {
     checkOptions('options', options, ['signal']);
     const signal = (options as LockOptions | undefined)?.signal;
     checkSignal('options.signal', signal);
-    const contender = await Contender.enter(this.#runtime, this.#entry, signal);
+    const contender = await Contender.enter(this.#runtime, this.#entry, signal, this.#turnOf);
     return createLockHandle(contender, await contender.waitTurn(this.#turnOf));
   }
 
@@ -107,7 +107,7 @@ export class LockQueue {
     ) {
       return undefined;
     }
-    const contender = await Contender.enter(this.#runtime, this.#entry, undefined);
+    const contender = await Contender.enter(this.#runtime, this.#entry, undefined, this.#turnOf);
     const revision = await contender.tryTurn(this.#turnOf);
     return revision === undefined ? undefined : createLockHandle(contender, revision);
   }

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { abortable, type LinkedSignal, linkSignals } from '../core/abort.js';
+import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { ClosedError, SessionLostError } from '../errors.js';
@@ -9,10 +10,10 @@ import { leaseCompare } from '../etcd/txn.js';
 import { type Session, sessionFor } from '../session/session.js';
 import { emitAbandoned, emitWaiting } from './hold-events.js';
 import type { EntryNaming, QueueSpace } from './keys.js';
-import { countEntries, type QueueEntry } from './keys-ahead.js';
-import { createOwnKey, unchangedSince } from './own-key.js';
+import { countEntries, lookBeforePut, type QueueEntry, type Seen, seenBeforePut } from './keys-ahead.js';
+import { createOwnKey, type OwnKey, unchangedSince } from './own-key.js';
 import type { QueueTerms } from './terms.js';
-import type { TurnOf } from './turn.js';
+import { lookTurn, type TurnOf } from './turn.js';
 
 /** The session to queue on, or the TTL of a session created for one entry (and ended with it). */
 export interface SessionChoice {
@@ -54,40 +55,54 @@ export class Contender<E extends Error> implements QueueEntry {
     readonly startedAt: number,
   ) {}
 
+  /** The queue ahead as read by the entering transaction, for the first look by `rule`. */
+  #seen: { rule: TurnOf; seen: Seen } | undefined;
+
   /**
    * Puts the caller's key (named by `entry.naming` under `entry.prefix`, with the session's
    * lease) at the back of the queue, retrying while etcd is unreachable, for up to the Concord's
    * `connectTimeoutMs` of unreachability (then `NotConnectedError`: it has no place to keep yet).
    * Rejects at once when `signal` aborts, the session ends or the Concord closes; a key that still
    * lands afterwards is removed again (an owned session is closed, which takes the key with its
-   * lease).
+   * lease). With `rule`, the same transaction reads the queue ahead for the first look of
+   * {@link waitTurn} by that rule, which then costs no round trip of its own.
    */
   static async enter<E extends Error>(
     runtime: Runtime,
     entry: Entry<E>,
     signal: AbortSignal | undefined,
+    rule?: TurnOf,
   ): Promise<Contender<E>> {
     const { terms } = entry;
     const startedAt = performance.now();
     runtime.assertOpen(terms.what);
     signal?.throwIfAborted();
+    // Round trip (LeaseGrant, without a caller's session): the entry's own lease, so its key dies
+    // with it, a loss ends only this entry, and releasing it is one revoke.
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
     const stop = stopSignal(runtime, session, signal);
-    let putting: Promise<bigint> | undefined;
+    // Round trip (Txn): the key's create revision is the entry's place (FIFO) and its fencing
+    // token; the same Txn reads the queue ahead, the first look at the turn.
+    const look = rule && lookBeforePut(runtime, rule.space, rule.limit);
+    let putting: Promise<OwnKey> | undefined;
     const put = (bounded: AbortSignal) => {
       putting = retryTransient(runtime, terms.what, bounded, () =>
-        createOwnKey(runtime, key, entry.value, session.leaseId),
-      ).then((createRevision) => {
-        if (createRevision === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
-        return createRevision;
+        createOwnKey(runtime, key, entry.value, session.leaseId, { look }),
+      ).then((own) => {
+        if (own === undefined) throw terms.lost(`${terms.what}: ${key} exists on another lease`);
+        return own;
       });
       return abortable(putting, bounded);
     };
     try {
-      const createRevision = await runtime.monitor.bounded(terms.what, stop.signal, put);
+      const own = await runtime.monitor.bounded(terms.what, stop.signal, put);
       stop.unlink();
-      return new Contender(runtime, terms, session, owned, key, createRevision, signal, startedAt);
+      const { createRevision, looked } = own;
+      const contender = new Contender(runtime, terms, session, owned, key, createRevision, signal, startedAt);
+      const seen = rule && looked && seenBeforePut(runtime, rule.space, rule.limit, createRevision, looked);
+      if (rule && seen) contender.#seen = { rule, seen };
+      return contender;
     } catch (err) {
       stop.unlink();
       const error = waitError(err, runtime, session, terms);
@@ -120,17 +135,17 @@ export class Contender<E extends Error> implements QueueEntry {
     if (seen.count > 0) return undefined;
     const { session, owned } = await sessionFor(runtime, entry.session, terms.what);
     const key = entry.naming.key(entry.prefix, session.leaseId);
-    let createRevision: bigint | undefined;
+    let own: OwnKey | undefined;
     try {
-      const onlyIfFree = unchangedSince(runtime, free.prefix, seen.revision);
-      createRevision = await createOwnKey(runtime, key, entry.value, session.leaseId, onlyIfFree);
+      const onlyIf = unchangedSince(runtime, free.prefix, seen.revision);
+      own = await createOwnKey(runtime, key, entry.value, session.leaseId, { onlyIf });
     } catch (err) {
       if (owned) await session.close();
       else void withdraw(runtime, key, session);
       throw toConcordError(err, terms.what);
     }
-    if (createRevision !== undefined) {
-      return new Contender(runtime, terms, session, owned, key, createRevision, undefined, startedAt);
+    if (own !== undefined) {
+      return new Contender(runtime, terms, session, owned, key, own.createRevision, undefined, startedAt);
     }
     if (owned) await session.close();
     return undefined;
@@ -148,16 +163,21 @@ export class Contender<E extends Error> implements QueueEntry {
     const { runtime, terms } = this;
     emitWaiting(runtime.events, terms.subject, this.key);
     const stop = stopSignal(runtime, this.session, this.callerSignal);
+    // The watch of the last wait, kept until the next one (or the holder's) is attached.
+    let dropWatch: (() => void) | undefined;
     try {
       for (;;) {
         this.#throwIfStopped(stop);
+        const seen = this.#takeSeen(turnOf);
         const turn = await abortable(
-          retryTransient(runtime, terms.what, stop.signal, () => turnOf(runtime, this)),
+          retryTransient(runtime, terms.what, stop.signal, () => lookTurn(runtime, this, turnOf, seen)),
           stop.signal,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
         if (turn.wait) {
-          await turn.wait(stop.signal);
+          const waiting = turn.wait(stop.signal);
+          dropWatch?.();
+          dropWatch = await waiting;
           continue;
         }
         // The key existed at `revision`, but a process that was paused may already be past its
@@ -172,6 +192,9 @@ export class Contender<E extends Error> implements QueueEntry {
       throw error;
     } finally {
       stop.unlink();
+      // The holder attaches its own watch right after this returns (a promise hop): dropping
+      // this one only then keeps the Concord's watch stream open across the handoff.
+      if (dropWatch) void afterDispatch().then(dropWatch);
     }
   }
 
@@ -181,7 +204,7 @@ export class Contender<E extends Error> implements QueueEntry {
    */
   async tryTurn(turnOf: TurnOf): Promise<bigint | undefined> {
     try {
-      const turn = await turnOf(this.runtime, this);
+      const turn = await lookTurn(this.runtime, this, turnOf, this.#takeSeen(turnOf));
       if (!turn.lost && !turn.wait) return turn.revision;
     } catch (err) {
       await this.leave();
@@ -198,6 +221,13 @@ export class Contender<E extends Error> implements QueueEntry {
   async leave(): Promise<void> {
     if (this.owned) await this.session.close();
     else await withdraw(this.runtime, this.key, this.session);
+  }
+
+  /** The look made while entering, once, if it was made by `rule`. */
+  #takeSeen(rule: TurnOf): Seen | undefined {
+    const made = this.#seen;
+    this.#seen = undefined;
+    return made?.rule === rule ? made.seen : undefined;
   }
 
   #throwIfStopped(stop: LinkedSignal): void {

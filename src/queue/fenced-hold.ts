@@ -75,8 +75,12 @@ export class FencedHold<E extends Error> {
     emitAcquired(runtime.events, terms.subject, this, claim.startedAt);
     this.#untrack = runtime.track(owner);
     session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
+    // Watch create (a stream message): learns of the key deleted or replaced behind the holder's
+    // back. Lingering: when the hold ends, the watch is cancelled before the release is sent (so
+    // etcd does not send it the delete), but the stream, often the Concord's last, is closed only
+    // after the release is on its way, which the successor would otherwise wait for too.
     this.#watch = hubOf(runtime)
-      .watch({ key: this.key }, { fromRevision: revision + 1n })
+      .watch({ key: this.key }, { fromRevision: revision + 1n }, true)
       .subscribe({
         next: (batch) => {
           if (keyReplaced(batch, this.key, this.token))
@@ -185,6 +189,8 @@ export class FencedHold<E extends Error> {
     const wasHeld = this.#end(terms.released());
     if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
     try {
+      // Round trip (LeaseRevoke, or a Txn delete guarded by the token on a shared session): the one
+      // write that hands the key on; the guard never deletes another holder's key.
       if (owned) await session.close();
       else if (wasHeld && !session.isLost) await this.#deleteKey();
     } catch (err) {

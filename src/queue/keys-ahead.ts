@@ -1,4 +1,4 @@
-import type { IRangeRequest } from 'etcd3';
+import type { IRangeRequest, IRangeResponse } from 'etcd3';
 import type { Runtime } from '../core/runtime.js';
 import { toConcordError } from '../etcd/translate.js';
 import { ownKeyCompare } from '../etcd/txn.js';
@@ -10,8 +10,11 @@ export interface QueueEntry {
   readonly createRevision: bigint;
 }
 
-/** What a guarded look at the queue found: `own` is gone, or the entries ahead of it at `revision`. */
-export type Ahead = { lost: true } | { lost: false; revision: bigint; entries: QueueEntry[] };
+/** The entries ahead of a queue entry at `revision`, a revision at which the entry existed. */
+export type Seen = { lost: false; revision: bigint; entries: QueueEntry[] };
+
+/** What a guarded look at the queue found: `own` is gone, or the entries ahead of it. */
+export type Ahead = { lost: true } | Seen;
 
 /** Keys read per request before falling back to reading everything (see {@link keysAhead}). */
 const PAGE = 64;
@@ -39,14 +42,58 @@ export async function keysAhead(
   const older = { max_create_revision: (own.createRevision - 1n).toString(), sort_target: 'Create' } as const;
   const read = (pageLimit: number) =>
     guardedRead(runtime, own, { ...older, sort_order: 'Descend', limit: pageLimit }, space.prefix);
-  let found = await read(limit);
+  const found = await read(limit);
   if (found === undefined) return { lost: true };
-  let entries = entriesOf(runtime, space, found);
-  if (limit > 0 && entries.length < limit && found.more) {
-    found = await read(0);
-    if (found === undefined) return { lost: true };
-    entries = entriesOf(runtime, space, found);
-  }
+  const seen = seenIn(runtime, space, limit, found);
+  if (seen) return seen;
+  const all = await read(0);
+  return all === undefined ? { lost: true } : seenIn(runtime, space, limit, all, true)!;
+}
+
+/**
+ * The read a new entry makes in the transaction that puts its key, just before the put: the
+ * newest `limit` keys of `space` (0: all). Every key there then is older than the one put, so it
+ * reads what {@link keysAhead} would read right after, without a round trip of its own.
+ */
+export function lookBeforePut(runtime: Runtime, space: QueueSpace, limit: number): IRangeRequest {
+  const range = runtime.keys.prefixRange(space.prefix);
+  return {
+    key: range.key,
+    range_end: range.rangeEnd,
+    keys_only: true,
+    sort_target: 'Create',
+    sort_order: 'Descend',
+    limit,
+  };
+}
+
+/**
+ * The entries ahead that {@link lookBeforePut} found, as of `revision` (the put's), or undefined
+ * when the page held too few entries to tell (then {@link keysAhead} reads again).
+ */
+export function seenBeforePut(
+  runtime: Runtime,
+  space: QueueSpace,
+  limit: number,
+  revision: bigint,
+  res: IRangeResponse | undefined,
+): Seen | undefined {
+  return seenIn(runtime, space, limit, toKeysRead(runtime, revision, res));
+}
+
+/**
+ * The first `limit` entries (0: all) of `found`, or undefined when more keys must be read to find
+ * them (never when `found` is `complete`, a read of every key).
+ */
+function seenIn(
+  runtime: Runtime,
+  space: QueueSpace,
+  limit: number,
+  found: KeysRead,
+  complete = false,
+): Seen | undefined {
+  const entries = entriesOf(runtime, space, found);
+  if (!complete && limit > 0 && entries.length < limit && found.more) return undefined;
   return { lost: false, revision: found.revision, entries: limit > 0 ? entries.slice(0, limit) : entries };
 }
 
@@ -100,7 +147,12 @@ function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueE
   return entries;
 }
 
-/** Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not. */
+/**
+ * Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not.
+ * Round trip (Txn) after each wait: the guard is what makes "a waiter whose key is gone never
+ * holds" exact at the revision of the look, and the read finds an older entry still there when
+ * the one waited on was a waiter that gave up (mutual exclusion, FIFO).
+ */
 async function guardedRead(
   runtime: Runtime,
   own: QueueEntry,

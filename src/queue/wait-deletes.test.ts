@@ -35,8 +35,12 @@ test('nothing written since the look: no read, and the delete resolves the wait'
   await watching();
   assert.equal(await settled(waiting), false);
   await cluster.client().delete().key('wd/a');
-  await waiting;
+  const drop = await waiting;
   assert.equal(await rangeCalls(member), reads, 'the watch started right after the look: nothing to read');
+  // The finished wait leaves its watch to the caller (the next holder attaches its own first).
+  assert.deepEqual(concord.watchStats(), { streams: 1, upstreamWatches: 1, subscribers: 1 });
+  drop();
+  assert.deepEqual(concord.watchStats(), { streams: 0, upstreamWatches: 0, subscribers: 0 });
 });
 
 test('deleted between the look and the watch: one read notices it', async () => {
@@ -45,8 +49,9 @@ test('deleted between the look and the watch: one read notices it', async () => 
   await cluster.client().delete().key('wd/b');
   const member = cluster.members[0]!;
   const reads = await rangeCalls(member);
-  await waitDeleted(runtimeOf(concord), 'wd/b', revision, new AbortController().signal);
+  const drop = await waitDeleted(runtimeOf(concord), 'wd/b', revision, new AbortController().signal);
   assert.equal(await rangeCalls(member), reads + 1);
+  drop();
 });
 
 test('written since the look but still there: one read, then the delete resolves the wait', async () => {
@@ -56,5 +61,5 @@ test('written since the look but still there: one read, then the delete resolves
   await watching();
   assert.equal(await settled(waiting), false);
   await cluster.client().delete().key('wd/c');
-  await waiting;
+  (await waiting)();
 });

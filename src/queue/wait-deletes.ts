@@ -5,18 +5,21 @@ import { hubOf } from '../watch/hub.js';
 import { resolveRange } from '../watch/range.js';
 import type { WatchBatch, WatchRange } from '../watch/types.js';
 
+/** Drops the watch a finished wait kept: see {@link waitForDeletes}. */
+export type DropWatch = () => void;
+
 /**
  * Resolves once `key` no longer exists; the caller saw it at `revision`. Watches only that one
  * key, so a release wakes only the waiter behind it. Rejects with the signal's reason when
  * `signal` aborts, and with the watch's error if the watch fails; either way the watch is
- * cancelled.
+ * cancelled. Resolves with the function that drops the watch (see {@link waitForDeletes}).
  */
 export function waitDeleted(
   runtime: Runtime,
   key: string,
   revision: bigint,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<DropWatch> {
   return waitForDeletes(
     runtime,
     { key },
@@ -30,7 +33,10 @@ export function waitDeleted(
 /**
  * Resolves once `enough(remaining)` holds, where `remaining` holds the `keys` (all within
  * `range`, all seen existing at `revision`) not deleted since. Keys only ever leave
- * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}.
+ * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}. A successful wait leaves
+ * its watch open and resolves with the function that drops it: the caller drops it once its next
+ * watch is attached, so a Concord whose only watch this was keeps its watch stream instead of
+ * closing it and opening another one on the handoff's path.
  */
 export function waitForDeletes(
   runtime: Runtime,
@@ -39,8 +45,8 @@ export function waitForDeletes(
   enough: (remaining: ReadonlySet<string>) => boolean,
   revision: bigint,
   signal: AbortSignal,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
+): Promise<DropWatch> {
+  return new Promise<DropWatch>((resolve, reject) => {
     if (signal.aborted) reject(signal.reason);
     else new DeleteWait(runtime, range, keys, enough, revision, signal, resolve, reject).follow(undefined);
   });
@@ -51,6 +57,7 @@ class DeleteWait {
   readonly #remaining: Set<string>;
   #subscription: Subscription | undefined;
   #settled = false;
+  #failed = false;
 
   constructor(
     readonly runtime: Runtime,
@@ -59,7 +66,7 @@ class DeleteWait {
     readonly enough: (remaining: ReadonlySet<string>) => boolean,
     readonly revision: bigint,
     readonly signal: AbortSignal,
-    readonly resolve: () => void,
+    readonly resolve: (drop: DropWatch) => void,
     readonly reject: (err: unknown) => void,
   ) {
     this.#remaining = new Set(keys);
@@ -80,6 +87,8 @@ class DeleteWait {
   follow(fromRevision: bigint | undefined): void {
     let checked = fromRevision !== undefined;
     this.#subscription?.unsubscribe();
+    // Watch create (a message on the Concord's watch stream, not a unary call): one key only, so a
+    // release wakes only the waiter behind it (herd-freedom).
     this.#subscription = hubOf(this.runtime)
       .watch(this.range, fromRevision === undefined ? undefined : { fromRevision })
       .subscribe({
@@ -94,8 +103,9 @@ class DeleteWait {
         complete: () =>
           this.#finish(this.signal.reason ?? new ClosedError('the watch ended: the Concord is closed')),
       });
-    // A batch delivered during subscribe may already have settled the wait.
-    if (this.#settled) this.#subscription.unsubscribe();
+    // A batch delivered during subscribe may already have failed the wait (a settled success
+    // leaves the watch to the caller).
+    if (this.#settled && this.#failed) this.#subscription.unsubscribe();
   }
 
   #apply(batch: Exclude<WatchBatch, { type: 'progress' }>): void {
@@ -129,14 +139,21 @@ class DeleteWait {
   #finish(err?: unknown): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#failed = err !== undefined;
     this.signal.removeEventListener('abort', this.#onAbort);
+    if (err === undefined) {
+      this.resolve(() => this.#subscription?.unsubscribe());
+      return;
+    }
     this.#subscription?.unsubscribe();
-    if (err === undefined) this.resolve();
-    else this.reject(err);
+    this.reject(err);
   }
 }
 
-/** The keys that exist in `range` now. */
+/**
+ * The keys that exist in `range` now. Round trip (Range), only when something was written between
+ * the look and the watch's start: a delete in that gap would otherwise never wake the wait.
+ */
 async function existing(runtime: Runtime, range: WatchRange): Promise<Set<string>> {
   const { key, rangeEnd } = resolveRange(runtime.keys, range);
   const res = await runtime.etcd.kv.range({

@@ -86,10 +86,24 @@ export class KeepAlive implements Closable {
 
   /** Stops keeping `id` alive. The stream closes when no lease is left. */
   remove(id: string): void {
+    this.forget(id);
+    this.stopIfIdle();
+  }
+
+  /**
+   * Stops keeping `id` alive but leaves the stream open even when no lease is left, until
+   * {@link stopIfIdle}: a session being closed sends its revoke first, and a lease added
+   * meanwhile (the next acquisition's) keeps the stream.
+   */
+  forget(id: string): void {
     const lease = this.leases.get(id);
     if (!lease) return;
     clearTimeout(lease.timer);
     this.leases.delete(id);
+  }
+
+  /** Closes the stream if no lease is kept any more. */
+  stopIfIdle(): void {
     if (this.leases.size === 0) this.stream.stop();
   }
 

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
+import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
@@ -164,7 +165,8 @@ export class Session implements AsyncDisposable {
 
   async #closeOnce(): Promise<void> {
     const wasLost = this.isLost;
-    this.#stop();
+    // A session that is still alive keeps the keepalive stream open until its revoke is out.
+    this.#stop(!wasLost);
     if (wasLost) return;
     this.#setState({ status: 'closed' });
     this.#state.complete();
@@ -179,6 +181,10 @@ export class Session implements AsyncDisposable {
         });
       },
     );
+    // The revoke goes out before the keepalive stream (often last used by this session) is
+    // closed: whoever waits for this lease's keys to go would otherwise wait for that too.
+    await afterDispatch();
+    keepAliveOf(this.#runtime).stopIfIdle();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.#deadline.timeLeft());
@@ -187,12 +193,15 @@ export class Session implements AsyncDisposable {
     clearTimeout(timer);
   }
 
-  #stop(): void {
+  /** Stops the timers and the keepalives; `keepStream` leaves closing an idle stream to the caller. */
+  #stop(keepStream = false): void {
     clearTimeout(this.#deadlineTimer);
     clearTimeout(this.#expiringTimer);
     this.#deadlineTimer = undefined;
     this.#expiringTimer = undefined;
-    keepAliveOf(this.#runtime).remove(this.leaseId);
+    const keepAlive = keepAliveOf(this.#runtime);
+    if (keepStream) keepAlive.forget(this.leaseId);
+    else keepAlive.remove(this.leaseId);
     this.#uncount();
     this.#untrack();
   }

@@ -80,9 +80,10 @@ export class WatchHub implements Closable {
 
   /**
    * See `Concord.watch`, whose arguments are checked before they get here (`checkWatchArguments`).
-   * The returned Observable is cold.
+   * The returned Observable is cold. With `linger`, unsubscribing the hub's last watch cancels it
+   * at once but closes the stream a moment later (see `ReconnectingStream.stopWhenIdle`).
    */
-  watch(range: WatchRange, options?: WatchOptions): Observable<WatchBatch> {
+  watch(range: WatchRange, options?: WatchOptions, linger = false): Observable<WatchBatch> {
     this.runtime.assertOpen('watch');
     const resolved = resolveRange(this.runtime.keys, range);
     const fromRevision = options?.fromRevision;
@@ -90,7 +91,7 @@ export class WatchHub implements Closable {
     return new Observable<WatchBatch>((subscriber) =>
       this.attach(
         resolved,
-        { fromRevision, prevKv },
+        { fromRevision, prevKv, linger },
         {
           from: fromRevision ?? 0n,
           next: (batch) => subscriber.next(batch),
@@ -155,11 +156,11 @@ export class WatchHub implements Closable {
    * Adds a sink to the upstream for `range` and returns the function that removes it. The
    * shared upstream of the range is used unless the sink needs history it already passed.
    * `share` marks a `fromRevision` that is (nearly) current, so the new upstream may serve
-   * later "from now" subscribers too.
+   * later "from now" subscribers too; `linger`, see {@link watch}.
    */
   attach(
     range: EtcdRange,
-    options: { fromRevision: bigint | undefined; prevKv: boolean; share?: boolean },
+    options: { fromRevision: bigint | undefined; prevKv: boolean; share?: boolean; linger?: boolean },
     sink: Sink,
   ): () => void {
     if (this.closed) {
@@ -184,7 +185,7 @@ export class WatchHub implements Closable {
     }
     up.add(sink);
     return () => {
-      if (up.remove(sink) === 0) this.unregister(up);
+      if (up.remove(sink) === 0) this.unregister(up, options.linger);
     };
   }
 
@@ -225,14 +226,16 @@ export class WatchHub implements Closable {
     return up;
   }
 
-  private unregister(up: Upstream): void {
+  private unregister(up: Upstream, linger = false): void {
     if (!this.upstreams.delete(up)) return;
     if (up.shareKey && this.shared.get(up.shareKey) === up) this.shared.delete(up.shareKey);
     up.abortResync();
     const id = this.registered.remove(up);
+    const last = this.upstreams.size === 0;
+    if (id !== undefined && (!last || linger)) this.stream.write({ cancel_request: { watch_id: id } });
     // Ending the stream removes every server-side watch at once and lets the process exit.
-    if (this.upstreams.size === 0) this.stream.stop();
-    else if (id !== undefined) this.stream.write({ cancel_request: { watch_id: id } });
+    if (last && linger) this.stream.stopWhenIdle();
+    else if (last) this.stream.stop();
   }
 
   /** Registers `up` on the stream, or has a stream opened (which registers every upstream). */
