@@ -7,7 +7,8 @@ import { checkSegment } from '../core/validate.js';
 import { InvalidArgumentError, SessionLostError } from '../errors.js';
 import { toConcordError } from '../etcd/translate.js';
 import { leaseCompare } from '../etcd/txn.js';
-import { checkSessionChoice, createSession, leaseGone, type Session } from '../session/session.js';
+import { createSession, leaseGone, type Session } from '../session/session.js';
+import { checkSessionChoice } from '../session/session-choice.js';
 import { encodeReport, type InstanceReport, statusArea } from './status.js';
 
 /** Where the reporter's lease comes from: the caller's session, or a TTL for one of its own (default 10 s). */

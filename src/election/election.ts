@@ -12,7 +12,8 @@ import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { QueueTerms } from '../queue/terms.js';
 import { newestAhead } from '../queue/turn.js';
 import type { ScopedWork } from '../queue/work-term.js';
-import { checkSessionChoice, DEFAULT_TTL } from '../session/session.js';
+import { DEFAULT_TTL } from '../session/session.js';
+import { checkSessionChoice } from '../session/session-choice.js';
 import { toKeyValue } from '../watch/decode.js';
 import { hubOf } from '../watch/hub.js';
 import {

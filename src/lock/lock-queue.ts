@@ -11,7 +11,8 @@ import { countEntries } from '../queue/keys-ahead.js';
 import { scopeSettings, whileHolding } from '../queue/scoped-work.js';
 import type { TurnOf } from '../queue/turn.js';
 import type { ScopedWork } from '../queue/work-term.js';
-import { checkSessionChoice, DEFAULT_TTL } from '../session/session.js';
+import { DEFAULT_TTL } from '../session/session.js';
+import { checkSessionChoice } from '../session/session-choice.js';
 import { createLockHandle, type LockHandle } from './handle.js';
 import type { LockOptions, LockPrimitiveOptions, WhileHeldOptions } from './types.js';
 

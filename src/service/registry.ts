@@ -3,7 +3,7 @@ import { assertFits } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkSegment, checkTtl } from '../core/validate.js';
 import { InvalidArgumentError } from '../errors.js';
-import { sessionFor } from '../session/session.js';
+import { sessionFor } from '../session/session-choice.js';
 import { checkAddress, checkMeta, encodeRecord, newRecord, servicePrefix } from './record.js';
 import { openRegistration, type Registration } from './registration.js';
 import type {
