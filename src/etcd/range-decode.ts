@@ -86,7 +86,7 @@ export class Reader {
     return bytes;
   }
 
-  skip(wireType: number): void {
+  skipField(wireType: number): void {
     if (wireType === VARINT) this.uint();
     else if (wireType === BYTES) this.pos = this.field();
     else if (wireType === FIXED64) this.pos += 8;
@@ -127,7 +127,7 @@ class WireKv implements RangeKv {
     while (reader.pos < reader.end) {
       const tag = reader.uint();
       if (tag >>> 3 === field && (tag & 7) === VARINT) value = reader.int64();
-      else reader.skip(tag & 7);
+      else reader.skipField(tag & 7);
     }
     return value;
   }
@@ -149,7 +149,7 @@ export function decodeRangeResponse(buf: Buffer): RangePage {
     } else if (field === 3 && wireType === VARINT) {
       page.more = reader.uint() !== 0;
     } else {
-      reader.skip(wireType);
+      reader.skipField(wireType);
     }
   }
   return page;
@@ -168,7 +168,7 @@ function decodeKeyValue(reader: Reader, end: number): RangeKv {
     if (field === 1 && wireType === BYTES) key = reader.bytes();
     else if (field === 5 && wireType === BYTES) value = reader.bytes();
     else if (field === 3 && wireType === VARINT) modRevision = reader.int64();
-    else reader.skip(wireType);
+    else reader.skipField(wireType);
   }
   if (reader.pos !== end) throw new Error('range response: a field overruns its message');
   return new WireKv(key, value, modRevision, reader.buf, start, end);
@@ -180,7 +180,7 @@ export function decodeHeaderRevision(reader: Reader, end: number): bigint {
   while (reader.pos < end) {
     const tag = reader.uint();
     if (tag >>> 3 === 3 && (tag & 7) === VARINT) revision = reader.int64();
-    else reader.skip(tag & 7);
+    else reader.skipField(tag & 7);
   }
   if (reader.pos !== end) throw new Error('etcd response: a field overruns its message');
   return revision;

@@ -55,7 +55,7 @@ export function decodeWatchResponse(buf: Buffer): WatchResponse {
     } else if (wireType === BYTES && field === 6) {
       res.cancel_reason = reader.bytes().toString('utf8');
     } else {
-      reader.skip(wireType);
+      reader.skipField(wireType);
     }
   }
   return res;
@@ -66,7 +66,7 @@ function decodeHeader(reader: Reader, end: number, header: WatchResponse['header
   while (reader.pos < end) {
     const tag = reader.uint();
     const field = tag >>> 3;
-    if ((tag & 7) !== VARINT || (field !== 2 && field !== 3)) reader.skip(tag & 7);
+    if ((tag & 7) !== VARINT || (field !== 2 && field !== 3)) reader.skipField(tag & 7);
     else if (field === 3) header.revision = int64Text(reader);
     // uint64, as etcd3 gives it: member ids are random 64-bit numbers, often above 2^63.
     else header.member_id = BigInt.asUintN(64, reader.int64()).toString();
@@ -95,7 +95,7 @@ function decodeEvent(reader: Reader, end: number): IEvent {
     if (field === 1 && wireType === VARINT) type = reader.uint() === 1 ? 'Delete' : 'Put';
     else if (field === 2 && wireType === BYTES) kv = decodeKeyValue(reader, reader.field());
     else if (field === 3 && wireType === BYTES) prev = decodeKeyValue(reader, reader.field());
-    else reader.skip(wireType);
+    else reader.skipField(wireType);
   }
   checkEnd(reader, end);
   // etcd3's decoder (defaults on) gives an empty KeyValue for a missing kv, and null for prev_kv.
@@ -124,7 +124,7 @@ function decodeKeyValue(reader: Reader, end: number): IKeyValue {
     else if (wireType === VARINT && field === 2) kv.create_revision = int64Text(reader);
     else if (wireType === VARINT && field === 4) kv.version = int64Text(reader);
     else if (wireType === VARINT && field === 6) kv.lease = int64Text(reader);
-    else reader.skip(wireType);
+    else reader.skipField(wireType);
   }
   checkEnd(reader, end);
   return kv;

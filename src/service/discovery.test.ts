@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, type Subscription, timeout } from 'rxjs';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
@@ -10,16 +11,13 @@ import type { DiscoveryError, ServiceChange, ServiceInstance } from './types.js'
 
 let cluster: EtcdCluster;
 let seq = 0;
-const cleanup: Array<() => Promise<void> | void> = [];
+const cleanup = cleanupAfterEach();
 
 before(async () => {
   cluster = await startCluster();
 });
 after(async () => {
   await cluster?.stop();
-});
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
 /** Two Concords in a fresh namespace: one that registers, one that discovers (as in two processes). */

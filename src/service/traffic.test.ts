@@ -2,8 +2,9 @@
 // re-registration), draining (seen by every consumer, kept across re-registration), zone
 // preference with fallback, and weights.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { filter, firstValueFrom, type Observable, timeout } from 'rxjs';
+import { cleanupAfterEach } from '../../test/support/cleanup.js';
 import { useCluster } from '../../test/support/fixture.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
@@ -14,11 +15,7 @@ import type { PickerOptions, RegistrationState, ServiceInstance } from './types.
 
 const fixture = useCluster();
 let seq = 0;
-const cleanup: Array<() => Promise<void> | void> = [];
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 /** Concords in one fresh namespace (as separate processes would have), closed after the test. */
 function namespace(): {

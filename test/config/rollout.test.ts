@@ -3,11 +3,12 @@
 // the change, and status keys kept out of every config value. (An instance killed mid-rollout,
 // and 20 instances measured: test/faults/config-rollout.test.ts.)
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Subscription } from 'rxjs';
 import { Concord } from '../../src/concord.js';
 import type { RolloutStatus } from '../../src/config/types.js';
 import { isConcordError, RolloutRejectedError } from '../../src/errors.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import type { Worker } from '../support/worker.js';
@@ -18,11 +19,7 @@ const TTL = 2;
 
 const shared = useCluster();
 let seq = 0;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function writer(): Concord {
   const concord = new Concord({ endpoints: shared.cluster.endpoints, namespace: NS });

@@ -2,11 +2,12 @@
 // reaches all 20 instances (4 processes of 5, each instance its own client; write → all
 // acknowledged, measured), and a SIGKILLed instance stays pending only until its lease expires.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Subscription } from 'rxjs';
 import { Concord } from '../../src/concord.js';
 import type { RolloutStatus } from '../../src/config/types.js';
 import { ready, spawnInstance } from '../config/fixtures/instances.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { useCluster } from '../support/fixture.js';
 import { waitUntil } from '../support/wait.js';
 import type { Worker } from '../support/worker.js';
@@ -16,11 +17,7 @@ const TTL = 2;
 
 const shared = useCluster();
 let seq = 0;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function writer(): Concord {
   const concord = new Concord({ endpoints: shared.cluster.endpoints, namespace: NS });

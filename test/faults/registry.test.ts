@@ -1,11 +1,12 @@
 // Fault injection for the service registry and discovery: a registrant process killed or frozen,
 // etcd losing its data under a live registration, a consumer cut off across a compaction.
 import assert from 'node:assert/strict';
-import { afterEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'rxjs';
 import { Concord } from '../../src/concord.js';
 import type { RegistrationState, ServiceChange } from '../../src/service/types.js';
+import { cleanupAfterEach } from '../support/cleanup.js';
 import { startCluster } from '../support/etcd.js';
 import { useCluster } from '../support/fixture.js';
 import { startProxy } from '../support/proxy.js';
@@ -17,11 +18,7 @@ const TTL = 2;
 
 const shared = useCluster();
 let seq = 0;
-const cleanup: Array<() => Promise<unknown> | unknown> = [];
-
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
+const cleanup = cleanupAfterEach();
 
 function consumerIn(ns: string, endpoints: string[] = shared.cluster.endpoints): Concord {
   const concord = new Concord({ endpoints, namespace: ns });
