@@ -12,6 +12,7 @@ import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
 import { startEndpointSync } from './etcd/endpoint-sync.js';
+import { sendAllDirect } from './etcd/h2-unary.js';
 import type { ConcordEvent } from './events/types.js';
 import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
 import { createMutex, type Mutex } from './lock/mutex.js';
@@ -82,6 +83,7 @@ export class Concord implements AsyncDisposable {
     const log = new Log(resolved.logger, resolved.auth ? [resolved.auth.password] : [], resolved.loggerStyle);
     const events = new EventBus();
     this.etcd = new Etcd3(clientOptions(resolved, events));
+    if (resolved.unaryTransport === 'http2') sendAllDirect(this.etcd);
     const monitor = new ConnectionMonitor(this.etcd, resolved, log, events);
     const keys = new Keyspace(resolved.namespace);
     this.#runtime = new Runtime(this.etcd, keys, log, monitor, resolved.hub, resolved.reconnect, events);

@@ -102,6 +102,7 @@ export type {
   ConcordOptions,
   ConcordTls,
   ConcordWatchOptions,
+  UnaryTransport,
 } from './options.js';
 export type { ScopedWork } from './queue/work-term.js';
 export { Discovery } from './service/discovery.js';

@@ -100,6 +100,11 @@ const rows: Row[] = [
     run: () => new Concord({ loggerStyle: 'pino' as never }),
   },
   {
+    call: "new Concord({ unaryTransport: 'grpc' })",
+    argument: 'options.unaryTransport',
+    run: () => new Concord({ unaryTransport: 'grpc' as never }),
+  },
+  {
     call: "new Concord({ auth: { username: '' } })",
     argument: 'options.auth.username',
     run: () => new Concord({ auth: { username: '', password: 'p' } }),

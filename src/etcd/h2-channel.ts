@@ -1,0 +1,248 @@
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  connect,
+  constants,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+  type SecureClientSessionOptions,
+} from 'node:http2';
+import { isIP, connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+/** gRPC status names by code, as grpc-js spells them in its error messages. */
+const STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+const INTERNAL = 13;
+
+/**
+ * A failed call, shaped like the error grpc-js hands a unary callback (message
+ * `<code> <NAME>: <details>`, numeric `code`, `details`, `metadata`), so etcd3's error casting and
+ * concord's translation treat both transports alike.
+ */
+export interface StatusError extends Error {
+  code: number;
+  details: string;
+  metadata: unknown;
+}
+
+/** Makes a {@link StatusError}; `metadata` is the (empty) trailing metadata grpc-js would attach. */
+export function statusError(code: number, details: string, metadata: unknown): StatusError {
+  const name = STATUS_NAMES[code] ?? 'UNKNOWN';
+  return Object.assign(new Error(`${code} ${name}: ${details}`), { code, details, metadata });
+}
+
+/** TLS material of a secure channel (absent: plaintext). */
+export interface ChannelTls {
+  ca?: Buffer | undefined;
+  cert?: Buffer | undefined;
+  key?: Buffer | undefined;
+}
+
+/** What one call ends with: the response message's bytes, or the status it failed with. */
+export type CallDone = (err: { code: number; details: string } | null, message?: Buffer) => void;
+
+/**
+ * gRPC unary calls to one etcd endpoint straight over one `node:http2` session. etcd's unary
+ * RPCs are a request message in, a response message and a status out: this is all a unary call
+ * needs, at about half the CPU of a grpc-js call (which runs every call through its resolver,
+ * load-balancing, retry and filter stack), which on loopback is about half the round trip. The
+ * session opens on the first call, reopens after it closed or failed, and holds the process open
+ * only while a call is in flight (as grpc-js channels do).
+ */
+export class H2Channel {
+  #session: ClientHttp2Session | undefined;
+  #active = 0;
+  #closed = false;
+
+  constructor(
+    /** `host:port` (an IPv6 host in brackets). */
+    readonly authority: string,
+    readonly tls: ChannelTls | undefined,
+  ) {}
+
+  /**
+   * Sends one framed request message to `path` with `headers` (auth metadata) and, with
+   * `deadline` (ms since the epoch), a `grpc-timeout` and a local timer that cancels the call
+   * once it passes. `done` runs exactly once. Returns a function that cancels the call.
+   */
+  call(
+    path: string,
+    message: Buffer,
+    headers: OutgoingHttpHeaders,
+    deadline: number | undefined,
+    done: CallDone,
+  ): () => void {
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    let stream: ClientHttp2Stream | undefined;
+    const finish = (err: { code: number; details: string } | null, bytes?: Buffer) => {
+      if (finished) return;
+      finished = true;
+      if (timer) clearTimeout(timer);
+      if (--this.#active === 0) this.#session?.unref();
+      done(err, bytes);
+    };
+    this.#active++;
+    try {
+      const session = this.#open();
+      session.ref();
+      const remaining = deadline === undefined ? undefined : Math.max(1, Math.ceil(deadline - Date.now()));
+      // gRPC allows 8 digits per timeout: whole seconds beyond that many milliseconds.
+      const timeout =
+        remaining === undefined
+          ? undefined
+          : remaining < 1e8
+            ? `${remaining}m`
+            : `${Math.min(99_999_999, Math.ceil(remaining / 1000))}S`;
+      stream = session.request({
+        ...headers,
+        ':method': 'POST',
+        ':path': path,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        ...(timeout === undefined ? {} : { 'grpc-timeout': timeout }),
+      });
+      // Timers take at most 2^31 - 1 ms; a longer deadline is left to etcd's own (grpc-timeout).
+      if (remaining !== undefined && remaining <= 2_147_483_647) {
+        timer = setTimeout(() => {
+          stream?.close(constants.NGHTTP2_CANCEL);
+          finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+        }, remaining);
+      }
+      readResponse(stream, finish);
+      const frame = Buffer.allocUnsafe(5 + message.length);
+      frame[0] = 0;
+      frame.writeUInt32BE(message.length, 1);
+      message.copy(frame, 5);
+      stream.end(frame);
+    } catch (err) {
+      finish({ code: UNAVAILABLE, details: err instanceof Error ? err.message : String(err) });
+    }
+    return () => {
+      stream?.close(constants.NGHTTP2_CANCEL);
+      finish({ code: 1, details: 'Cancelled on client' });
+    };
+  }
+
+  /**
+   * Stops using the session (after a failure etcd3 counts as recoverable): calls in flight finish
+   * on it, or at their deadline; the next call opens a new one.
+   */
+  reset(): void {
+    const session = this.#session;
+    this.#session = undefined;
+    session?.close();
+  }
+
+  /** Ends the session and every call on it for good: later calls fail as unavailable. */
+  close(): void {
+    this.#closed = true;
+    const session = this.#session;
+    this.#session = undefined;
+    session?.destroy();
+  }
+
+  #open(): ClientHttp2Session {
+    if (this.#closed) throw new Error('the channel is closed');
+    const current = this.#session;
+    if (current && !current.closed && !current.destroyed) return current;
+    const { tls, authority } = this;
+    const host = authority.startsWith('[')
+      ? authority.slice(1, authority.indexOf(']'))
+      : authority.split(':')[0]!;
+    const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+    // Small requests must leave at once: no Nagle delay (grpc-js turns it off too).
+    const options: SecureClientSessionOptions = {
+      createConnection: () =>
+        tls
+          ? tlsConnect({
+              host,
+              port,
+              ca: tls.ca,
+              cert: tls.cert,
+              key: tls.key,
+              ALPNProtocols: ['h2'],
+              // SNI carries host names only; an IP address is still checked against the certificate.
+              ...(isIP(host) ? {} : { servername: host }),
+            }).setNoDelay(true)
+          : netConnect({ host, port, noDelay: true }),
+    };
+    const session = connect(`${tls ? 'https' : 'http'}://${authority}`, options);
+    // Failures reach the calls through their streams; the session itself is then replaced.
+    session.on('error', () => undefined);
+    const forget = () => {
+      if (this.#session === session) this.#session = undefined;
+    };
+    session.on('close', forget);
+    session.on('goaway', forget);
+    this.#session = session;
+    return session;
+  }
+}
+
+/** Reads one unary response from `stream`: its message and its status (trailers or trailers-only). */
+function readResponse(stream: ClientHttp2Stream, finish: CallDone): void {
+  const chunks: Buffer[] = [];
+  let status: { code: number; details: string } | undefined;
+  const statusOf = (headers: IncomingHttpHeaders) => {
+    const code = headers['grpc-status'];
+    if (code === undefined) return;
+    const message = headers['grpc-message'];
+    status = { code: Number(code), details: typeof message === 'string' ? decodeMessage(message) : '' };
+  };
+  stream.on('response', (headers) => {
+    const httpStatus = headers[':status'];
+    if (httpStatus !== 200 && headers['grpc-status'] === undefined) {
+      status = {
+        code: httpStatus === 503 || httpStatus === 502 ? UNAVAILABLE : 2,
+        details: `HTTP ${httpStatus}`,
+      };
+    } else statusOf(headers);
+  });
+  stream.on('trailers', statusOf);
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  stream.on('error', (err) => finish({ code: UNAVAILABLE, details: err.message }));
+  stream.on('close', () => {
+    if (status === undefined) {
+      finish({ code: UNAVAILABLE, details: `stream closed without a status (code ${stream.rstCode})` });
+    } else if (status.code !== 0) {
+      finish(status);
+    } else {
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      const length = data.length >= 5 ? data.readUInt32BE(1) : -1;
+      if (length < 0 || data[0] !== 0 || data.length < 5 + length) {
+        finish({ code: INTERNAL, details: 'the response carries no uncompressed message' });
+      } else finish(null, data.subarray(5, 5 + length));
+    }
+  });
+}
+
+/** `grpc-message` is percent-encoded (gRPC over HTTP/2); a malformed one is shown as sent. */
+function decodeMessage(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

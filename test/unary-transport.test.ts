@@ -1,0 +1,94 @@
+// The unary transport: concord's own gRPC calls over node:http2 (the default) and grpc-js behave
+// alike against a real etcd: results, typed errors, faults on the path, and nothing left open.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Concord, type UnaryTransport } from 'concord-etcd';
+import { EtcdLeaseInvalidError } from 'etcd3';
+import { cleanupAfterEach } from './support/cleanup.js';
+import { useCluster } from './support/fixture.js';
+import { startProxy } from './support/proxy.js';
+import { within } from './support/wait.js';
+
+const TRANSPORTS: UnaryTransport[] = ['http2', 'grpc-js'];
+
+describe('unary transport', () => {
+  const fx = useCluster();
+  const cleanup = cleanupAfterEach();
+
+  for (const unaryTransport of TRANSPORTS) {
+    test(`${unaryTransport}: reads, writes, transactions, leases and a lock handoff work, errors keep their types`, async () => {
+      const concord = new Concord({ endpoints: fx.cluster.endpoints, unaryTransport });
+      cleanup.push(() => concord.close());
+      const prefix = `unary-${unaryTransport}/`;
+      await concord.etcd.put(`${prefix}a`).value('1');
+      assert.equal(await concord.etcd.get(`${prefix}a`).string(), '1');
+      const txn = await concord.etcd
+        .if(`${prefix}a`, 'Value', '==', '1')
+        .then(concord.etcd.put(`${prefix}b`).value('2'))
+        .commit();
+      assert.equal(txn.succeeded, true);
+      assert.deepEqual(await concord.etcd.getAll().prefix(prefix).strings(), {
+        [`${prefix}a`]: '1',
+        [`${prefix}b`]: '2',
+      });
+      // A large value survives framing both ways (more than one HTTP/2 DATA frame).
+      const big = 'x'.repeat(200_000);
+      await concord.etcd.put(`${prefix}big`).value(big);
+      assert.equal(await concord.etcd.get(`${prefix}big`).string(), big);
+      const lease = concord.etcd.lease(5, { autoKeepAlive: false });
+      const id = await lease.grant();
+      await lease.revoke();
+      // etcd's error for an unknown lease comes back as etcd3's typed error on both transports.
+      await assert.rejects(
+        concord.etcd.leaseClient.leaseRevoke({ ID: id }),
+        (err: unknown) => err instanceof EtcdLeaseInvalidError,
+      );
+      const mutex = concord.mutex(`unary-${unaryTransport}-lock`, { ttl: 5 });
+      const first = await mutex.lock();
+      const second = mutex.lock();
+      await first.release();
+      const next = await within(second, 'the second lock()', 5_000);
+      assert.ok(next.fencingToken > first.fencingToken);
+      await next.release();
+    });
+  }
+
+  test('http2: a connection gone silent fails its call at the deadline, and the next call opens a new one', async () => {
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
+    cleanup.push(() => proxy.close());
+    const concord = new Concord({
+      endpoints: [proxy.endpoint],
+      callTimeoutMs: 400,
+      // One attempt per call, so the test sees the deadline itself.
+      policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
+    });
+    cleanup.push(() => concord.close());
+    await concord.etcd.put('unary-silent/a').value('1');
+    proxy.freeze();
+    const started = performance.now();
+    await assert.rejects(concord.etcd.get('unary-silent/a').string(), /deadline/i);
+    const tookMs = performance.now() - started;
+    assert.ok(tookMs >= 350 && tookMs < 3_000, `failed after ${tookMs.toFixed(0)} ms (deadline 400 ms)`);
+    // The frozen connection forwards nothing, so an answer proves a new connection.
+    assert.equal(await within(concord.etcd.get('unary-silent/a').string(), 'the next get', 5_000), '1');
+  });
+
+  test('http2: close() leaves no connection of the Concord open', async () => {
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
+    cleanup.push(() => proxy.close());
+    const concord = new Concord({ endpoints: [proxy.endpoint] });
+    await concord.etcd.put('unary-close/a').value('1');
+    const lock = await concord.mutex('unary-close-lock', { ttl: 5 }).lock();
+    await lock.release();
+    assert.ok(proxy.connections >= 2, `unary calls and streams connected (${proxy.connections})`);
+    await concord.close();
+    await within(
+      (async () => {
+        while (proxy.connections > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      })(),
+      'every connection of the Concord to close',
+      5_000,
+    );
+  });
+});
