@@ -19,11 +19,12 @@ export const latency: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioOutcome> {
     const rounds = ctx.quick ? 2 : 10;
     const perRound = ctx.quick ? 50 : 100;
-    // The writer has a connection of its own: otherwise gRPC puts it on the etcd3 subscriber's
-    // connection (equal options), where the watch event arrives in the same socket read as the
-    // put's answer, ~10% sooner than on any other connection, concord's included. Go's peer
-    // writes from a client of its own too.
-    const writer = ctx.scope.etcd3(undefined, true);
+    // The writer is a Concord of its own, so its puts leave on a connection of their own (on the
+    // etcd3 subscriber's connection the watch event would arrive in the same socket read as the
+    // put's answer, ~10% sooner than on any other) by concord's unary transport, the way a
+    // concord user writes; both subscribers get the same writer. Go's peer writes from a client
+    // of its own too.
+    const writer = ctx.scope.concord().etcd;
     await writer.get('bench/warm').string();
 
     const concordArrivals = new Arrivals();
@@ -87,7 +88,7 @@ export const latency: Scenario = {
         },
       ],
       notes: [
-        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate client in the same process (on a gRPC connection of its own, not shared with either subscriber), ${WARMUP} warm-up puts per side not counted.`,
+        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate Concord in the same process (concord.etcd.put, on a connection of its own, not shared with either subscriber), ${WARMUP} warm-up puts per side not counted.`,
       ],
     };
   },

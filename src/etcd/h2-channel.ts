@@ -31,6 +31,9 @@ const STATUS_NAMES = [
   'UNAUTHENTICATED',
 ] as const;
 
+/** Flow-control window of a stream and of the session (4 MiB, as for concord's grpc-js channels). */
+const WINDOW_BYTES = 4 * 1024 * 1024;
+
 const UNAVAILABLE = 14;
 const DEADLINE_EXCEEDED = 4;
 const INTERNAL = 13;
@@ -174,6 +177,9 @@ export class H2Channel {
     const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
     // Small requests must leave at once: no Nagle delay (grpc-js turns it off too).
     const options: SecureClientSessionOptions = {
+      // A range page of thousands of keys is far larger than HTTP/2's default 64 KiB window,
+      // which would make the server wait for a window update every 64 KiB.
+      settings: { initialWindowSize: WINDOW_BYTES },
       createConnection: () =>
         tls
           ? tlsConnect({
@@ -194,6 +200,7 @@ export class H2Channel {
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
     };
+    session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
     session.on('close', forget);
     session.on('goaway', forget);
     this.#session = session;
