@@ -8,7 +8,7 @@ import { EtcdLeaseInvalidError } from 'etcd3';
 import { cleanupAfterEach } from './support/cleanup.js';
 import { useCluster } from './support/fixture.js';
 import { startProxy } from './support/proxy.js';
-import { within } from './support/wait.js';
+import { freePort, within } from './support/wait.js';
 
 const TRANSPORTS: UnaryTransport[] = ['http2', 'grpc-js'];
 
@@ -72,6 +72,20 @@ describe('unary transport', () => {
     assert.ok(tookMs >= 350 && tookMs < 3_000, `failed after ${tookMs.toFixed(0)} ms (deadline 400 ms)`);
     // The frozen connection forwards nothing, so an answer proves a new connection.
     assert.equal(await within(concord.etcd.get('unary-silent/a').string(), 'the next get', 5_000), '1');
+  });
+
+  test('http2: a fenced write whose first member refuses connections is sent to the next one (it never left)', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    const concord = new Concord({ endpoints: [dead, fx.cluster.endpoints[0]!], autoSyncIntervalMs: false });
+    cleanup.push(() => concord.close());
+    const session = await concord.session({ ttl: 10 });
+    const lock = await concord.mutex('unary-refused-lock', { session }).lock();
+    // Each fenced write is sent exactly once unless gRPC proves it never left: a refused
+    // connection proves that, so none of them may fail although half start on the dead member.
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await lock.txn([{ type: 'put', key: `unary-refused/${i}`, value: 'x' }]), true);
+    }
+    await lock.release();
   });
 
   test('http2: close() leaves no connection of the Concord open', async () => {

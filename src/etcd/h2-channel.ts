@@ -35,6 +35,9 @@ const STATUS_NAMES = [
 const WINDOW_BYTES = 4 * 1024 * 1024;
 
 const UNAVAILABLE = 14;
+
+/** Sessions whose connection was established (a call on any other one was never sent). */
+const connected = new WeakSet<ClientHttp2Session>();
 const DEADLINE_EXCEEDED = 4;
 const INTERNAL = 13;
 
@@ -133,7 +136,13 @@ export class H2Channel {
           finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
         }, remaining);
       }
-      readResponse(stream, finish);
+      readResponse(stream, (err, bytes) => {
+        // A session that never connected sent nothing: say so in grpc-js's words, which mark a
+        // call that may be sent again without risk of applying it twice (see txn-once.ts).
+        if (err?.code === UNAVAILABLE && !connected.has(session)) {
+          finish({ code: UNAVAILABLE, details: `No connection established (${err.details})` });
+        } else finish(err, bytes);
+      });
       const frame = Buffer.allocUnsafe(5 + message.length);
       frame[0] = 0;
       frame.writeUInt32BE(message.length, 1);
@@ -200,7 +209,10 @@ export class H2Channel {
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
     };
-    session.on('connect', () => session.setLocalWindowSize(WINDOW_BYTES));
+    session.on('connect', () => {
+      connected.add(session);
+      session.setLocalWindowSize(WINDOW_BYTES);
+    });
     session.on('close', forget);
     session.on('goaway', forget);
     this.#session = session;

@@ -33,6 +33,14 @@ interface WrappableHost extends PoolHost {
 
 const direct = new WeakSet<PoolHost>();
 
+/**
+ * A call option (`{ [ON_STREAM_CONNECTION]: true }`) that sends that one call through grpc-js,
+ * on the connection the watch stream shares: it then reaches etcd after whatever that stream
+ * sent before it (a release after the cancel of the holder's own watch, so etcd does not send
+ * the holder its own delete).
+ */
+export const ON_STREAM_CONNECTION: unique symbol = Symbol('concord.onStreamConnection');
+
 /** {@link sendDirect} for every host `etcd` has now (endpoint sync adds the ones it creates later). */
 export function sendAllDirect(etcd: Etcd3): void {
   const pool = poolOf(etcd);
@@ -87,6 +95,8 @@ export function sendDirect(pool: Pool, host: PoolHost): void {
 
 /** Makes every unary method of `client` (and its `makeUnaryRequest`) call through `channel`. */
 function route(client: ServiceClient, channel: H2Channel): void {
+  // The instance's own methods are replaced below; its prototype's stay grpc-js's.
+  const grpcUnary = Object.getPrototypeOf(client).makeUnaryRequest as (...args: unknown[]) => unknown;
   const unary = (
     path: string,
     serialize: (request: unknown) => Buffer,
@@ -100,8 +110,10 @@ function route(client: ServiceClient, channel: H2Channel): void {
     ) => void;
     const metadata = rest.find(isMetadata);
     const options = rest.find((arg) => arg !== metadata && typeof arg === 'object' && arg !== null) as
-      | { deadline?: number | Date }
+      | { deadline?: number | Date; [ON_STREAM_CONNECTION]?: boolean }
       | undefined;
+    if (options?.[ON_STREAM_CONNECTION])
+      return grpcUnary.call(client, path, serialize, deserialize, request, ...rest);
     const done: CallDone = (err, message) => {
       if (err) return callback(statusError(err.code, err.details, metadata && new metadata.constructor()));
       let response: unknown;

@@ -3,6 +3,7 @@ import { filter, map, merge, Observable, ReplaySubject, type Subscription } from
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
+import { ON_STREAM_CONNECTION } from '../etcd/h2-unary.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
 import type { LossReason } from '../events/types.js';
@@ -210,7 +211,11 @@ export class FencedHold<E extends Error> {
 
   /** Deletes the key, guarded by the token (so never another holder's key). */
   async #deleteKey(): Promise<void> {
-    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }]);
+    // On the watch stream's connection: etcd gets the cancel of the own-key watch first, so it
+    // does not send this holder its own delete (one wake-up per release, the successor's).
+    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }], {
+      [ON_STREAM_CONNECTION]: true,
+    });
   }
 
   async #guarded(op: string, commit: () => Promise<boolean>): Promise<boolean> {
