@@ -83,6 +83,53 @@ export async function readRange<T>(
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
   const entries = new Map<string, T | KeyValue>();
+  const visit = (key: string, raw: RangeKv) => entries.set(key, keep(key, raw));
+  const { revision, pages } = await readPages(etcd, keys, range, pageSize, visit, signal);
+  return { revision, entries, pages };
+}
+
+/**
+ * The keys of a range read at one revision, in etcd's key order: `values[i]` is what `convert`
+ * made of `keys[i]`. No map: building one (hashing every key) takes ~3.5 ms per 10,000 keys
+ * (converting discovery's 10,000 instances, ~16 ms), for a consumer that keeps a list for nothing.
+ */
+export interface RangeList<T> {
+  revision: bigint;
+  keys: string[];
+  values: T[];
+  /** Range RPCs it took (pages). */
+  pages: number;
+}
+
+/** {@link readRange} into a {@link RangeList}. */
+export async function readRangeList<T>(
+  etcd: Etcd3,
+  keys: Keyspace,
+  range: EtcdRange,
+  pageSize: number,
+  convert: Convert<T>,
+  signal?: AbortSignal,
+): Promise<RangeList<T>> {
+  const list: RangeList<T> = { revision: 0n, keys: [], values: [], pages: 0 };
+  const visit = (key: string, raw: RangeKv) => {
+    list.keys.push(key);
+    list.values.push(convert(key, raw));
+  };
+  const { revision, pages } = await readPages(etcd, keys, range, pageSize, visit, signal);
+  list.revision = revision;
+  list.pages = pages;
+  return list;
+}
+
+/** The pages of a range read (see {@link readRange}), each key handed to `visit` in order. */
+async function readPages(
+  etcd: Etcd3,
+  keys: Keyspace,
+  range: EtcdRange,
+  pageSize: number,
+  visit: (key: string, raw: RangeKv) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ revision: bigint; pages: number }> {
   const page = (start: Buffer, revision: bigint | undefined) =>
     rangePage(etcd, {
       key: start,
@@ -108,15 +155,12 @@ export async function readRange<T>(
       pending.catch(() => undefined);
       await afterDispatch();
     }
-    for (const raw of res.kvs) {
-      const key = keys.strip(raw.key);
-      entries.set(key, keep(key, raw));
-    }
+    for (const raw of res.kvs) visit(keys.strip(raw.key), raw);
     // grpc-js keeps the response reachable until the callback that delivered it returns, and that
     // is only after every continuation of this read (the consumers' first View) has run: drop the
     // page's keys now, so converted entries do not live alongside them.
     res.kvs.length = 0;
-    if (!more) return { revision, entries, pages };
+    if (!more) return { revision, pages };
   }
 }
 
@@ -137,17 +181,34 @@ export function readRangeRetrying<T>(
   signal: AbortSignal,
   convert: Convert<T>,
 ): Promise<RangeSnapshot<T>>;
-export async function readRangeRetrying<T>(
+export function readRangeRetrying<T>(
   runtime: Runtime,
   range: EtcdRange,
   signal: AbortSignal,
   convert?: Convert<T>,
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
+  const { etcd, keys, hubSettings } = runtime;
+  return retryRead(runtime, signal, () => readRange(etcd, keys, range, hubSettings.pageSize, keep));
+}
+
+/** {@link readRangeRetrying} into a {@link RangeList}. */
+export function readListRetrying<T>(
+  runtime: Runtime,
+  range: EtcdRange,
+  signal: AbortSignal,
+  convert: Convert<T>,
+): Promise<RangeList<T>> {
+  const { etcd, keys, hubSettings } = runtime;
+  return retryRead(runtime, signal, () => readRangeList(etcd, keys, range, hubSettings.pageSize, convert));
+}
+
+/** `read`, retried while etcd is unreachable (see {@link readRangeRetrying}). */
+function retryRead<R>(runtime: Runtime, signal: AbortSignal, read: () => Promise<R>): Promise<R> {
   return retryTransient(runtime, 'reading a watched range', signal, async () => {
-    let snapshot: RangeSnapshot<T | KeyValue>;
+    let result: R;
     try {
-      snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
+      result = await read();
     } catch (err) {
       // Connection evidence for state$, as the hub's own streams give.
       if (isTransient(err) && !signal.aborted) runtime.monitor.report(false, err);
@@ -155,6 +216,6 @@ export async function readRangeRetrying<T>(
     }
     signal.throwIfAborted();
     runtime.monitor.report(true);
-    return snapshot;
+    return result;
   });
 }
