@@ -101,26 +101,6 @@ export interface RangeList<T> {
   pages: number;
 }
 
-/** {@link readRange} into a {@link RangeList}. */
-export async function readRangeList<T>(
-  etcd: Etcd3,
-  keys: Keyspace,
-  range: EtcdRange,
-  pageSize: number,
-  convert: Convert<T>,
-  signal?: AbortSignal,
-): Promise<RangeList<T>> {
-  const list: RangeList<T> = { revision: 0n, keys: [], values: [], pages: 0 };
-  const visit = (key: string, raw: RangeKv) => {
-    list.keys.push(key);
-    list.values.push(convert(key, raw));
-  };
-  const { revision, pages } = await readPages(etcd, keys, range, pageSize, visit, signal);
-  list.revision = revision;
-  list.pages = pages;
-  return list;
-}
-
 /** The pages of a range read (see {@link readRange}), each key handed to `visit` in order. */
 async function readPages(
   etcd: Etcd3,
@@ -192,7 +172,7 @@ export function readRangeRetrying<T>(
   return retryRead(runtime, signal, () => readRange(etcd, keys, range, hubSettings.pageSize, keep));
 }
 
-/** {@link readRangeRetrying} into a {@link RangeList}. */
+/** {@link readRangeRetrying}, into a {@link RangeList} of `convert(kv)` for each key. */
 export function readListRetrying<T>(
   runtime: Runtime,
   range: EtcdRange,
@@ -200,7 +180,17 @@ export function readListRetrying<T>(
   convert: Convert<T>,
 ): Promise<RangeList<T>> {
   const { etcd, keys, hubSettings } = runtime;
-  return retryRead(runtime, signal, () => readRangeList(etcd, keys, range, hubSettings.pageSize, convert));
+  return retryRead(runtime, signal, async () => {
+    const list: RangeList<T> = { revision: 0n, keys: [], values: [], pages: 0 };
+    const visit = (key: string, raw: RangeKv) => {
+      list.keys.push(key);
+      list.values.push(convert(key, raw));
+    };
+    const { revision, pages } = await readPages(etcd, keys, range, hubSettings.pageSize, visit, undefined);
+    list.revision = revision;
+    list.pages = pages;
+    return list;
+  });
 }
 
 /** `read`, retried while etcd is unreachable (see {@link readRangeRetrying}). */
