@@ -84,3 +84,14 @@ test('values are copies, keys views; malformed input throws', async () => {
     /truncated|overruns/,
   );
 });
+
+test('member ids: each response gives its own, however responses of members interleave', async () => {
+  const method = await etcd3Method<IWatchResponse>('Watch', 'Watch');
+  // The id in `header`, the one after it (same length, the varints differ in their first byte only),
+  // a short one, none (etcd leaves a zero out), and the first again.
+  const ids = ['17237436991929493444', '17237436991929493445', '8', '0', '17237436991929493444'];
+  for (const member_id of [...ids, ...[...ids].reverse()]) {
+    const bytes = method.responseSerialize({ header: { ...header, member_id }, watch_id: '1' });
+    assert.equal(decodeWatchResponse(bytes).header.member_id, member_id);
+  }
+});

@@ -27,8 +27,12 @@ const del = (id: string, revision: number): KvEvent => ({ type: 'delete', kv: kv
 
 /** A catalog read from `entries` (in the order given, as etcd lists them). */
 function read(revision: number, ...entries: KeyValue[]): Catalog {
-  const map = new Map<string, Entry>(entries.map((e) => [e.key, fold.read(e.key, wire(e))]));
-  return fold.start(BigInt(revision), map);
+  const values: Entry[] = entries.map((e) => fold.read(e.key, wire(e)));
+  return fold.start(
+    BigInt(revision),
+    entries.map((e) => e.key),
+    values,
+  );
 }
 const ids = (catalog: Catalog) => catalog.list.map((i) => `${i.id}@${i.revision}`);
 const summary = (changes: readonly ServiceChange[]) => changes.map((c) => `${c.type} ${c.instance.id}`);

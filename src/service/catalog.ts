@@ -42,19 +42,19 @@ export function catalogFold(base: string, service: string | undefined): ViewFold
     id: `discovery:${JSON.stringify([base, service ?? null])}`,
     // A read needs the value and the mod revision only: the other fields are never decoded.
     read: (key, kv) => parse(key, kv.value, kv.modRevision),
-    start: (revision, entries) => started(revision, entries),
+    start: (revision, _keys, entries) => started(revision, entries),
     apply: (catalog, revision, events) => applied(catalog, revision, events, parse),
     restart: (catalog, revision, snapshot) => restarted(catalog, revision, snapshot, parse),
     progress: (catalog, revision) => ({ ...catalog, revision, changes: [], newlySkipped: [] }),
   };
 }
 
-function started(revision: bigint, entries: Map<string, Entry>): Catalog {
-  // Array.from sizes the array exactly and keeps it packed (fast to copy for every consumer).
-  const all = Array.from(entries.values());
+function started(revision: bigint, all: Entry[]): Catalog {
   const skipped = new Map<string, DiscoveryError>();
   for (const entry of all) if (!isInstance(entry)) skipped.set(entry.key, entry);
-  const list = skipped.size === 0 ? (all as ServiceInstance[]) : all.filter(isInstance);
+  // A copy sized exactly and packed (fast to copy for every consumer): the read grew `all` by
+  // pushing, and the spare capacity that leaves would be kept for as long as the list.
+  const list = skipped.size === 0 ? (all.slice() as ServiceInstance[]) : all.filter(isInstance);
   if (!isSorted(list)) list.sort(byKey);
   return { revision, list, changes: [], skipped, newlySkipped: [...skipped.values()] };
 }

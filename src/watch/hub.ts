@@ -9,7 +9,7 @@ import { forgetAuthToken, openWatchStream, type WatchStream } from '../etcd/watc
 import { emitOpened, emitResync } from './hub-events.js';
 import { BoundedIterator } from './iterator.js';
 import { StreamProgress } from './progress.js';
-import { type EtcdRange, rangeId, readRangeRetrying, resolveRange } from './range.js';
+import { type EtcdRange, rangeId, readListRetrying, readRangeRetrying, resolveRange } from './range.js';
 import { StallDetector } from './stall.js';
 import { StreamWatches } from './stream-watches.js';
 import type {
@@ -209,7 +209,7 @@ export class WatchHub implements Closable {
     const created: ViewCache<T, S> = new ViewCache(
       fold,
       // Converted page by page: the KeyValues of a large prefix never all exist at once.
-      (signal) => readRangeRetrying(this.runtime, range, signal, (key, kv) => fold.read(key, kv)),
+      (signal) => readListRetrying(this.runtime, range, signal, (key, kv) => fold.read(key, kv)),
       (sink) => this.attach(range, { fromRevision: sink.from, prevKv: false, share: true }, sink),
       () => {
         if (this.views.get(id) === created) this.views.delete(id);

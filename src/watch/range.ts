@@ -1,4 +1,5 @@
 import type { Etcd3 } from 'etcd3';
+import { afterDispatch } from '../core/dispatch.js';
 import type { Keyspace } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
 import type { RangeKv } from '../etcd/range-decode.js';
@@ -50,7 +51,7 @@ const asRead: Convert<KeyValue> = keyValueOf;
  * Reads every key of a range at one revision, `pageSize` keys per request, so that a large
  * prefix never needs one huge response. The first page is a linearizable read and fixes the
  * revision; later pages read at that same revision, so the result is one consistent cut. Each
- * next page is requested before the current one is converted, so conversion overlaps the wait.
+ * next page is sent to etcd before the current one is converted, so conversion overlaps the wait.
  */
 export function readRange(
   etcd: Etcd3,
@@ -82,6 +83,33 @@ export async function readRange<T>(
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
   const entries = new Map<string, T | KeyValue>();
+  const visit = (key: string, raw: RangeKv) => entries.set(key, keep(key, raw));
+  const { revision, pages } = await readPages(etcd, keys, range, pageSize, visit, signal);
+  return { revision, entries, pages };
+}
+
+/**
+ * The keys of a range read at one revision, in etcd's key order: `values[i]` is what `convert`
+ * made of `keys[i]`. No map: building one (hashing every key) takes ~3.5 ms per 10,000 keys
+ * (converting discovery's 10,000 instances, ~16 ms), for a consumer that keeps a list for nothing.
+ */
+export interface RangeList<T> {
+  revision: bigint;
+  keys: string[];
+  values: T[];
+  /** Range RPCs it took (pages). */
+  pages: number;
+}
+
+/** The pages of a range read (see {@link readRange}), each key handed to `visit` in order. */
+async function readPages(
+  etcd: Etcd3,
+  keys: Keyspace,
+  range: EtcdRange,
+  pageSize: number,
+  visit: (key: string, raw: RangeKv) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ revision: bigint; pages: number }> {
   const page = (start: Buffer, revision: bigint | undefined) =>
     rangePage(etcd, {
       key: start,
@@ -98,16 +126,21 @@ export async function readRange<T>(
     const last = res.kvs.at(-1);
     const more = res.more && last !== undefined && range.rangeEnd !== undefined;
     signal?.throwIfAborted();
-    if (more) pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
-    for (const raw of res.kvs) {
-      const key = keys.strip(raw.key);
-      entries.set(key, keep(key, raw));
+    if (more) {
+      pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
+      // The call only leaves once the event loop turns (etcd3 starts it a few promise hops later,
+      // and HTTP/2 writes in the check phase): converting first would keep the request back until
+      // the conversion is done, and etcd idle meanwhile (measured: no overlap at all). Handled
+      // now, so a call failing during the turn is not an unhandled rejection; awaited below.
+      pending.catch(() => undefined);
+      await afterDispatch();
     }
+    for (const raw of res.kvs) visit(keys.strip(raw.key), raw);
     // grpc-js keeps the response reachable until the callback that delivered it returns, and that
     // is only after every continuation of this read (the consumers' first View) has run: drop the
     // page's keys now, so converted entries do not live alongside them.
     res.kvs.length = 0;
-    if (!more) return { revision, entries, pages };
+    if (!more) return { revision, pages };
   }
 }
 
@@ -128,17 +161,44 @@ export function readRangeRetrying<T>(
   signal: AbortSignal,
   convert: Convert<T>,
 ): Promise<RangeSnapshot<T>>;
-export async function readRangeRetrying<T>(
+export function readRangeRetrying<T>(
   runtime: Runtime,
   range: EtcdRange,
   signal: AbortSignal,
   convert?: Convert<T>,
 ): Promise<RangeSnapshot<T | KeyValue>> {
   const keep: Convert<T | KeyValue> = convert ?? asRead;
+  const { etcd, keys, hubSettings } = runtime;
+  return retryRead(runtime, signal, () => readRange(etcd, keys, range, hubSettings.pageSize, keep));
+}
+
+/** {@link readRangeRetrying}, into a {@link RangeList} of `convert(kv)` for each key. */
+export function readListRetrying<T>(
+  runtime: Runtime,
+  range: EtcdRange,
+  signal: AbortSignal,
+  convert: Convert<T>,
+): Promise<RangeList<T>> {
+  const { etcd, keys, hubSettings } = runtime;
+  return retryRead(runtime, signal, async () => {
+    const list: RangeList<T> = { revision: 0n, keys: [], values: [], pages: 0 };
+    const visit = (key: string, raw: RangeKv) => {
+      list.keys.push(key);
+      list.values.push(convert(key, raw));
+    };
+    const { revision, pages } = await readPages(etcd, keys, range, hubSettings.pageSize, visit, undefined);
+    list.revision = revision;
+    list.pages = pages;
+    return list;
+  });
+}
+
+/** `read`, retried while etcd is unreachable (see {@link readRangeRetrying}). */
+function retryRead<R>(runtime: Runtime, signal: AbortSignal, read: () => Promise<R>): Promise<R> {
   return retryTransient(runtime, 'reading a watched range', signal, async () => {
-    let snapshot: RangeSnapshot<T | KeyValue>;
+    let result: R;
     try {
-      snapshot = await readRange(runtime.etcd, runtime.keys, range, runtime.hubSettings.pageSize, keep);
+      result = await read();
     } catch (err) {
       // Connection evidence for state$, as the hub's own streams give.
       if (isTransient(err) && !signal.aborted) runtime.monitor.report(false, err);
@@ -146,6 +206,6 @@ export async function readRangeRetrying<T>(
     }
     signal.throwIfAborted();
     runtime.monitor.report(true);
-    return snapshot;
+    return result;
   });
 }

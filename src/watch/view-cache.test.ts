@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Observable } from 'rxjs';
-import type { RangeSnapshot } from './range.js';
+import type { RangeList } from './range.js';
 import type { KeyValue, WatchBatch } from './types.js';
 import type { Sink } from './upstream.js';
 import { type CachedView, mapFold, type Projection, ViewCache } from './view-cache.js';
@@ -34,7 +34,7 @@ function harness() {
   };
   const reads: {
     signal: AbortSignal;
-    resolve(snapshot: RangeSnapshot<Parsed>): void;
+    resolve(snapshot: RangeList<Parsed>): void;
     reject(e: Error): void;
   }[] = [];
   let sink: Sink | undefined;
@@ -56,7 +56,8 @@ function harness() {
     assert.ok(read, 'a read is pending');
     read.resolve({
       revision: BigInt(revision),
-      entries: new Map(entries.map((e) => [e.key, projection.project(e)])),
+      keys: entries.map((e) => e.key),
+      values: entries.map((e) => projection.project(e)),
       pages: 1,
     });
     await new Promise((resolve) => setImmediate(resolve));

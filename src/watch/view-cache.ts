@@ -3,7 +3,7 @@ import { ClosedError } from '../errors.js';
 import type { RangeKv } from '../etcd/range-decode.js';
 import { toConcordError } from '../etcd/translate.js';
 import { keyValueOf } from './decode.js';
-import type { RangeSnapshot } from './range.js';
+import type { RangeList } from './range.js';
 import type { KeyValue, KvEvent, WatchBatch } from './types.js';
 import type { Sink } from './upstream.js';
 import { VersionedMap } from './versioned-map.js';
@@ -19,8 +19,11 @@ export interface ViewFold<T, S extends { revision: bigint }> {
   readonly id: string;
   /** What the first read keeps for one key (called once per key, page by page, in key order). */
   read(key: string, kv: RangeKv): T;
-  /** The state of a read: every key of the range at `revision`, in etcd's key order. Owns `entries`. */
-  start(revision: bigint, entries: Map<string, T>): S;
+  /**
+   * The state of a read: every key of the range at `revision`, in etcd's key order, `values[i]`
+   * read from `keys[i]`. Owns both arrays.
+   */
+  start(revision: bigint, keys: string[], values: T[]): S;
   /** The state after one revision's events; `state` itself when nothing it keeps changed (not emitted). */
   apply(state: S, revision: bigint, events: readonly KvEvent[]): S;
   /** The state after a re-read of the range (a new lineage, after a compaction). */
@@ -68,7 +71,11 @@ export function mapFold<T extends object>(projection: Projection<T>): ViewFold<T
   return {
     id: `map:${projection.id}`,
     read: (key, kv) => projection.project(keyValueOf(key, kv)),
-    start: (revision, entries) => ({ revision, entries: VersionedMap.from(entries) }),
+    start: (revision, keys, values) => {
+      const entries = new Map<string, T>();
+      for (let i = 0; i < keys.length; i++) entries.set(keys[i]!, values[i]!);
+      return { revision, entries: VersionedMap.from(entries) };
+    },
     apply: (state, revision, events) => {
       const changes = events.map(
         (event) => [event.kv.key, event.type === 'put' ? projection.project(event.kv) : undefined] as const,
@@ -108,7 +115,7 @@ export class ViewCache<T, S extends { revision: bigint }> {
   constructor(
     private readonly fold: ViewFold<T, S>,
     /** Reads the whole range, each key as `fold.read` reads it, retrying until `signal` aborts. */
-    private readonly read: (signal: AbortSignal) => Promise<RangeSnapshot<T>>,
+    private readonly read: (signal: AbortSignal) => Promise<RangeList<T>>,
     /** Adds `sink` to the range's watch from `sink.from` on; returns the function that removes it. */
     private readonly attach: (sink: Sink) => () => void,
     /** Called whenever the cache stops (its last subscriber left, it failed or completed). */
@@ -141,9 +148,9 @@ export class ViewCache<T, S extends { revision: bigint }> {
   private async load(): Promise<void> {
     this.loading = new AbortController();
     const { signal } = this.loading;
-    let snapshot: RangeSnapshot<T>;
+    let read: RangeList<T>;
     try {
-      snapshot = await this.read(signal);
+      read = await this.read(signal);
     } catch (err) {
       // Aborted: every subscriber left (or the hub closed) while reading. Otherwise typed, so a
       // refused TLS handshake or a denied prefix is recognisable (not a raw gRPC error).
@@ -152,13 +159,13 @@ export class ViewCache<T, S extends { revision: bigint }> {
     }
     this.loading = undefined;
     this.detach = this.attach({
-      from: snapshot.revision + 1n,
+      from: read.revision + 1n,
       internal: true,
       next: (batch) => this.apply(batch),
       error: (err) => this.fail(err),
       complete: () => this.complete(),
     });
-    this.emit(this.fold.start(snapshot.revision, snapshot.entries));
+    this.emit(this.fold.start(read.revision, read.keys, read.values));
   }
 
   private apply(batch: WatchBatch): void {
