@@ -114,21 +114,7 @@ export class H2Channel {
       const session = this.#open();
       session.ref();
       const remaining = deadline === undefined ? undefined : Math.max(1, Math.ceil(deadline - Date.now()));
-      // gRPC allows 8 digits per timeout: whole seconds beyond that many milliseconds.
-      const timeout =
-        remaining === undefined
-          ? undefined
-          : remaining < 1e8
-            ? `${remaining}m`
-            : `${Math.min(99_999_999, Math.ceil(remaining / 1000))}S`;
-      stream = session.request({
-        ...headers,
-        ':method': 'POST',
-        ':path': path,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        ...(timeout === undefined ? {} : { 'grpc-timeout': timeout }),
-      });
+      stream = session.request(requestHeaders(path, headers, remaining));
       // Timers take at most 2^31 - 1 ms; a longer deadline is left to etcd's own (grpc-timeout).
       if (remaining !== undefined && remaining <= 2_147_483_647) {
         timer = setTimeout(() => {
@@ -143,11 +129,7 @@ export class H2Channel {
           finish({ code: UNAVAILABLE, details: `No connection established (${err.details})` });
         } else finish(err, bytes);
       });
-      const frame = Buffer.allocUnsafe(5 + message.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(message.length, 1);
-      message.copy(frame, 5);
-      stream.end(frame);
+      stream.end(framed(message));
     } catch (err) {
       finish({ code: UNAVAILABLE, details: err instanceof Error ? err.message : String(err) });
     }
@@ -218,6 +200,36 @@ export class H2Channel {
     this.#session = session;
     return session;
   }
+}
+
+/** The headers of a unary call to `path`, with a `grpc-timeout` of `remaining` ms if given. */
+function requestHeaders(
+  path: string,
+  metadata: OutgoingHttpHeaders,
+  remaining: number | undefined,
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {
+    ...metadata,
+    ':method': 'POST',
+    ':path': path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  };
+  // gRPC allows 8 digits per timeout: whole seconds beyond that many milliseconds.
+  if (remaining !== undefined) {
+    headers['grpc-timeout'] =
+      remaining < 1e8 ? `${remaining}m` : `${Math.min(99_999_999, Math.ceil(remaining / 1000))}S`;
+  }
+  return headers;
+}
+
+/** `message` as a gRPC length-prefixed message (uncompressed). */
+function framed(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
 }
 
 /** Reads one unary response from `stream`: its message and its status (trailers or trailers-only). */
