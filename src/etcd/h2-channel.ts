@@ -193,7 +193,8 @@ export class H2Channel {
     };
     session.on('connect', () => {
       connected.add(session);
-      session.setLocalWindowSize(WINDOW_BYTES);
+      // Destroyed meanwhile (closed before its connection was up): nothing to widen.
+      if (!session.destroyed) session.setLocalWindowSize(WINDOW_BYTES);
     });
     session.on('close', forget);
     session.on('goaway', forget);
