@@ -91,11 +91,11 @@ export interface ConcordOptions {
   connectTimeoutMs?: number;
   /**
    * How unary etcd calls (reads, writes, transactions, lease grants and revokes: everything but
-   * the watch and keepalive streams) travel. `'http2'` (default): concord's own gRPC unary call
-   * over one `node:http2` session per endpoint, about half the client CPU of a grpc-js call and
-   * so a shorter round trip (every lock handoff and election is a chain of them); hosts, auth,
-   * TLS, deadlines, retries and error types stay etcd3's. `'grpc-js'`: through grpc-js, as etcd3
-   * sends them. Streams always use grpc-js.
+   * the watch and keepalive streams) travel. `'grpc-js'` (default): through grpc-js, as etcd3
+   * sends them. `'http2'` (opt-in): concord's own gRPC unary call over one `node:http2` session
+   * per endpoint, about half the client CPU of a grpc-js call and so a shorter round trip;
+   * endpoint choice, auth, TLS, deadlines, retries and error types stay etcd3's, and a release
+   * still travels on the watch stream's connection. Streams always use grpc-js.
    */
   unaryTransport?: UnaryTransport;
   watch?: ConcordWatchOptions;
@@ -191,7 +191,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     autoSyncIntervalMs: autoSync ?? 30_000,
     secure: options.tls !== undefined || endpoints.some((e) => /^https:/i.test(e)),
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-    unaryTransport: options.unaryTransport ?? 'http2',
+    unaryTransport: options.unaryTransport ?? 'grpc-js',
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
       progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,

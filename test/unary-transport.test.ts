@@ -5,12 +5,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Concord, type UnaryTransport } from 'concord-etcd';
 import { EtcdLeaseInvalidError } from 'etcd3';
+import { resolveOptions } from '../src/options.js';
 import { cleanupAfterEach } from './support/cleanup.js';
 import { useCluster } from './support/fixture.js';
 import { startProxy } from './support/proxy.js';
 import { freePort, within } from './support/wait.js';
 
 const TRANSPORTS: UnaryTransport[] = ['http2', 'grpc-js'];
+
+test('unaryTransport defaults to grpc-js; http2 is opt-in', () => {
+  assert.equal(resolveOptions({}).unaryTransport, 'grpc-js');
+  assert.equal(resolveOptions({ unaryTransport: 'http2' }).unaryTransport, 'http2');
+});
 
 describe('unary transport', () => {
   const fx = useCluster();
@@ -59,6 +65,7 @@ describe('unary transport', () => {
     cleanup.push(() => proxy.close());
     const concord = new Concord({
       endpoints: [proxy.endpoint],
+      unaryTransport: 'http2',
       callTimeoutMs: 400,
       // One attempt per call, so the test sees the deadline itself.
       policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
@@ -76,7 +83,11 @@ describe('unary transport', () => {
 
   test('http2: a fenced write whose first member refuses connections is sent to the next one (it never left)', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
-    const concord = new Concord({ endpoints: [dead, fx.cluster.endpoints[0]!], autoSyncIntervalMs: false });
+    const concord = new Concord({
+      endpoints: [dead, fx.cluster.endpoints[0]!],
+      unaryTransport: 'http2',
+      autoSyncIntervalMs: false,
+    });
     cleanup.push(() => concord.close());
     const session = await concord.session({ ttl: 10 });
     const lock = await concord.mutex('unary-refused-lock', { session }).lock();
@@ -91,7 +102,7 @@ describe('unary transport', () => {
   test('http2: close() leaves no connection of the Concord open', async () => {
     const proxy = await startProxy(fx.cluster.endpoints[0]!);
     cleanup.push(() => proxy.close());
-    const concord = new Concord({ endpoints: [proxy.endpoint] });
+    const concord = new Concord({ endpoints: [proxy.endpoint], unaryTransport: 'http2' });
     await concord.etcd.put('unary-close/a').value('1');
     const lock = await concord.mutex('unary-close-lock', { ttl: 5 }).lock();
     await lock.release();

@@ -21,9 +21,8 @@ export const latency: Scenario = {
     const perRound = ctx.quick ? 50 : 100;
     // The writer is a Concord of its own, so its puts leave on a connection of their own (on the
     // etcd3 subscriber's connection the watch event would arrive in the same socket read as the
-    // put's answer, ~10% sooner than on any other) by concord's unary transport, the way a
-    // concord user writes; both subscribers get the same writer. Go's peer writes from a client
-    // of its own too.
+    // put's answer, ~10% sooner than on any other), the way a concord user writes; both
+    // subscribers get the same writer. Go's peer writes from a client of its own too.
     const writer = ctx.scope.concord().etcd;
     await writer.get('bench/warm').string();
 
