@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { IBackoff, IBackoffFactory } from 'cockatiel';
+import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 
 /** The operations of a gRPC bidi stream this module uses; etcd3's `IDuplexStream` has them. */
@@ -158,7 +159,7 @@ export class ReconnectingStream<Req, Res, S extends BidiStream<Req, Res> = BidiS
    * wait for the teardown, and a use added meanwhile keeps the stream.
    */
   stopWhenIdle(): void {
-    setImmediate(() => {
+    void afterDispatch().then(() => {
       if (!this.owner.wanted()) this.stop();
     });
   }
