@@ -3,6 +3,7 @@ import { firstValueFrom, isObservable, type Observable, type Subscription } from
 import { errorText } from '../core/error-text.js';
 import type { EventInput } from '../core/events.js';
 import type { Closable, Runtime } from '../core/runtime.js';
+import { afterAtLeast } from '../core/timer.js';
 import { DrainError, DrainTimeoutError } from '../errors.js';
 import type { WorkStopCause, WorkSubject } from '../events/types.js';
 import type { HoldSubject } from './terms.js';
@@ -191,8 +192,8 @@ export class WorkTerm<H extends ScopedHold, T> implements Closable {
     }
     const stoppedAt = performance.now();
     const timeout = new Promise<'timeout'>((resolve) => {
-      const timer = setTimeout(() => resolve('timeout'), this.#rules.drainTimeoutMs);
-      void this.#workEnded.then(() => clearTimeout(timer));
+      const cancel = afterAtLeast(this.#rules.drainTimeoutMs, () => resolve('timeout'));
+      void this.#workEnded.then(cancel);
     });
     const waits: Array<Promise<string>> = [
       this.#workEnded.then(() => 'returned'),
