@@ -81,6 +81,33 @@ describe('unary transport', () => {
     assert.equal(await within(concord.etcd.get('unary-silent/a').string(), 'the next get', 5_000), '1');
   });
 
+  test('http2: a member that accepts connections before it serves them is written no call until it answers', async () => {
+    const proxy = await startProxy(fx.cluster.endpoints[0]!);
+    cleanup.push(() => proxy.close());
+    proxy.hold();
+    const concord = new Concord({
+      endpoints: [proxy.endpoint],
+      unaryTransport: 'http2',
+      callTimeoutMs: 300,
+      // One attempt per call, so the test sees the first one fail.
+      policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
+    });
+    cleanup.push(() => concord.close());
+    // Failed as never sent: such a call may be retried on another member without risk.
+    await assert.rejects(concord.etcd.put('unary-held/a').value('1').exec(), /No connection established/);
+    const sent = proxy.heldBytes();
+    assert.ok(sent.length >= 1, 'the client connected');
+    // What a starting member would serve later: the handshake, never a request (a HEADERS frame).
+    for (const bytes of sent)
+      assert.deepEqual(
+        http2FrameTypes(bytes).filter((t) => t === HEADERS),
+        [],
+      );
+    proxy.restore();
+    await within(concord.etcd.put('unary-held/a').value('2').exec(), 'a put once the member answers', 5_000);
+    assert.equal(await fx.cluster.client().get('unary-held/a').string(), '2');
+  });
+
   test('http2: a fenced write whose first member refuses connections is sent to the next one (it never left)', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
     const concord = new Concord({
@@ -117,3 +144,12 @@ describe('unary transport', () => {
     );
   });
 });
+
+const HEADERS = 1;
+
+/** The types of the HTTP/2 frames a client sent (after its connection preface). */
+function http2FrameTypes(bytes: Buffer): number[] {
+  const types: number[] = [];
+  for (let at = 24; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]!);
+  return types;
+}

@@ -36,8 +36,12 @@ const WINDOW_BYTES = 4 * 1024 * 1024;
 
 const UNAVAILABLE = 14;
 
-/** Sessions whose connection was established (a call on any other one was never sent). */
-const connected = new WeakSet<ClientHttp2Session>();
+/** Sessions whose server answered the handshake (its SETTINGS): calls are written only to these. */
+const ready = new WeakSet<ClientHttp2Session>();
+/** Calls waiting for their session's handshake, by session. */
+const waitingOn = new WeakMap<ClientHttp2Session, Waiter[]>();
+/** RST_STREAM code of a stream the server refused before processing it. */
+const REFUSED_STREAM = 7;
 const DEADLINE_EXCEEDED = 4;
 const INTERNAL = 13;
 
@@ -56,6 +60,20 @@ export interface StatusError extends Error {
 export function statusError(code: number, details: string, metadata: unknown): StatusError {
   const name = STATUS_NAMES[code] ?? 'UNKNOWN';
   return Object.assign(new Error(`${code} ${name}: ${details}`), { code, details, metadata });
+}
+
+/** A call waiting for its session's handshake: written once it is answered, failed if it never is. */
+interface Waiter {
+  send(): void;
+  fail(why: string): void;
+}
+
+/**
+ * The status of a call that was never written to any connection, in grpc-js's words for it, which
+ * mark a call that may be sent again without risk of applying it twice (see txn-once.ts).
+ */
+function notSent(why: string): { code: number; details: string } {
+  return { code: UNAVAILABLE, details: `No connection established (${why})` };
 }
 
 /** TLS material of a secure channel (absent: plaintext). */
@@ -113,25 +131,33 @@ export class H2Channel {
     try {
       const session = this.#open();
       session.ref();
-      const remaining = deadline === undefined ? undefined : Math.max(1, Math.ceil(deadline - Date.now()));
-      stream = session.request(requestHeaders(path, headers, remaining));
       // Timers take at most 2^31 - 1 ms; a longer deadline is left to etcd's own (grpc-timeout).
-      if (remaining !== undefined && remaining <= 2_147_483_647) {
-        timer = setTimeout(() => {
-          stream?.close(constants.NGHTTP2_CANCEL);
-          finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
-        }, remaining);
+      if (deadline !== undefined && deadline - Date.now() <= 2_147_483_647) {
+        timer = setTimeout(
+          () => {
+            if (stream) {
+              stream.close(constants.NGHTTP2_CANCEL);
+              finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+              return;
+            }
+            // A server that has not answered the handshake by now will not serve this connection.
+            if (this.#session === session) this.reset();
+            finish(notSent('the server had not answered the connection by the deadline'));
+          },
+          Math.max(1, Math.ceil(deadline - Date.now())),
+        );
       }
-      readResponse(stream, (err, bytes) => {
-        // A session that never connected sent nothing: say so in grpc-js's words, which mark a
-        // call that may be sent again without risk of applying it twice (see txn-once.ts).
-        if (err?.code === UNAVAILABLE && !connected.has(session)) {
-          finish({ code: UNAVAILABLE, details: `No connection established (${err.details})` });
-        } else finish(err, bytes);
-      });
-      stream.end(framed(message));
+      const send = () => {
+        if (finished) return;
+        stream = session.request(requestHeaders(path, headers, deadline));
+        readResponse(stream, finish);
+        stream.end(framed(message));
+      };
+      if (ready.has(session)) send();
+      else waitingOn.get(session)?.push({ send, fail: (why) => finish(notSent(why)) });
     } catch (err) {
-      finish({ code: UNAVAILABLE, details: err instanceof Error ? err.message : String(err) });
+      // Nothing was written (no connection, or the session refused a new stream).
+      finish(notSent(err instanceof Error ? err.message : String(err)));
     }
     return () => {
       stream?.close(constants.NGHTTP2_CANCEL);
@@ -191,23 +217,33 @@ export class H2Channel {
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
     };
-    session.on('connect', () => {
-      connected.add(session);
+    // A member that is still starting accepts connections but serves them only once it is up, so
+    // a connection counts only once the server answered the handshake (as grpc-js's does): a call
+    // written before then could run whenever the member gets to it, after its caller gave up.
+    const waiting: Waiter[] = [];
+    waitingOn.set(session, waiting);
+    session.once('remoteSettings', () => {
+      ready.add(session);
       // Destroyed meanwhile (closed before its connection was up): nothing to widen.
       if (!session.destroyed) session.setLocalWindowSize(WINDOW_BYTES);
+      for (const waiter of waiting.splice(0)) waiter.send();
     });
-    session.on('close', forget);
+    session.on('close', () => {
+      forget();
+      for (const waiter of waiting.splice(0))
+        waiter.fail('the connection closed before the server answered it');
+    });
     session.on('goaway', forget);
     this.#session = session;
     return session;
   }
 }
 
-/** The headers of a unary call to `path`, with a `grpc-timeout` of `remaining` ms if given. */
+/** The headers of a unary call to `path`, with a `grpc-timeout` for `deadline` (ms since the epoch) if given. */
 function requestHeaders(
   path: string,
   metadata: OutgoingHttpHeaders,
-  remaining: number | undefined,
+  deadline: number | undefined,
 ): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {
     ...metadata,
@@ -216,8 +252,9 @@ function requestHeaders(
     'content-type': 'application/grpc',
     te: 'trailers',
   };
-  // gRPC allows 8 digits per timeout: whole seconds beyond that many milliseconds.
-  if (remaining !== undefined) {
+  if (deadline !== undefined) {
+    const remaining = Math.max(1, Math.ceil(deadline - Date.now()));
+    // gRPC allows 8 digits per timeout: whole seconds beyond that many milliseconds.
     headers['grpc-timeout'] =
       remaining < 1e8 ? `${remaining}m` : `${Math.min(99_999_999, Math.ceil(remaining / 1000))}S`;
   }
@@ -254,9 +291,16 @@ function readResponse(stream: ClientHttp2Stream, finish: CallDone): void {
   });
   stream.on('trailers', statusOf);
   stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('error', (err) => finish({ code: UNAVAILABLE, details: err.message }));
+  stream.on('error', (err) =>
+    // A stream the server refused was not processed (HTTP/2 guarantees that much).
+    finish(
+      stream.rstCode === REFUSED_STREAM ? notSent(err.message) : { code: UNAVAILABLE, details: err.message },
+    ),
+  );
   stream.on('close', () => {
-    if (status === undefined) {
+    if (status === undefined && stream.rstCode === REFUSED_STREAM) {
+      finish(notSent('the server refused the stream'));
+    } else if (status === undefined) {
       finish({ code: UNAVAILABLE, details: `stream closed without a status (code ${stream.rstCode})` });
     } else if (status.code !== 0) {
       finish(status);

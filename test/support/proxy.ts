@@ -1,6 +1,6 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
-type Mode = 'forward' | 'blackhole';
+type Mode = 'forward' | 'blackhole' | 'hold';
 
 // One accepted client connection and its upstream side (absent for connections accepted while
 // blackholed: those never reach etcd).
@@ -9,6 +9,8 @@ interface Pair {
   upstream: Socket | undefined;
   /** Set by freeze(): this connection forwards nothing any more, in either direction. */
   frozen?: boolean;
+  /** What a connection accepted in hold mode sent, kept until restore() forwards it. */
+  held?: Buffer[];
   /** Settles once both sockets have emitted 'close' and the pair left the set. */
   gone: Promise<unknown>;
 }
@@ -93,12 +95,34 @@ export class TcpProxy {
   }
 
   /**
+   * Like a member that is still starting: new connections are accepted but nothing is answered,
+   * and what they send is kept, to be forwarded by restore() (as the member serves the
+   * connections its listener accepted meanwhile). `heldBytes()` shows what they sent.
+   */
+  hold(): void {
+    this.#mode = 'hold';
+  }
+
+  /** What the connections accepted in hold mode have sent so far, one buffer per connection. */
+  heldBytes(): Buffer[] {
+    return [...this.#pairs].filter((p) => p.held).map((p) => Buffer.concat(p.held!));
+  }
+
+  /**
    * Back to forwarding. Connections that lived through a blackhole have lost bytes, so they are
-   * destroyed; the client reconnects on a clean stream.
+   * destroyed; the client reconnects on a clean stream. Connections accepted in hold mode are
+   * connected upstream now, what they sent first.
    */
   restore(): void {
     if (this.#mode === 'blackhole') this.cut();
     this.#mode = 'forward';
+    for (const pair of this.#pairs) {
+      if (!pair.held || pair.client.destroyed) continue;
+      const sent = Buffer.concat(pair.held);
+      delete pair.held;
+      pair.client.removeAllListeners('data');
+      this.#connect(pair, sent);
+    }
   }
 
   /** Sends new connections to `target` ('host:port'); existing ones keep their upstream. */
@@ -130,12 +154,26 @@ export class TcpProxy {
       client.on('data', () => {});
       return;
     }
+    if (this.#mode === 'hold') {
+      const held: Buffer[] = [];
+      pair.held = held;
+      client.on('data', (chunk: Buffer) => held.push(chunk));
+      return;
+    }
+    this.#connect(pair, undefined);
+  }
+
+  // Connects `pair` upstream (sending `first` before anything else) and relays both ways.
+  #connect(pair: Pair, first: Buffer | undefined): void {
+    const { client } = pair;
+    const clientGone = pair.gone;
     const [host, port] = this.#target;
     const upstream = createConnection({ host, port, noDelay: true });
     pair.upstream = upstream;
     pair.gone = Promise.all([clientGone, closed(upstream)]);
     upstream.on('error', () => destroy(pair));
     upstream.on('close', () => destroy(pair));
+    if (first?.length) upstream.write(first);
     this.#relay(pair, client, upstream);
     this.#relay(pair, upstream, client);
   }
@@ -143,7 +181,7 @@ export class TcpProxy {
   // Forwards `from` to `to` unless blackholed or frozen, with backpressure: a slow receiver pauses the sender.
   #relay(pair: Pair, from: Socket, to: Socket): void {
     from.on('data', (chunk: Buffer) => {
-      if (this.#mode !== 'forward' || pair.frozen || to.destroyed) return;
+      if (this.#mode === 'blackhole' || pair.frozen || to.destroyed) return;
       if (!to.write(chunk)) {
         from.pause();
         to.once('drain', () => from.resume());
