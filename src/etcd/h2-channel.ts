@@ -5,9 +5,8 @@ import {
   constants,
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
-  type SecureClientSessionOptions,
 } from 'node:http2';
-import { isIP, connect as netConnect } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 
 /** gRPC status names by code, as grpc-js spells them in its error messages. */
@@ -187,33 +186,13 @@ export class H2Channel {
     if (this.#closed) throw new Error('the channel is closed');
     const current = this.#session;
     if (current && !current.closed && !current.destroyed) return current;
-    const { tls, authority } = this;
-    const host = authority.startsWith('[')
-      ? authority.slice(1, authority.indexOf(']'))
-      : authority.split(':')[0]!;
-    const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
-    // Small requests must leave at once: no Nagle delay (grpc-js turns it off too).
-    const options: SecureClientSessionOptions = {
+    const socket = openSocket(this.authority, this.tls);
+    const session = connect(`${this.tls ? 'https' : 'http'}://${this.authority}`, {
       // A range page of thousands of keys is far larger than HTTP/2's default 64 KiB window,
       // which would make the server wait for a window update every 64 KiB.
       settings: { initialWindowSize: WINDOW_BYTES },
-      createConnection: () =>
-        tls
-          ? tlsConnect({
-              host,
-              port,
-              ca: tls.ca,
-              cert: tls.cert,
-              key: tls.key,
-              ALPNProtocols: ['h2'],
-              // SNI carries host names only; an IP address is still checked against the certificate.
-              ...(isIP(host) ? {} : { servername: host }),
-            }).setNoDelay(true)
-          : netConnect({ host, port, noDelay: true }),
-    };
-    const session = connect(`${tls ? 'https' : 'http'}://${authority}`, options);
-    // Failures reach the calls through their streams; the session itself is then replaced.
-    session.on('error', () => undefined);
+      createConnection: () => socket,
+    });
     const forget = () => {
       if (this.#session === session) this.#session = undefined;
     };
@@ -228,15 +207,45 @@ export class H2Channel {
       if (!session.destroyed) session.setLocalWindowSize(WINDOW_BYTES);
       for (const waiter of waiting.splice(0)) waiter.send();
     });
-    session.on('close', () => {
+    const end = (why: string) => {
       forget();
-      for (const waiter of waiting.splice(0))
-        waiter.fail('the connection closed before the server answered it');
-    });
+      for (const waiter of waiting.splice(0)) waiter.fail(why);
+    };
+    // The first failure (a refused connection, a TLS handshake that failed) is what the calls
+    // waiting for the connection fail with. A TLS alert after the handshake (the server refusing
+    // the client's certificate) reaches only the socket, and the session then never emits
+    // 'close', so an error of either ends the session here.
+    const fail = (err: Error) => {
+      end(err.message);
+      session.destroy();
+      socket.destroy();
+    };
+    session.on('error', fail);
+    socket.on('error', fail);
+    session.on('close', () => end('the connection closed before the server answered it'));
     session.on('goaway', forget);
     this.#session = session;
     return session;
   }
+}
+
+/** A connection to `authority` (plaintext, or TLS offering h2), without Nagle delay (as grpc-js's). */
+function openSocket(authority: string, tls: ChannelTls | undefined): Socket {
+  const host = authority.startsWith('[')
+    ? authority.slice(1, authority.indexOf(']'))
+    : authority.split(':')[0]!;
+  const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
+  if (!tls) return netConnect({ host, port, noDelay: true });
+  return tlsConnect({
+    host,
+    port,
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    ALPNProtocols: ['h2'],
+    // SNI carries host names only; an IP address is still checked against the certificate.
+    ...(isIP(host) ? {} : { servername: host }),
+  }).setNoDelay(true);
 }
 
 /** The headers of a unary call to `path`, with a `grpc-timeout` for `deadline` (ms since the epoch) if given. */

@@ -112,8 +112,15 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
 
-beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
-afterEach(() => mock.timers.reset());
+beforeEach(() => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  // The drain timeout checks its time on performance.now() (monotonic): it follows the fake clock too.
+  mock.method(performance, 'now', () => Date.now());
+});
+afterEach(() => {
+  mock.timers.reset();
+  mock.restoreAll();
+});
 
 test('the work returns: emitted, released, done; it fails: released, failed; a sync throw is a failure', async () => {
   const f = fixture();
