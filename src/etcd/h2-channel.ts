@@ -148,7 +148,13 @@ export class H2Channel {
       }
       const send = () => {
         if (finished) return;
-        stream = session.request(requestHeaders(path, headers, deadline));
+        try {
+          stream = session.request(requestHeaders(path, headers, deadline));
+        } catch (err) {
+          // The session was closing (reset, or a GOAWAY arrived) before this call was written.
+          finish(notSent(err instanceof Error ? err.message : String(err)));
+          return;
+        }
         readResponse(stream, finish);
         stream.end(framed(message));
       };
@@ -166,12 +172,17 @@ export class H2Channel {
 
   /**
    * Stops using the session (after a failure etcd3 counts as recoverable): calls in flight finish
-   * on it, or at their deadline; the next call opens a new one.
+   * on it, or at their deadline, calls waiting for its handshake fail as never sent; the next call
+   * opens a new one.
    */
   reset(): void {
     const session = this.#session;
     this.#session = undefined;
-    session?.close();
+    if (!session) return;
+    // A closing session takes no new streams: calls still waiting for its handshake fail now,
+    // as never sent, so they can go to the next member at once.
+    for (const waiter of waitingOn.get(session)?.splice(0) ?? []) waiter.fail('the connection was reset');
+    session.close();
   }
 
   /** Ends the session and every call on it for good: later calls fail as unavailable. */
