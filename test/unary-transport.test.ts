@@ -63,13 +63,7 @@ describe('unary transport', () => {
   test('http2: a connection gone silent fails its call at the deadline, and the next call opens a new one', async () => {
     const proxy = await startProxy(fx.cluster.endpoints[0]!);
     cleanup.push(() => proxy.close());
-    const concord = new Concord({
-      endpoints: [proxy.endpoint],
-      unaryTransport: 'http2',
-      callTimeoutMs: 400,
-      // One attempt per call, so the test sees the deadline itself.
-      policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
-    });
+    const concord = oneAttempt(proxy.endpoint, 400);
     cleanup.push(() => concord.close());
     await concord.etcd.put('unary-silent/a').value('1');
     proxy.freeze();
@@ -85,13 +79,7 @@ describe('unary transport', () => {
     const proxy = await startProxy(fx.cluster.endpoints[0]!);
     cleanup.push(() => proxy.close());
     proxy.hold();
-    const concord = new Concord({
-      endpoints: [proxy.endpoint],
-      unaryTransport: 'http2',
-      callTimeoutMs: 300,
-      // One attempt per call, so the test sees the first one fail.
-      policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
-    });
+    const concord = oneAttempt(proxy.endpoint, 300);
     cleanup.push(() => concord.close());
     // Failed as never sent: such a call may be retried on another member without risk.
     await assert.rejects(concord.etcd.put('unary-held/a').value('1').exec(), /No connection established/);
@@ -152,4 +140,14 @@ function http2FrameTypes(bytes: Buffer): number[] {
   const types: number[] = [];
   for (let at = 24; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]!);
   return types;
+}
+
+/** An http2 Concord on `endpoint` that makes one attempt per call, so a test sees that attempt fail. */
+function oneAttempt(endpoint: string, callTimeoutMs: number): Concord {
+  return new Concord({
+    endpoints: [endpoint],
+    unaryTransport: 'http2',
+    callTimeoutMs,
+    policies: { global: { execute: async (fn) => fn({ signal: new AbortController().signal }) } },
+  });
 }

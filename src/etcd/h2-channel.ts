@@ -8,6 +8,7 @@ import {
 } from 'node:http2';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { errorText } from '../core/error-text.js';
 
 /** gRPC status names by code, as grpc-js spells them in its error messages. */
 const STATUS_NAMES = [
@@ -139,9 +140,10 @@ export class H2Channel {
               finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
               return;
             }
-            // A server that has not answered the handshake by now will not serve this connection.
-            if (this.#session === session) this.reset();
             finish(notSent('the server had not answered the connection by the deadline'));
+            // A server that has not answered the handshake by now will not serve this connection
+            // (after finish: a reset fails the calls still waiting, with its own reason).
+            if (this.#session === session) this.reset();
           },
           Math.max(1, Math.ceil(deadline - Date.now())),
         );
@@ -152,7 +154,7 @@ export class H2Channel {
           stream = session.request(requestHeaders(path, headers, deadline));
         } catch (err) {
           // The session was closing (reset, or a GOAWAY arrived) before this call was written.
-          finish(notSent(err instanceof Error ? err.message : String(err)));
+          finish(notSent(errorText(err)));
           return;
         }
         readResponse(stream, finish);
@@ -162,7 +164,7 @@ export class H2Channel {
       else waitingOn.get(session)?.push({ send, fail: (why) => finish(notSent(why)) });
     } catch (err) {
       // Nothing was written (no connection, or the session refused a new stream).
-      finish(notSent(err instanceof Error ? err.message : String(err)));
+      finish(notSent(errorText(err)));
     }
     return () => {
       stream?.close(constants.NGHTTP2_CANCEL);

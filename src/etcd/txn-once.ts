@@ -76,10 +76,8 @@ function send(
   request: ITxnRequest,
   extra: object | undefined,
 ): Promise<ITxnResponse> {
-  const options = {
-    ...callOptions(pool, { service: 'KV', method: 'txn', params: request, isStream: false }),
-    ...extra,
-  };
+  const resolved = callOptions(pool, { service: 'KV', method: 'txn', params: request, isStream: false });
+  const options = extra ? { ...resolved, ...extra } : resolved;
   return new Promise<ITxnResponse>((resolve, reject) => {
     (client as KvServiceClient).txn(request, metadata, options, (err, res) => {
       if (err) reject(castGrpcError(err));
