@@ -90,12 +90,13 @@ export interface ConcordOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * How unary etcd calls (reads, writes, transactions, lease grants and revokes: everything but
-   * the watch and keepalive streams) travel. `'grpc-js'` (default): through grpc-js, as etcd3
-   * sends them. `'http2'` (opt-in): concord's own gRPC unary call over one `node:http2` session
-   * per endpoint, about half the client CPU of a grpc-js call and so a shorter round trip;
-   * endpoint choice, auth, TLS, deadlines, retries and error types stay etcd3's, and a release
-   * still travels on the watch stream's connection. Streams always use grpc-js.
+   * How etcd calls travel. `'http2'` (default): unary calls (reads, writes, transactions, lease
+   * grants and revokes) and the watch stream go over concord's own gRPC calls on one
+   * `node:http2` session per endpoint, about half the client CPU of grpc-js's and so shorter
+   * round trips; endpoint choice, auth, TLS, deadlines, retries and error types stay etcd3's, and
+   * a release travels on the watch stream's session (etcd sees the cancel of the holder's own
+   * watch first). The lease keepalive stream uses grpc-js. `'grpc-js'`: everything through
+   * grpc-js, as etcd3 sends it (the 0.1 behaviour).
    */
   unaryTransport?: UnaryTransport;
   watch?: ConcordWatchOptions;
@@ -191,7 +192,7 @@ export function resolveOptions(options: ConcordOptions): ResolvedOptions {
     autoSyncIntervalMs: autoSync ?? 30_000,
     secure: options.tls !== undefined || endpoints.some((e) => /^https:/i.test(e)),
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-    unaryTransport: options.unaryTransport ?? 'grpc-js',
+    unaryTransport: options.unaryTransport ?? 'http2',
     hub: {
       stallTimeoutMs: options.watch?.stallTimeoutMs ?? 10_000,
       progressIntervalMs: options.watch?.progressIntervalMs ?? 2_000,

@@ -9,32 +9,10 @@ import {
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { errorText } from '../core/error-text.js';
-
-/** gRPC status names by code, as grpc-js spells them in its error messages. */
-const STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
+import { framed, INTERNAL, type Status, statusOf, UNAVAILABLE } from './grpc-wire.js';
 
 /** Flow-control window of a stream and of the session (4 MiB, as for concord's grpc-js channels). */
 const WINDOW_BYTES = 4 * 1024 * 1024;
-
-const UNAVAILABLE = 14;
 
 /** Sessions whose server answered the handshake (its SETTINGS): calls are written only to these. */
 const ready = new WeakSet<ClientHttp2Session>();
@@ -43,24 +21,6 @@ const waitingOn = new WeakMap<ClientHttp2Session, Waiter[]>();
 /** RST_STREAM code of a stream the server refused before processing it. */
 const REFUSED_STREAM = 7;
 const DEADLINE_EXCEEDED = 4;
-const INTERNAL = 13;
-
-/**
- * A failed call, shaped like the error grpc-js hands a unary callback (message
- * `<code> <NAME>: <details>`, numeric `code`, `details`, `metadata`), so etcd3's error casting and
- * concord's translation treat both transports alike.
- */
-export interface StatusError extends Error {
-  code: number;
-  details: string;
-  metadata: unknown;
-}
-
-/** Makes a {@link StatusError}; `metadata` is the (empty) trailing metadata grpc-js would attach. */
-export function statusError(code: number, details: string, metadata: unknown): StatusError {
-  const name = STATUS_NAMES[code] ?? 'UNKNOWN';
-  return Object.assign(new Error(`${code} ${name}: ${details}`), { code, details, metadata });
-}
 
 /** A call waiting for its session's handshake: written once it is answered, failed if it never is. */
 interface Waiter {
@@ -160,8 +120,7 @@ export class H2Channel {
         readResponse(stream, finish);
         stream.end(framed(message));
       };
-      if (ready.has(session)) send();
-      else waitingOn.get(session)?.push({ send, fail: (why) => finish(notSent(why)) });
+      whenReady(session, send, (why) => finish(notSent(why)));
     } catch (err) {
       // Nothing was written (no connection, or the session refused a new stream).
       finish(notSent(errorText(err)));
@@ -170,6 +129,52 @@ export class H2Channel {
       stream?.close(constants.NGHTTP2_CANCEL);
       finish({ code: 1, details: 'Cancelled on client' });
     };
+  }
+
+  /**
+   * Opens a gRPC stream to `path` with `headers` (auth metadata) on the same session as the unary
+   * calls, once the server answered its handshake: `started` gets it (the session holds the
+   * process open until it closes), or `failed` gets why it was never written (so it may go to
+   * another member). Returns a function that gives up on a stream not yet started.
+   */
+  stream(
+    path: string,
+    headers: OutgoingHttpHeaders,
+    started: (stream: ClientHttp2Stream) => void,
+    failed: (status: Status) => void,
+  ): () => void {
+    let settled = false;
+    const closed = () => {
+      if (--this.#active === 0) this.#session?.unref();
+    };
+    const fail = (status: Status) => {
+      if (settled) return;
+      settled = true;
+      closed();
+      failed(status);
+    };
+    this.#active++;
+    try {
+      const session = this.#open();
+      session.ref();
+      const send = () => {
+        if (settled) return;
+        let stream: ClientHttp2Stream;
+        try {
+          stream = session.request(requestHeaders(path, headers, undefined));
+        } catch (err) {
+          fail(notSent(errorText(err)));
+          return;
+        }
+        settled = true;
+        stream.once('close', closed);
+        started(stream);
+      };
+      whenReady(session, send, (why) => fail(notSent(why)));
+    } catch (err) {
+      fail(notSent(errorText(err)));
+    }
+    return () => fail({ code: 1, details: 'Cancelled on client' });
   }
 
   /**
@@ -242,6 +247,12 @@ export class H2Channel {
   }
 }
 
+/** Runs `send` once `session` answered its handshake (now, if it has), or `fail` if it never does. */
+function whenReady(session: ClientHttp2Session, send: () => void, fail: (why: string) => void): void {
+  if (ready.has(session)) send();
+  else waitingOn.get(session)?.push({ send, fail });
+}
+
 /** A connection to `authority` (plaintext, or TLS offering h2), without Nagle delay (as grpc-js's). */
 function openSocket(authority: string, tls: ChannelTls | undefined): Socket {
   const host = authority.startsWith('[')
@@ -283,47 +294,20 @@ function requestHeaders(
   return headers;
 }
 
-/** `message` as a gRPC length-prefixed message (uncompressed). */
-function framed(message: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(5 + message.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  return frame;
-}
-
 /** Reads one unary response from `stream`: its message and its status (trailers or trailers-only). */
 function readResponse(stream: ClientHttp2Stream, finish: CallDone): void {
   const chunks: Buffer[] = [];
-  let status: { code: number; details: string } | undefined;
-  const statusOf = (headers: IncomingHttpHeaders) => {
-    const code = headers['grpc-status'];
-    if (code === undefined) return;
-    const message = headers['grpc-message'];
-    status = { code: Number(code), details: typeof message === 'string' ? decodeMessage(message) : '' };
+  let status: Status | undefined;
+  const take = (headers: IncomingHttpHeaders) => {
+    status ??= statusOf(headers);
   };
-  stream.on('response', (headers) => {
-    const httpStatus = headers[':status'];
-    if (httpStatus !== 200 && headers['grpc-status'] === undefined) {
-      status = {
-        code: httpStatus === 503 || httpStatus === 502 ? UNAVAILABLE : 2,
-        details: `HTTP ${httpStatus}`,
-      };
-    } else statusOf(headers);
-  });
-  stream.on('trailers', statusOf);
+  stream.on('response', take);
+  stream.on('trailers', take);
   stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  stream.on('error', (err) =>
-    // A stream the server refused was not processed (HTTP/2 guarantees that much).
-    finish(
-      stream.rstCode === REFUSED_STREAM ? notSent(err.message) : { code: UNAVAILABLE, details: err.message },
-    ),
-  );
+  stream.on('error', (err) => finish(streamFailure(stream, err.message)));
   stream.on('close', () => {
-    if (status === undefined && stream.rstCode === REFUSED_STREAM) {
-      finish(notSent('the server refused the stream'));
-    } else if (status === undefined) {
-      finish({ code: UNAVAILABLE, details: `stream closed without a status (code ${stream.rstCode})` });
+    if (status === undefined) {
+      finish(streamFailure(stream, `stream closed without a status (code ${stream.rstCode})`));
     } else if (status.code !== 0) {
       finish(status);
     } else {
@@ -336,11 +320,10 @@ function readResponse(stream: ClientHttp2Stream, finish: CallDone): void {
   });
 }
 
-/** `grpc-message` is percent-encoded (gRPC over HTTP/2); a malformed one is shown as sent. */
-function decodeMessage(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
+/**
+ * The status of a stream that failed or closed without one: a stream the server refused was not
+ * processed (HTTP/2 guarantees that much), so it counts as never sent.
+ */
+export function streamFailure(stream: ClientHttp2Stream, why: string): Status {
+  return stream.rstCode === REFUSED_STREAM ? notSent(why) : { code: UNAVAILABLE, details: why };
 }

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
-import { type CallDone, type ChannelTls, H2Channel, statusError } from './h2-channel.js';
+import { statusError } from './grpc-wire.js';
+import { type CallDone, type ChannelTls, H2Channel } from './h2-channel.js';
 import { type Pool, type PoolHost, poolOf } from './pool.js';
 
 /** The services whose unary calls go over {@link H2Channel}: the ones on every coordination path. */
@@ -31,15 +32,8 @@ interface WrappableHost extends PoolHost {
   resetAllServices(): void;
 }
 
-const direct = new WeakSet<PoolHost>();
-
-/**
- * A call option (`{ [ON_STREAM_CONNECTION]: true }`) that sends that one call through grpc-js,
- * on the connection the watch stream shares: it then reaches etcd after whatever that stream
- * sent before it (a release after the cancel of the holder's own watch, so etcd does not send
- * the holder its own delete).
- */
-export const ON_STREAM_CONNECTION: unique symbol = Symbol('concord.onStreamConnection');
+/** The channel of each host that sends directly. */
+const channels = new WeakMap<PoolHost, H2Channel>();
 
 /** {@link sendDirect} for every host `etcd` has now (endpoint sync adds the ones it creates later). */
 export function sendAllDirect(etcd: Etcd3): void {
@@ -49,20 +43,24 @@ export function sendAllDirect(etcd: Etcd3): void {
 
 /** Whether `host` sends its unary calls over an {@link H2Channel} ({@link sendDirect}). */
 export function sendsDirect(host: PoolHost): boolean {
-  return direct.has(host);
+  return channels.has(host);
+}
+
+/** The channel `host` sends its unary calls over (undefined unless it {@link sendDirect sends directly}). */
+export function channelOf(host: PoolHost): H2Channel | undefined {
+  return channels.get(host);
 }
 
 /**
  * Sends the unary calls of etcd's KV and Lease services of `host` (every call etcd3 or concord
  * makes through it: gets, puts, transactions, lease grants and revokes) over an
- * {@link H2Channel} to the same endpoint instead of grpc-js; streams (watch, keepalive) stay on
- * grpc-js. Everything around a call stays etcd3's: host choice, auth metadata, deadlines, retry
+ * {@link H2Channel} to the same endpoint instead of grpc-js; the watch stream goes over the same
+ * channel (see `openWatchStream`), the lease keepalive stream stays on grpc-js. Everything around a call stays etcd3's: host choice, auth metadata, deadlines, retry
  * policies, error casting. When etcd3 resets the host after a failure the channel is reset too,
  * and closing the host closes it. Hosts whose address is not `host:port` are left as they are.
  */
 export function sendDirect(pool: Pool, host: PoolHost): void {
-  if (direct.has(host) || !/^(\[[0-9a-fA-F:.]+\]|[^/:[\]]+):\d+$/.test(host.host)) return;
-  direct.add(host);
+  if (channels.has(host) || !/^(\[[0-9a-fA-F:.]+\]|[^/:[\]]+):\d+$/.test(host.host)) return;
   const wrappable = host as WrappableHost;
   const credentials = pool.options.credentials;
   const tls: ChannelTls | undefined = credentials && {
@@ -71,6 +69,7 @@ export function sendDirect(pool: Pool, host: PoolHost): void {
     key: credentials.privateKey,
   };
   const channel = new H2Channel(host.host, tls);
+  channels.set(host, channel);
   const getServiceClient = wrappable.getServiceClient.bind(wrappable);
   const resetAllServices = wrappable.resetAllServices.bind(wrappable);
   const routed = new WeakSet<object>();
@@ -95,8 +94,6 @@ export function sendDirect(pool: Pool, host: PoolHost): void {
 
 /** Makes every unary method of `client` (and its `makeUnaryRequest`) call through `channel`. */
 function route(client: ServiceClient, channel: H2Channel): void {
-  // The instance's own methods are replaced below; its prototype's stay grpc-js's.
-  const grpcUnary = Object.getPrototypeOf(client).makeUnaryRequest as (...args: unknown[]) => unknown;
   const unary = (
     path: string,
     serialize: (request: unknown) => Buffer,
@@ -110,10 +107,8 @@ function route(client: ServiceClient, channel: H2Channel): void {
     ) => void;
     const metadata = rest.find(isMetadata);
     const options = rest.find((arg) => arg !== metadata && typeof arg === 'object' && arg !== null) as
-      | { deadline?: number | Date; [ON_STREAM_CONNECTION]?: boolean }
+      | { deadline?: number | Date }
       | undefined;
-    if (options?.[ON_STREAM_CONNECTION])
-      return grpcUnary.call(client, path, serialize, deserialize, request, ...rest);
     const done: CallDone = (err, message) => {
       if (err) return callback(statusError(err.code, err.details, metadata && new metadata.constructor()));
       let response: unknown;

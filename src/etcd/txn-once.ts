@@ -42,7 +42,7 @@ const UNSENT_ATTEMPTS = 6;
  * failed it at once) is sent again, to the next member, so a killed member costs no verdict. A request refused for an expired auth token never ran either, so it goes through
  * etcd3's own path, which renews the token.
  */
-export async function txnOnce(etcd: Etcd3, request: ITxnRequest, extra?: object): Promise<ITxnResponse> {
+export async function txnOnce(etcd: Etcd3, request: ITxnRequest): Promise<ITxnResponse> {
   // The pool is etcd3's transport (same hosts, credentials, deadlines); its exec retries.
   const pool = (etcd as unknown as { pool: Pool }).pool;
   const hosts = pool.shuffledHosts();
@@ -50,7 +50,7 @@ export async function txnOnce(etcd: Etcd3, request: ITxnRequest, extra?: object)
     try {
       return await pool.withConnection(
         'KV',
-        ({ client, metadata }) => send(pool, client, metadata, request, extra),
+        ({ client, metadata }) => send(pool, client, metadata, request),
         hosts,
       );
     } catch (err) {
@@ -69,15 +69,8 @@ function neverSent(err: unknown): boolean {
   return err instanceof Error && /No connection established/.test(err.message);
 }
 
-function send(
-  pool: Pool,
-  client: unknown,
-  metadata: unknown,
-  request: ITxnRequest,
-  extra: object | undefined,
-): Promise<ITxnResponse> {
-  const resolved = callOptions(pool, { service: 'KV', method: 'txn', params: request, isStream: false });
-  const options = extra ? { ...resolved, ...extra } : resolved;
+function send(pool: Pool, client: unknown, metadata: unknown, request: ITxnRequest): Promise<ITxnResponse> {
+  const options = callOptions(pool, { service: 'KV', method: 'txn', params: request, isStream: false });
   return new Promise<ITxnResponse>((resolve, reject) => {
     (client as KvServiceClient).txn(request, metadata, options, (err, res) => {
       if (err) reject(castGrpcError(err));

@@ -68,12 +68,10 @@ export async function guardedTxn(
   guardKey: string,
   createRevision: bigint,
   ops: unknown,
-  /** Call options of the transaction (e.g. {@link ON_STREAM_CONNECTION}). */
-  options?: object,
 ): Promise<boolean> {
   const success = toRequestOps(runtime, ops);
   // Exactly once: a retried fenced write could report `false` although an attempt was applied.
   const request = { compare: [ownKeyCompare(runtime, guardKey, createRevision)], success, failure: [] };
-  const res = await txnOnce(runtime.etcd, request, options);
+  const res = await txnOnce(runtime.etcd, request);
   return res.succeeded;
 }

@@ -1,4 +1,6 @@
 import type { Etcd3, ICallable, IDuplexStream, IStatusResponse, IWatchRequest } from 'etcd3';
+import { H2Bidi } from './h2-bidi.js';
+import { channelOf } from './h2-unary.js';
 import { callHost, type PoolHost } from './pool.js';
 import { decodeWatchResponse, type WatchResponse } from './watch-decode.js';
 
@@ -39,7 +41,10 @@ const STATUS_DEADLINE_MS = 5_000;
  * it, a member that loses its raft leader (for example a follower cut off from the majority)
  * cancels the stream instead of keeping it open while it can deliver nothing, so the hub moves
  * to a member that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's
- * generic decoder (the same fields, several times faster). Its `server` asks the same endpoint,
+ * generic decoder (the same fields, several times faster). On a host that sends its unary calls
+ * over an H2Channel (`unaryTransport: 'http2'`) the stream goes over that channel's session too,
+ * so every call made after a watch request (the release after the cancel of the holder's own
+ * watch) reaches etcd after it, as on grpc-js's one connection per member. Its `server` asks the same endpoint,
  * once, for the member's id and version (what the member serving a watch stream does with
  * progress requests depends on its version).
  */
@@ -51,7 +56,10 @@ export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
     md.set('hasleader', 'true');
     const watch = client as unknown as WatchServiceClient;
     const { path, requestSerialize } = watch.constructor.service.Watch;
-    const stream = watch.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, md, {});
+    const channel = channelOf(resource);
+    const stream = channel
+      ? new H2Bidi(channel, path, md.toHttp2Headers(), requestSerialize, decodeWatchResponse)
+      : watch.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, md, {});
     // As etcd3's WatchClient does: a failure of a stream we still write to is a host failure.
     stream.on('error', (err: Error) => {
       if ((stream as unknown as { writable: boolean }).writable) pool.markFailed(resource, err);

@@ -3,7 +3,6 @@ import { filter, map, merge, Observable, ReplaySubject, type Subscription } from
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
-import { ON_STREAM_CONNECTION } from '../etcd/h2-unary.js';
 import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
 import type { LossReason } from '../events/types.js';
@@ -211,11 +210,11 @@ export class FencedHold<E extends Error> {
 
   /** Deletes the key, guarded by the token (so never another holder's key). */
   async #deleteKey(): Promise<void> {
-    // On the watch stream's connection: etcd gets the cancel of the own-key watch first, so it
-    // does not send this holder its own delete (one wake-up per release, the successor's).
-    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }], {
-      [ON_STREAM_CONNECTION]: true,
-    });
+    // Unary calls share the watch stream's connection (grpc-js shares one connection per member
+    // between its service clients; the http2 transport carries the watch stream on its session),
+    // so etcd gets the cancel of the own-key watch first and does not send this holder its own
+    // delete: one wake-up per release, the successor's.
+    await guardedTxn(this.#claim.runtime, this.key, this.token, [{ type: 'delete', key: this.key }]);
   }
 
   async #guarded(op: string, commit: () => Promise<boolean>): Promise<boolean> {

@@ -1,22 +1,17 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import type { Etcd3 } from 'etcd3';
 import { AsyncSubject, BehaviorSubject, map, Observable } from 'rxjs';
 import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
-import { ON_STREAM_CONNECTION } from '../etcd/h2-unary.js';
 import { toConcordError } from '../etcd/translate.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
 import { keepAliveOf, type LeaseListener } from './keepalive.js';
 import { countOpen } from './open-sessions.js';
 import type { SessionOptions, SessionState } from './types.js';
-
-/** Call options of etcd3's LeaseRevoke (grpc-js's CallOptions). */
-type RevokeOptions = Parameters<Etcd3['leaseClient']['leaseRevoke']>[1];
 
 /** The default lease TTL of sessions, in seconds. */
 export const DEFAULT_TTL = 10;
@@ -177,10 +172,10 @@ export class Session implements AsyncDisposable {
     this.#state.complete();
     this.#lostSubject.complete();
     this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
-    // On the watch stream's connection: a hold on this session cancelled its own-key watch just
-    // before, and etcd must see that first, or it sends the holder its own delete.
-    const onStreams = { [ON_STREAM_CONNECTION]: true } as RevokeOptions;
-    const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }, onStreams).then(
+    // A hold on this session cancelled its own-key watch just before; the revoke travels on the
+    // watch stream's connection (see FencedHold's release), so etcd sees that cancel first and
+    // does not send the holder its own delete.
+    const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).then(
       () => undefined,
       (err: unknown) => {
         this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
