@@ -47,12 +47,14 @@ export interface ChannelTls {
 export type CallDone = (err: { code: number; details: string } | null, message?: Buffer) => void;
 
 /**
- * gRPC unary calls to one etcd endpoint straight over one `node:http2` session. etcd's unary
- * RPCs are a request message in, a response message and a status out: this is all a unary call
- * needs, at about half the CPU of a grpc-js call (which runs every call through its resolver,
- * load-balancing, retry and filter stack), which on loopback is about half the round trip. The
- * session opens on the first call, reopens after it closed or failed, and holds the process open
- * only while a call is in flight (as grpc-js channels do).
+ * gRPC unary calls (and streams, see {@link H2Channel.stream}) to one etcd endpoint straight over
+ * one `node:http2` session. etcd's unary RPCs are a request message in, a response message and a
+ * status out: this is all a unary call needs, at about half the CPU of a grpc-js call (which runs
+ * every call through its resolver, load-balancing, retry and filter stack), which on loopback is
+ * about half the round trip. Calls and streams of one channel share its session, so the server
+ * reads them in the order they were written. The session opens on the first call, reopens after
+ * it closed or failed, and holds the process open only while a call or stream is open (as
+ * grpc-js channels do).
  */
 export class H2Channel {
   #session: ClientHttp2Session | undefined;

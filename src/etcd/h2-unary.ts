@@ -55,8 +55,8 @@ export function channelOf(host: PoolHost): H2Channel | undefined {
  * Sends the unary calls of etcd's KV and Lease services of `host` (every call etcd3 or concord
  * makes through it: gets, puts, transactions, lease grants and revokes) over an
  * {@link H2Channel} to the same endpoint instead of grpc-js; the watch stream goes over the same
- * channel (see `openWatchStream`), the lease keepalive stream stays on grpc-js. Everything around a call stays etcd3's: host choice, auth metadata, deadlines, retry
- * policies, error casting. When etcd3 resets the host after a failure the channel is reset too,
+ * channel (see `openWatchStream`), the lease keepalive stream stays on grpc-js. Everything around
+ * a call stays etcd3's: host choice, auth metadata, deadlines, retry policies, error casting. When etcd3 resets the host after a failure the channel is reset too,
  * and closing the host closes it. Hosts whose address is not `host:port` are left as they are.
  */
 export function sendDirect(pool: Pool, host: PoolHost): void {

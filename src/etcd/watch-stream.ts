@@ -44,9 +44,9 @@ const STATUS_DEADLINE_MS = 5_000;
  * generic decoder (the same fields, several times faster). On a host that sends its unary calls
  * over an H2Channel (`unaryTransport: 'http2'`) the stream goes over that channel's session too,
  * so every call made after a watch request (the release after the cancel of the holder's own
- * watch) reaches etcd after it, as on grpc-js's one connection per member. Its `server` asks the same endpoint,
- * once, for the member's id and version (what the member serving a watch stream does with
- * progress requests depends on its version).
+ * watch) reaches etcd after it, as on grpc-js's one connection per member. Its `server` asks the
+ * same endpoint, once, for the member's id and version (what the member serving a watch stream
+ * does with progress requests depends on its version).
  */
 export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
   // The pool is etcd3's transport; WatchClient.watch offers no way to add request metadata.
