@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Concord, type UnaryTransport } from 'concord-etcd';
-import { type Etcd3, EtcdLeaseInvalidError } from 'etcd3';
+import { EtcdLeaseInvalidError } from 'etcd3';
 import { resolveOptions } from '../src/options.js';
 import { cleanupAfterEach } from './support/cleanup.js';
 import { useCluster } from './support/fixture.js';
 import { startProxy } from './support/proxy.js';
-import { freePort, within } from './support/wait.js';
+import { freePort, waitUntil, within } from './support/wait.js';
 
 const TRANSPORTS: UnaryTransport[] = ['http2', 'grpc-js'];
 
@@ -72,13 +72,17 @@ describe('unary transport', () => {
       );
       const [sa, sb] = await Promise.all([a.session({ ttl: 10 }), b.session({ ttl: 10 })]);
       const member = fx.cluster.members[0]!;
+      const observer = fx.cluster.client();
       const releases = 30;
       let held = await a.mutex(name, { session: sa }).lock();
       const before = await member.metric('etcd_debugging_mvcc_events_total');
       for (let i = 0; i < releases; i++) {
         // The other side queues behind the holder, then the holder releases: one handoff each.
         const next = (i % 2 === 0 ? b.mutex(name, { session: sb }) : a.mutex(name, { session: sa })).lock();
-        await within(waitQueued(fx.cluster.client(), name, 2), 'the successor to queue', 5_000);
+        await waitUntil(async () => (await observer.getAll().prefix(`${name}/`).keys()).length >= 2, {
+          intervalMs: 5,
+          message: 'the successor to queue',
+        });
         await held.release();
         held = await within(next, `handoff ${i}`, 5_000);
       }
@@ -107,13 +111,7 @@ describe('unary transport', () => {
     cleanup.push(() => sub.unsubscribe());
     const writer = fx.cluster.client();
     const waitSeen = (n: number) =>
-      within(
-        (async () => {
-          while (seen.length < n) await new Promise((resolve) => setTimeout(resolve, 10));
-        })(),
-        `${n} events`,
-        10_000,
-      );
+      waitUntil(() => seen.length >= n, { timeoutMs: 10_000, intervalMs: 10, message: `${n} events` });
     // The first put through the Concord itself: its unary session is the watch stream's.
     await concord.etcd.put('unary-watch/k').value('0');
     await waitSeen(1);
@@ -208,12 +206,6 @@ function http2FrameTypes(bytes: Buffer): number[] {
   const types: number[] = [];
   for (let at = 24; at + 9 <= bytes.length; at += 9 + bytes.readUIntBE(at, 3)) types.push(bytes[at + 3]!);
   return types;
-}
-
-/** Waits until `count` keys queue under the lock `name` (concord's layout: `<name>/<lease hex>-<n>`). */
-async function waitQueued(client: Etcd3, name: string, count: number): Promise<void> {
-  while ((await client.getAll().prefix(`${name}/`).keys()).length < count)
-    await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /** An http2 Concord on `endpoint` that makes one attempt per call, so a test sees that attempt fail. */

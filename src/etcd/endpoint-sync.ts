@@ -2,7 +2,7 @@ import type { Etcd3, IMember, IMemberListResponse } from 'etcd3';
 import { errorText } from '../core/error-text.js';
 import type { Log } from '../core/log.js';
 import type { Closable, Runtime } from '../core/runtime.js';
-import { sendDirect, sendsDirect } from './h2-unary.js';
+import { channelOf, sendDirect } from './h2-unary.js';
 import { callHost, type Pool, type PoolHost, poolOf } from './pool.js';
 
 const MEMBER_LIST_DEADLINE_MS = 5_000;
@@ -189,7 +189,7 @@ function replaceHosts(pool: Pool, urls: readonly string[]): void {
   );
   const removed = pool.hosts.filter((h) => !next.includes(h));
   // New hosts send unary calls the way the configured ones do.
-  if (sendsDirect(pool.hosts[0]!)) for (const host of next) sendDirect(pool, host);
+  if (channelOf(pool.hosts[0]!)) for (const host of next) sendDirect(pool, host);
   pool.hosts = next;
   pool.options.hosts = [...urls];
   pool.authenticator.options.hosts = [...urls];

@@ -68,10 +68,6 @@ export class H2Bidi<Req, Res> extends EventEmitter implements BidiStream<Req, Re
 
   #started(stream: ClientHttp2Stream): void {
     this.#stream = stream;
-    if (this.#finished) {
-      stream.close(constants.NGHTTP2_CANCEL);
-      return;
-    }
     for (const frame of this.#queued.splice(0)) stream.write(frame);
     if (this.#ended) stream.end();
     const reader = new MessageReader();

@@ -86,46 +86,38 @@ export class H2Channel {
       if (finished) return;
       finished = true;
       if (timer) clearTimeout(timer);
-      if (--this.#active === 0) this.#session?.unref();
+      this.#ended();
       done(err, bytes);
     };
     this.#active++;
-    try {
-      const session = this.#open();
-      session.ref();
-      // Timers take at most 2^31 - 1 ms; a longer deadline is left to etcd's own (grpc-timeout).
-      if (deadline !== undefined && deadline - Date.now() <= 2_147_483_647) {
-        timer = setTimeout(
-          () => {
-            if (stream) {
-              stream.close(constants.NGHTTP2_CANCEL);
-              finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
-              return;
-            }
-            finish(notSent('the server had not answered the connection by the deadline'));
-            // A server that has not answered the handshake by now will not serve this connection
-            // (after finish: a reset fails the calls still waiting, with its own reason).
-            if (this.#session === session) this.reset();
-          },
-          Math.max(1, Math.ceil(deadline - Date.now())),
-        );
-      }
-      const send = () => {
-        if (finished) return;
-        try {
-          stream = session.request(requestHeaders(path, headers, deadline));
-        } catch (err) {
-          // The session was closing (reset, or a GOAWAY arrived) before this call was written.
-          finish(notSent(errorText(err)));
-          return;
-        }
-        readResponse(stream, finish);
-        stream.end(framed(message));
-      };
-      whenReady(session, send, (why) => finish(notSent(why)));
-    } catch (err) {
-      // Nothing was written (no connection, or the session refused a new stream).
-      finish(notSent(errorText(err)));
+    const session = this.#request(
+      path,
+      headers,
+      deadline,
+      () => !finished,
+      (opened) => {
+        stream = opened;
+        readResponse(opened, finish);
+        opened.end(framed(message));
+      },
+      (why) => finish(notSent(why)),
+    );
+    // Timers take at most 2^31 - 1 ms; a longer deadline is left to etcd's own (grpc-timeout).
+    if (session && !finished && deadline !== undefined && deadline - Date.now() <= 2_147_483_647) {
+      timer = setTimeout(
+        () => {
+          if (stream) {
+            stream.close(constants.NGHTTP2_CANCEL);
+            finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+            return;
+          }
+          finish(notSent('the server had not answered the connection by the deadline'));
+          // A server that has not answered the handshake by now will not serve this connection
+          // (after finish: a reset fails the calls still waiting, with its own reason).
+          if (this.#session === session) this.reset();
+        },
+        Math.max(1, Math.ceil(deadline - Date.now())),
+      );
     }
     return () => {
       stream?.close(constants.NGHTTP2_CANCEL);
@@ -146,37 +138,69 @@ export class H2Channel {
     failed: (status: Status) => void,
   ): () => void {
     let settled = false;
-    const closed = () => {
-      if (--this.#active === 0) this.#session?.unref();
-    };
     const fail = (status: Status) => {
       if (settled) return;
       settled = true;
-      closed();
+      this.#ended();
       failed(status);
     };
     this.#active++;
-    try {
-      const session = this.#open();
-      session.ref();
-      const send = () => {
-        if (settled) return;
-        let stream: ClientHttp2Stream;
-        try {
-          stream = session.request(requestHeaders(path, headers, undefined));
-        } catch (err) {
-          fail(notSent(errorText(err)));
-          return;
-        }
+    this.#request(
+      path,
+      headers,
+      undefined,
+      () => !settled,
+      (stream) => {
         settled = true;
-        stream.once('close', closed);
+        stream.once('close', () => this.#ended());
         started(stream);
-      };
-      whenReady(session, send, (why) => fail(notSent(why)));
-    } catch (err) {
-      fail(notSent(errorText(err)));
-    }
+      },
+      (why) => fail(notSent(why)),
+    );
     return () => fail({ code: 1, details: 'Cancelled on client' });
+  }
+
+  /**
+   * Once the session's server answered the handshake, and if `pending()` still holds, makes a
+   * stream to `path`: `opened` gets it, or `unsent` why none was made (nothing was written). The
+   * session holds the process open until {@link #ended}. Returns it; undefined when none opened.
+   */
+  #request(
+    path: string,
+    headers: OutgoingHttpHeaders,
+    deadline: number | undefined,
+    pending: () => boolean,
+    opened: (stream: ClientHttp2Stream) => void,
+    unsent: (why: string) => void,
+  ): ClientHttp2Session | undefined {
+    let session: ClientHttp2Session;
+    try {
+      session = this.#open();
+    } catch (err) {
+      unsent(errorText(err));
+      return undefined;
+    }
+    session.ref();
+    const send = () => {
+      if (!pending()) return;
+      let stream: ClientHttp2Stream;
+      try {
+        stream = session.request(requestHeaders(path, headers, deadline));
+      } catch (err) {
+        // The session was closing (reset, or a GOAWAY arrived) before this was written.
+        unsent(errorText(err));
+        return;
+      }
+      opened(stream);
+    };
+    if (ready.has(session)) send();
+    else waitingOn.get(session)?.push({ send, fail: unsent });
+    return session;
+  }
+
+  /** A call or stream is over: with none left, the session no longer holds the process open. */
+  #ended(): void {
+    if (--this.#active === 0) this.#session?.unref();
   }
 
   /**
@@ -247,12 +271,6 @@ export class H2Channel {
     this.#session = session;
     return session;
   }
-}
-
-/** Runs `send` once `session` answered its handshake (now, if it has), or `fail` if it never does. */
-function whenReady(session: ClientHttp2Session, send: () => void, fail: (why: string) => void): void {
-  if (ready.has(session)) send();
-  else waitingOn.get(session)?.push({ send, fail });
 }
 
 /** A connection to `authority` (plaintext, or TLS offering h2), without Nagle delay (as grpc-js's). */

@@ -41,11 +41,6 @@ export function sendAllDirect(etcd: Etcd3): void {
   for (const host of pool.hosts) sendDirect(pool, host);
 }
 
-/** Whether `host` sends its unary calls over an {@link H2Channel} ({@link sendDirect}). */
-export function sendsDirect(host: PoolHost): boolean {
-  return channels.has(host);
-}
-
 /** The channel `host` sends its unary calls over (undefined unless it {@link sendDirect sends directly}). */
 export function channelOf(host: PoolHost): H2Channel | undefined {
   return channels.get(host);
