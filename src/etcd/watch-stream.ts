@@ -1,6 +1,5 @@
-import type { Etcd3, ICallable, IDuplexStream, IStatusResponse, IWatchRequest } from 'etcd3';
-import { H2Bidi } from './h2-bidi.js';
-import { channelOf } from './h2-unary.js';
+import type { Etcd3, IDuplexStream, IStatusResponse, IWatchRequest } from 'etcd3';
+import { openBidiStream } from './bidi-stream.js';
 import { callHost, type PoolHost } from './pool.js';
 import { decodeWatchResponse, type WatchResponse } from './watch-decode.js';
 
@@ -21,51 +20,28 @@ export type WatchStream = IDuplexStream<IWatchRequest, WatchResponse> & {
   readonly server: Promise<WatchServer | undefined>;
 };
 
-/** A grpc-js client of etcd's Watch service, as etcd3's pool hands it out. */
-interface WatchServiceClient {
-  constructor: { service: { Watch: { path: string; requestSerialize(request: IWatchRequest): Buffer } } };
-  makeBidiStreamRequest(
-    path: string,
-    serialize: (request: IWatchRequest) => Buffer,
-    deserialize: (bytes: Buffer) => WatchResponse,
-    metadata: unknown,
-    options: object,
-  ): IDuplexStream<IWatchRequest, WatchResponse>;
-}
-
 const STATUS_DEADLINE_MS = 5_000;
 
 /**
- * Opens etcd's raw Watch RPC through etcd3's connection pool (same hosts, credentials and
- * failure handling as etcd3's own `WatchClient`), with etcd's "require leader" flag set. With
- * it, a member that loses its raft leader (for example a follower cut off from the majority)
- * cancels the stream instead of keeping it open while it can deliver nothing, so the hub moves
- * to a member that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's
- * generic decoder (the same fields, several times faster). On a host that sends its unary calls
- * over an H2Channel (`unaryTransport: 'http2'`) the stream goes over that channel's session too,
- * so every call made after a watch request (the release after the cancel of the holder's own
- * watch) reaches etcd after it, as on grpc-js's one connection per member. Its `server` asks the
- * same endpoint, once, for the member's id and version (what the member serving a watch stream
- * does with progress requests depends on its version).
+ * Opens etcd's raw Watch RPC through etcd3's connection pool ({@link openBidiStream}: same hosts,
+ * credentials and failure handling as etcd3's own `WatchClient`, and on the http2 transport the
+ * session of the member's unary calls), with etcd's "require leader" flag set. With it, a member
+ * that loses its raft leader (for example a follower cut off from the majority) cancels the
+ * stream instead of keeping it open while it can deliver nothing, so the hub moves to a member
+ * that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's generic decoder
+ * (the same fields, several times faster). Its `server` asks the same endpoint, once, for the
+ * member's id and version (what the member serving a watch stream does with progress requests
+ * depends on its version).
  */
-export function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
-  // The pool is etcd3's transport; WatchClient.watch offers no way to add request metadata.
-  const pool = (etcd as unknown as { pool: ICallable<PoolHost> }).pool;
-  return pool.withConnection('Watch', ({ resource, client, metadata }) => {
-    const md = metadata.clone();
-    md.set('hasleader', 'true');
-    const watch = client as unknown as WatchServiceClient;
-    const { path, requestSerialize } = watch.constructor.service.Watch;
-    const channel = channelOf(resource);
-    const stream = channel
-      ? new H2Bidi(channel, path, md.toHttp2Headers(), requestSerialize, decodeWatchResponse)
-      : watch.makeBidiStreamRequest(path, requestSerialize, decodeWatchResponse, md, {});
-    // As etcd3's WatchClient does: a failure of a stream we still write to is a host failure.
-    stream.on('error', (err: Error) => {
-      if ((stream as unknown as { writable: boolean }).writable) pool.markFailed(resource, err);
-    });
-    return Object.assign(stream, { server: serverOf(resource, metadata) });
-  });
+export async function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
+  const { stream, host, metadata } = await openBidiStream<IWatchRequest, WatchResponse>(
+    etcd,
+    'Watch',
+    'Watch',
+    { hasleader: 'true' },
+    decodeWatchResponse,
+  );
+  return Object.assign(stream, { server: serverOf(host, metadata) });
 }
 
 /** Asks `host` (not any host of the pool) for its member id and version; undefined on failure. */

@@ -22,7 +22,8 @@ function countWatchEvents(concord: Concord): { events: number } {
     original(service, (args) => {
       const result = fn(args);
       if (service === 'Watch') {
-        (result as IResponseStream<IWatchResponse>).on('data', (res: IWatchResponse) => {
+        const { stream } = result as { stream: IResponseStream<IWatchResponse> };
+        stream.on('data', (res: IWatchResponse) => {
           counter.events += res.events.length;
         });
       }

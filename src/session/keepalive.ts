@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import type { Closable, Runtime } from '../core/runtime.js';
+import { openBidiStream } from '../etcd/bidi-stream.js';
 import { ReconnectingStream } from '../etcd/reconnecting-stream.js';
 
 const KEEPALIVE = Symbol('concord.keepalive');
@@ -46,7 +47,15 @@ export class KeepAlive implements Closable {
     this.stream = new ReconnectingStream(
       runtime,
       'lease keepalive stream',
-      () => runtime.etcd.leaseClient.leaseKeepAlive(),
+      // On the http2 transport the stream shares the member's session with the unary calls (one
+      // connection per member), and letting it go costs a reset, not a grpc-js status error.
+      () =>
+        openBidiStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>(
+          runtime.etcd,
+          'Lease',
+          'LeaseKeepAlive',
+          {},
+        ).then((opened) => opened.stream),
       {
         wanted: () => !this.closed && this.leases.size > 0,
         opened: () => {
