@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { filter, map, merge, Observable, ReplaySubject, type Subscription } from 'rxjs';
+import { afterDispatch } from '../core/dispatch.js';
 import { errorText } from '../core/error-text.js';
 import type { Closable, Runtime } from '../core/runtime.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -61,6 +62,8 @@ export class FencedHold<E extends Error> {
   #released: Promise<void> | undefined;
   /** Set (before `signal` aborts) when the hold ended by a loss rather than a release. */
   #lostBy: E | undefined;
+  /** Set when a release began: from then on the hold is not held, and no loss is reported. */
+  #releasing = false;
 
   /**
    * Holds `claim`, found at the front of its queue at `revision`. `owner` (the public handle) is
@@ -102,10 +105,13 @@ export class FencedHold<E extends Error> {
   get isHeld(): boolean {
     // A passed deadline ends the session, whose listener ends this hold at once.
     if (this.#claim.session.isLost) return false;
-    return !this.#abort.signal.aborted;
+    return !this.#releasing && !this.#abort.signal.aborted;
   }
 
-  /** Aborted when the hold ends: with the loss error on loss, the terms' `released()` reason on release. */
+  /**
+   * Aborted when the hold ends: with the loss error at once on loss; with the terms' `released()`
+   * reason on release, right after the release request is on its way (and before it resolves).
+   */
   get signal(): AbortSignal {
     return this.#abort.signal;
   }
@@ -185,9 +191,21 @@ export class FencedHold<E extends Error> {
   }
 
   async #release(): Promise<void> {
-    const { session, owned, terms } = this.#claim;
-    const wasHeld = this.#end(terms.released());
-    if (wasHeld) emitEnded(this.#claim.runtime.events, terms.subject, this, this.#heldAt, undefined);
+    const { runtime, session, owned, terms } = this.#claim;
+    const wasHeld = !this.#releasing && !this.#abort.signal.aborted;
+    this.#releasing = true;
+    // The cancel of the own-key watch is written before the release request is made, so etcd
+    // does not send this holder its own delete. The rest of the end (the signal's abort and
+    // whatever listens to it, the end event) waits for the event loop's next check phase:
+    // node:http2 writes a request only once the JavaScript turn that made it is over, and the
+    // successor waits for that write.
+    if (wasHeld) this.#watch?.unsubscribe();
+    const ended =
+      wasHeld &&
+      afterDispatch().then(() => {
+        this.#end(terms.released());
+        emitEnded(runtime.events, terms.subject, this, this.#heldAt, undefined);
+      });
     try {
       // Round trip (LeaseRevoke, or a Txn delete guarded by the token on a shared session): the one
       // write that hands the key on; the guard never deletes another holder's key.
@@ -197,7 +215,10 @@ export class FencedHold<E extends Error> {
       throw toConcordError(err, `${terms.what}: release`);
     } finally {
       // Only now: whoever waits for the end (a campaign completing) learns it once the key is gone.
-      if (wasHeld) this.#lost.complete();
+      if (ended) {
+        await ended;
+        this.#lost.complete();
+      }
     }
   }
 
@@ -231,7 +252,7 @@ export class FencedHold<E extends Error> {
 
   #markLost(reason: LossReason, why: string, cause?: unknown): void {
     const { terms, owned, session } = this.#claim;
-    if (this.#abort.signal.aborted) return;
+    if (this.#releasing || this.#abort.signal.aborted) return;
     const error = terms.lost(`${terms.what}: ${this.key} lost, ${why}`, cause);
     this.#lostBy = error;
     this.#end(error);
