@@ -91,9 +91,11 @@ describe('unary transport', () => {
       // One delete event per release, to the successor; a herd would send one per waiter, and a
       // release sent ahead of the cancel of the holder's own watch would also wake the holder
       // (2 per release). etcd handles the cancel and the release on goroutines of their own, so
-      // the release overtakes the cancel now and then (about 1 in 10 on grpc-js).
+      // the release overtakes the cancel now and then (about 1 in 10 on grpc-js). And now and then
+      // a release reaches etcd before the successor's watch does: the successor then learns of it
+      // from the read its watch start triggers, and that handoff costs no event at all.
       assert.ok(
-        events >= releases && events <= releases * 1.5,
+        events >= releases * 0.8 && events <= releases * 1.5,
         `${events} watch events for ${releases} releases`,
       );
     });

@@ -8,7 +8,7 @@ import { toConcordError } from '../etcd/translate.js';
 import { guardedTxn, ownKeyCompare, type TxnOp, toRequestOps } from '../etcd/txn.js';
 import type { LossReason } from '../events/types.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from '../session/budget.js';
-import type { Session } from '../session/session.js';
+import { closeForHandOff, type Session } from '../session/session.js';
 import { hubOf } from '../watch/hub.js';
 import { emitAcquired, emitEnded } from './hold-events.js';
 import { keyReplaced } from './key-replaced.js';
@@ -209,7 +209,7 @@ export class FencedHold<E extends Error> {
     try {
       // Round trip (LeaseRevoke, or a Txn delete guarded by the token on a shared session): the one
       // write that hands the key on; the guard never deletes another holder's key.
-      if (owned) await session.close();
+      if (owned) await closeForHandOff(session);
       else if (wasHeld && !session.isLost) await this.#deleteKey();
     } catch (err) {
       throw toConcordError(err, `${terms.what}: release`);

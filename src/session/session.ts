@@ -19,6 +19,7 @@ export const DEFAULT_TTL = 10;
 // Set by Session's static block: what this module's functions may do that users may not.
 let construct: (runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) => Session;
 let markGone: (session: Session) => void;
+let handOff: (session: Session) => Promise<void>;
 
 /**
  * A lease kept alive over the Concord's one keepalive stream. Everything written with the
@@ -66,6 +67,10 @@ export class Session implements AsyncDisposable {
   static {
     construct = (runtime, leaseId, ttl, grantSentAt) => new Session(runtime, leaseId, ttl, grantSentAt);
     markGone = (session) => session.#markLost('etcd no longer has the lease', 'lease-gone');
+    handOff = (session) => {
+      session.#closing ??= session.#closeOnce(true);
+      return session.#closing;
+    };
   }
 
   private constructor(runtime: Runtime, leaseId: string, ttl: number, grantSentAt: number) {
@@ -154,7 +159,7 @@ export class Session implements AsyncDisposable {
    * on anyway, so a revoke stuck in a partition does not hold up whoever waits for the close.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#closeOnce();
+    this.#closing ??= this.#closeOnce(false);
     return this.#closing;
   }
 
@@ -163,15 +168,18 @@ export class Session implements AsyncDisposable {
     return this.close();
   }
 
-  async #closeOnce(): Promise<void> {
+  /**
+   * `quietly`: the session was created for one queue entry whose hold is being released, and
+   * nothing else listens to it. Its revoke is then made first and the closed state (the state
+   * change, its event and the signal's abort) follows in the next check phase, once node:http2 has
+   * written the revoke: a successor waits for that write, not for this bookkeeping.
+   */
+  async #closeOnce(quietly: boolean): Promise<void> {
     const wasLost = this.isLost;
     // A session that is still alive keeps the keepalive stream open until its revoke is out.
     this.#stop(!wasLost);
     if (wasLost) return;
-    this.#setState({ status: 'closed' });
-    this.#state.complete();
-    this.#lostSubject.complete();
-    this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
+    if (!quietly) this.#markClosed();
     // A hold on this session cancelled its own-key watch just before; the revoke travels on the
     // watch stream's connection (see FencedHold's release), so etcd sees that cancel first and
     // does not send the holder its own delete.
@@ -187,6 +195,8 @@ export class Session implements AsyncDisposable {
     // The revoke goes out before the keepalive stream (often last used by this session) is
     // closed: whoever waits for this lease's keys to go would otherwise wait for that too.
     await afterDispatch();
+    // Unless its deadline passed meanwhile: then it is lost, and stays so.
+    if (quietly && !this.#terminal) this.#markClosed();
     keepAliveOf(this.#runtime).stopIfIdle();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -194,6 +204,14 @@ export class Session implements AsyncDisposable {
     });
     await Promise.race([revoked, deadline]);
     clearTimeout(timer);
+  }
+
+  /** The session's end by close(): the `closed` state, completed streams, the aborted signal. */
+  #markClosed(): void {
+    this.#setState({ status: 'closed' });
+    this.#state.complete();
+    this.#lostSubject.complete();
+    this.#abort.abort(new ClosedError(`session ${this.leaseId} is closed`));
   }
 
   /** Stops the timers and the keepalives; `keepStream` leaves closing an idle stream to the caller. */
@@ -327,4 +345,12 @@ export async function createSession(runtime: Runtime, options: SessionOptions = 
 /** @internal etcd answered that the session's lease no longer exists (revoked or expired): the session is lost now. */
 export function leaseGone(session: Session): void {
   markGone(session);
+}
+
+/**
+ * @internal Closes `session`, created for one queue entry whose hold is being released: as
+ * {@link Session.close}, but the closed state follows the revoke's write (see `#closeOnce`).
+ */
+export function closeForHandOff(session: Session): Promise<void> {
+  return handOff(session);
 }
