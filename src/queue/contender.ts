@@ -193,9 +193,10 @@ export class Contender<E extends Error> implements QueueEntry {
       throw error;
     } finally {
       stop.unlink();
-      // The holder attaches its own watch right after this returns (a promise hop): dropping
-      // this one only then keeps the Concord's watch stream open across the handoff.
-      if (dropWatch) void afterDispatch().then(dropWatch);
+      // The holder attaches its own watch in the next check phase (see FencedHold): dropping this
+      // one only in the check phase after that keeps the Concord's watch stream open across the
+      // handoff.
+      if (dropWatch) void afterDispatch().then(afterDispatch).then(dropWatch);
     }
   }
 

@@ -54,7 +54,7 @@ export class FencedHold<E extends Error> {
   readonly #lost = new ReplaySubject<E>(1);
   readonly #abort = new AbortController();
   readonly #untrack: () => void;
-  readonly #watch: Subscription | undefined;
+  #watch: Subscription | undefined;
   readonly #onSessionEnd = () =>
     this.#markLost('session', 'its session ended', this.#claim.session.signal.reason);
   /** When the hold began (`performance.now()`), for the hold time its end event reports. */
@@ -78,10 +78,22 @@ export class FencedHold<E extends Error> {
     emitAcquired(runtime.events, terms.subject, this, claim.startedAt);
     this.#untrack = runtime.track(owner);
     session.signal.addEventListener('abort', this.#onSessionEnd, { once: true });
-    // Watch create (a stream message): learns of the key deleted or replaced behind the holder's
-    // back. Lingering: when the hold ends, the watch is cancelled before the release is sent (so
-    // etcd does not send it the delete), but the stream, often the Concord's last, is closed only
-    // after the release is on its way, which the successor would otherwise wait for too.
+    if (session.signal.aborted) this.#onSessionEnd();
+    // The watch starts at the revision the hold was found at, so attaching it in the next check
+    // phase misses nothing, and whoever acquired learns of it without waiting for the write.
+    void afterDispatch().then(() => this.#watchOwnKey(revision));
+  }
+
+  /**
+   * Watch create (a stream message): learns of the key deleted or replaced behind the holder's
+   * back from `revision + 1` on. Lingering: when the hold ends, the watch is cancelled before the
+   * release is sent (so etcd does not send it the delete), but the stream, often the Concord's
+   * last, is closed only after the release is on its way, which the successor would otherwise
+   * wait for too.
+   */
+  #watchOwnKey(revision: bigint): void {
+    if (this.#releasing || this.#abort.signal.aborted) return;
+    const { runtime, terms, owned } = this.#claim;
     this.#watch = hubOf(runtime)
       .watch({ key: this.key }, { fromRevision: revision + 1n }, true)
       .subscribe({
@@ -93,12 +105,12 @@ export class FencedHold<E extends Error> {
           if (terms.unwatchedIsLoss) {
             this.#markLost('unwatched', 'its key can no longer be watched', err);
             // Unlike every other loss this one leaves the key standing: give it up.
-            if (!claim.owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
+            if (!owned) this.#deleteKey().catch((e: unknown) => this.#warn('could not delete it', e));
           } else this.#warn('relying on the session alone', err);
         },
       });
-    if (this.#abort.signal.aborted) this.#watch?.unsubscribe();
-    if (session.signal.aborted) this.#onSessionEnd();
+    // A batch delivered during subscribe may already have ended the hold.
+    if (this.#abort.signal.aborted) this.#watch.unsubscribe();
   }
 
   /** True until the hold is released or lost; reading it checks the session's local deadline. */
@@ -267,7 +279,7 @@ export class FencedHold<E extends Error> {
   #end(reason: Error): boolean {
     if (this.#abort.signal.aborted) return false;
     this.#abort.abort(reason);
-    // Undefined only while the constructor subscribes; it unsubscribes once it has the subscription.
+    // Undefined until attached (see #watchOwnKey), and while it subscribes.
     this.#watch?.unsubscribe();
     this.#claim.session.signal.removeEventListener('abort', this.#onSessionEnd);
     this.#untrack();
