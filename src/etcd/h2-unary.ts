@@ -3,8 +3,12 @@ import { statusError } from './grpc-wire.js';
 import { type CallDone, type ChannelTls, H2Channel } from './h2-channel.js';
 import { type Pool, type PoolHost, poolOf } from './pool.js';
 
-/** The services whose unary calls go over {@link H2Channel}: the ones on every coordination path. */
-const DIRECT_SERVICES = new Set(['KV', 'Lease']);
+/**
+ * The services whose unary calls go over {@link H2Channel}: every service etcd3's pool serves, so
+ * a member is one connection (the watch and keepalive streams share it, see `openBidiStream`).
+ * etcd3 fetches an auth token outside its pool, over a grpc-js client of its own.
+ */
+const DIRECT_SERVICES = new Set(['KV', 'Lease', 'Cluster', 'Maintenance', 'Auth']);
 
 /** A grpc-js service client as etcd3's pool makes it, as far as this file replaces its calls. */
 interface ServiceClient {
@@ -47,12 +51,13 @@ export function channelOf(host: PoolHost): H2Channel | undefined {
 }
 
 /**
- * Sends the unary calls of etcd's KV and Lease services of `host` (every call etcd3 or concord
- * makes through it: gets, puts, transactions, lease grants and revokes) over an
- * {@link H2Channel} to the same endpoint instead of grpc-js; the watch stream goes over the same
- * channel (see `openWatchStream`), the lease keepalive stream stays on grpc-js. Everything around
- * a call stays etcd3's: host choice, auth metadata, deadlines, retry policies, error casting. When etcd3 resets the host after a failure the channel is reset too,
- * and closing the host closes it. Hosts whose address is not `host:port` are left as they are.
+ * Sends the unary calls of `host` (every call etcd3 or concord makes through it: gets, puts,
+ * transactions, lease grants and revokes, member lists, status) over an {@link H2Channel} to the
+ * same endpoint instead of grpc-js; the watch and lease keepalive streams go over the same channel
+ * (see `openBidiStream`). Everything around a call stays etcd3's: host choice, auth metadata,
+ * deadlines, retry policies, error casting. When etcd3 resets the host after a failure the channel
+ * is reset too, and closing the host closes it. Hosts whose address is not `host:port` are left as
+ * they are.
  */
 export function sendDirect(pool: Pool, host: PoolHost): void {
   if (channels.has(host) || !/^(\[[0-9a-fA-F:.]+\]|[^/:[\]]+):\d+$/.test(host.host)) return;
