@@ -59,7 +59,8 @@ export class Leadership implements AsyncDisposable {
 
   /**
    * Aborted when the leadership ends for any reason; pass it to work done as leader. Its reason
-   * is a {@link LeadershipLostError} on loss.
+   * is a {@link LeadershipLostError} on loss (aborted at once); on resign it aborts right after
+   * the resignation is sent, before `resign()` resolves (`isLeader` is false from the call on).
    */
   get signal(): AbortSignal {
     return this.#hold.signal;

@@ -46,7 +46,11 @@ export class LockHandle implements AsyncDisposable {
     return this.#hold.isHeld;
   }
 
-  /** Aborted when the handle ends: with a {@link LockLostError} on loss, a `ClosedError` on release. Pass it to work done under the lock. */
+  /**
+   * Aborted when the handle ends: at once with a {@link LockLostError} on loss; with a
+   * `ClosedError` on release, right after the release is sent and before `release()` resolves
+   * (`isHeld` is false from the call on). Pass it to work done under the lock.
+   */
   get signal(): AbortSignal {
     return this.#hold.signal;
   }

@@ -147,6 +147,24 @@ describe('Mutex', () => {
     }
   });
 
+  test('release: isHeld is false at the call, the signal aborts before release() resolves, txn refuses', async () => {
+    for (const shared of [false, true]) {
+      const session = shared ? await fx.concord.session({ ttl: 10 }) : undefined;
+      const held = await fx.concord.mutex('release-order', session ? { session } : {}).lock();
+      const aborted: boolean[] = [];
+      held.signal.addEventListener('abort', () => aborted.push(true));
+      const released = held.release();
+      assert.equal(held.isHeld, false, 'isHeld at the call');
+      assert.equal(await held.txn([{ type: 'put', key: 'release-order-data', value: 'x' }]), false);
+      await released;
+      assert.deepEqual(aborted, [true], 'the signal aborted once, before release() resolved');
+      assert.equal(held.signal.reason?.code, 'CLOSED');
+      assert.deepEqual(await keysUnder('release-order/'), []);
+      assert.equal(await fx.cluster.client().get('release-order-data').string(), null);
+      await session?.close();
+    }
+  });
+
   test('aborting a wait rejects with the reason and removes the waiter key (and its own lease)', async () => {
     const holder = await fx.concord.mutex('abort').lock();
     const session = await fx.concord.session({ ttl: 10 });
