@@ -169,10 +169,9 @@ export class Session implements AsyncDisposable {
   }
 
   /**
-   * `quietly`: the session was created for one queue entry whose hold is being released, and
-   * nothing else listens to it. Its revoke is then made first and the closed state (the state
-   * change, its event and the signal's abort) follows in the next check phase, once node:http2 has
-   * written the revoke: a successor waits for that write, not for this bookkeeping.
+   * `quietly` (a session made for one entry whose hold is being released; nothing else listens):
+   * the revoke is made first, the closed state (state change, event, signal abort) follows once
+   * node:http2 has written it, so a successor waits for that write, not for this bookkeeping.
    */
   async #closeOnce(quietly: boolean): Promise<void> {
     const wasLost = this.isLost;
@@ -180,9 +179,8 @@ export class Session implements AsyncDisposable {
     this.#stop(!wasLost);
     if (wasLost) return;
     if (!quietly) this.#markClosed();
-    // A hold on this session cancelled its own-key watch just before; the revoke travels on the
-    // watch stream's connection (see FencedHold's release), so etcd sees that cancel first and
-    // does not send the holder its own delete.
+    // A hold on this session cancelled its own-key watch just before, on the same connection:
+    // etcd sees that cancel first and does not send the holder its own delete.
     const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).then(
       () => undefined,
       (err: unknown) => {
@@ -195,8 +193,7 @@ export class Session implements AsyncDisposable {
     // The revoke goes out before the keepalive stream (often last used by this session) is
     // closed: whoever waits for this lease's keys to go would otherwise wait for that too.
     await afterDispatch();
-    // Unless its deadline passed meanwhile: then it is lost, and stays so.
-    if (quietly && !this.#terminal) this.#markClosed();
+    if (quietly && !this.#terminal) this.#markClosed(); // (unless lost meanwhile: it stays lost)
     keepAliveOf(this.#runtime).stopIfIdle();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
@@ -347,10 +344,7 @@ export function leaseGone(session: Session): void {
   markGone(session);
 }
 
-/**
- * @internal Closes `session`, created for one queue entry whose hold is being released: as
- * {@link Session.close}, but the closed state follows the revoke's write (see `#closeOnce`).
- */
+/** @internal {@link Session.close} for a session made for one entry whose hold is being released: see `#closeOnce`. */
 export function closeForHandOff(session: Session): Promise<void> {
   return handOff(session);
 }
