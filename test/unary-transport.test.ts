@@ -108,6 +108,7 @@ describe('unary transport', () => {
       const concord = new Concord({ endpoints: [proxy.endpoint], unaryTransport });
       cleanup.push(() => concord.close());
       const session = await concord.session({ ttl: 2 });
+      const started = performance.now();
       const held = await concord.mutex(`unary-connections-${unaryTransport}`, { session }).lock();
       const sub = concord.watch({ prefix: 'unary-connections/' }).subscribe();
       cleanup.push(() => sub.unsubscribe());
@@ -121,7 +122,6 @@ describe('unary transport', () => {
       await held.release();
       return connections;
     };
-    const started = performance.now();
     assert.equal(await connectionsOf('http2'), 1);
     assert.equal(await connectionsOf('grpc-js'), 1);
   });

@@ -3,13 +3,6 @@ import { statusError } from './grpc-wire.js';
 import { type CallDone, type ChannelTls, H2Channel } from './h2-channel.js';
 import { type Pool, type PoolHost, poolOf } from './pool.js';
 
-/**
- * The services whose unary calls go over {@link H2Channel}: every service etcd3's pool serves, so
- * a member is one connection (the watch and keepalive streams share it, see `openBidiStream`).
- * etcd3 fetches an auth token outside its pool, over a grpc-js client of its own.
- */
-const DIRECT_SERVICES = new Set(['KV', 'Lease', 'Cluster', 'Maintenance', 'Auth']);
-
 /** A grpc-js service client as etcd3's pool makes it, as far as this file replaces its calls. */
 interface ServiceClient {
   constructor: { service: Record<string, MethodDefinition> };
@@ -75,7 +68,9 @@ export function sendDirect(pool: Pool, host: PoolHost): void {
   const routed = new WeakSet<object>();
   wrappable.getServiceClient = (name: string) => {
     const client = getServiceClient(name) as ServiceClient;
-    if (DIRECT_SERVICES.has(name) && !routed.has(client)) {
+    // Every service's client (so a member is one connection; etcd3 fetches an auth token outside
+    // its pool, over a grpc-js client of its own). Watch has no unary method: nothing to route.
+    if (!routed.has(client)) {
       routed.add(client);
       route(client, channel);
     }
