@@ -12,7 +12,7 @@ import { createElection, type Election } from './election/election.js';
 import type { ElectionOptions } from './election/types.js';
 import { clientOptions } from './etcd/client-options.js';
 import { startEndpointSync } from './etcd/endpoint-sync.js';
-import { sendAllDirect } from './etcd/h2-unary.js';
+import { sendAllDirect } from './etcd/grpc/route.js';
 import type { ConcordEvent } from './events/types.js';
 import { createKeyValueStore, type KeyValueStore } from './kv/store.js';
 import { createMutex, type Mutex } from './lock/mutex.js';

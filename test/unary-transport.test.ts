@@ -1,4 +1,4 @@
-// The unary transport: concord's own gRPC calls (and, with them, the watch stream) over node:http2
+// The unary transport: concord's own gRPC calls (and, with them, the watch stream) over its own HTTP/2
 // (the default) and grpc-js behave alike against a real etcd: results, typed errors, watch
 // delivery, one wake-up per release, faults on the path, and nothing left open.
 

@@ -1,6 +1,6 @@
 import type { Etcd3, ICallable, IDuplexStream } from 'etcd3';
-import { H2Bidi } from './h2-bidi.js';
-import { channelOf } from './h2-unary.js';
+import { H2Bidi } from './grpc/bidi.js';
+import { channelOf } from './grpc/route.js';
 import type { PoolHost } from './pool.js';
 
 /** One bidi method of a grpc-js service client, as etcd3's pool hands the client out. */
@@ -41,7 +41,7 @@ export interface OpenedStream<Req, Res> {
  * Opens etcd's bidi RPC `service`/`method` through etcd3's connection pool: the same hosts,
  * credentials and failure handling as etcd3's own streams, with `headers` added to the request
  * metadata and responses decoded by `decode` (default: the service's own protobuf decoder). On a
- * host that sends its unary calls over an H2Channel the stream goes over that channel's session
+ * host that sends its unary calls over an H2Channel the stream goes over that channel's connection
  * too, so a call made after a write on the stream reaches etcd after it, as on grpc-js's one
  * connection per member. As etcd3 does for its streams, a failure of a stream still written to
  * marks the host failed; once `end()` was called, a failure is the stream's own.

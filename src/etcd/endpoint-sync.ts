@@ -2,7 +2,7 @@ import type { Etcd3, IMember, IMemberListResponse } from 'etcd3';
 import { errorText } from '../core/error-text.js';
 import type { Log } from '../core/log.js';
 import type { Closable, Runtime } from '../core/runtime.js';
-import { channelOf, sendDirect } from './h2-unary.js';
+import { channelOf, sendDirect } from './grpc/route.js';
 import { callHost, type Pool, type PoolHost, poolOf } from './pool.js';
 
 const MEMBER_LIST_DEADLINE_MS = 5_000;

@@ -25,7 +25,7 @@ const STATUS_DEADLINE_MS = 5_000;
 /**
  * Opens etcd's raw Watch RPC through etcd3's connection pool ({@link openBidiStream}: same hosts,
  * credentials and failure handling as etcd3's own `WatchClient`, and on the http2 transport the
- * session of the member's unary calls), with etcd's "require leader" flag set. With it, a member
+ * connection of the member's unary calls), with etcd's "require leader" flag set. With it, a member
  * that loses its raft leader (for example a follower cut off from the majority) cancels the
  * stream instead of keeping it open while it can deliver nothing, so the hub moves to a member
  * that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's generic decoder

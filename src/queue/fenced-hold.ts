@@ -208,9 +208,9 @@ export class FencedHold<E extends Error> {
     this.#releasing = true;
     // The cancel of the own-key watch is written before the release request is made, so etcd
     // does not send this holder its own delete. The rest of the end (the signal's abort and
-    // whatever listens to it, the end event) waits for the event loop's next check phase:
-    // node:http2 writes a request only once the JavaScript turn that made it is over, and the
-    // successor waits for that write.
+    // whatever listens to it, the end event) waits for the event loop's next check phase: etcd3
+    // makes the release request a few promise hops from here (and grpc-js writes it later still),
+    // and the successor waits for that write, not for this bookkeeping.
     if (wasHeld) this.#watch?.unsubscribe();
     const ended =
       wasHeld &&

@@ -47,7 +47,7 @@ export class KeepAlive implements Closable {
     this.stream = new ReconnectingStream(
       runtime,
       'lease keepalive stream',
-      // On the http2 transport the stream shares the member's session with the unary calls (one
+      // On the http2 transport the stream shares the member's connection with the unary calls (one
       // connection per member), and letting it go costs a reset, not a grpc-js status error.
       () =>
         openBidiStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>(

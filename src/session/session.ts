@@ -171,7 +171,7 @@ export class Session implements AsyncDisposable {
   /**
    * `quietly` (a session made for one entry whose hold is being released; nothing else listens):
    * the revoke is made first, the closed state (state change, event, signal abort) follows once
-   * node:http2 has written it, so a successor waits for that write, not for this bookkeeping.
+   * it has been written, so a successor waits for that write, not for this bookkeeping.
    */
   async #closeOnce(quietly: boolean): Promise<void> {
     const wasLost = this.isLost;

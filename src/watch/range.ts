@@ -128,8 +128,8 @@ async function readPages(
     signal?.throwIfAborted();
     if (more) {
       pending = page(Buffer.concat([last.key, Buffer.from([0])]), revision);
-      // The call only leaves once the event loop turns (etcd3 starts it a few promise hops later,
-      // and HTTP/2 writes in the check phase): converting first would keep the request back until
+      // The call only leaves after the promise jobs queued now (etcd3 starts it a few promise hops
+      // later; grpc-js writes it later still): converting first would keep the request back until
       // the conversion is done, and etcd idle meanwhile (measured: no overlap at all). Handled
       // now, so a call failing during the turn is not an unhandled rejection; awaited below.
       pending.catch(() => undefined);

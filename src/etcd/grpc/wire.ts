@@ -1,5 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http2';
-
 /** gRPC status names by code, as grpc-js spells them in its error messages. */
 const STATUS_NAMES = [
   'OK',
@@ -56,24 +54,31 @@ export function framed(message: Buffer): Buffer {
   return frame;
 }
 
+/** A header block as received: its fields in order, names in lower case. */
+export type HeaderFields = ReadonlyArray<readonly [name: string, value: string]>;
+
 /**
  * The status a response's headers (or trailers) carry: `grpc-status` and `grpc-message`, or, for
  * a response that is not gRPC at all (a proxy's error page), one made from its HTTP status.
  * Undefined when they carry none.
  */
-export function statusOf(headers: IncomingHttpHeaders): Status | undefined {
-  const code = headers['grpc-status'];
+export function statusOf(fields: HeaderFields): Status | undefined {
+  let code: string | undefined;
+  let message = '';
+  let httpStatus = '200';
+  for (const [name, value] of fields) {
+    if (name === 'grpc-status') code = value;
+    else if (name === 'grpc-message') message = value;
+    else if (name === ':status') httpStatus = value;
+  }
   if (code === undefined) {
-    // Only response headers carry `:status` (a number, though the type says header text).
-    const httpStatus = Number(headers[':status'] ?? 200);
-    if (httpStatus === 200) return undefined;
+    if (httpStatus === '200') return undefined;
     return {
-      code: httpStatus === 503 || httpStatus === 502 ? UNAVAILABLE : 2,
+      code: httpStatus === '503' || httpStatus === '502' ? UNAVAILABLE : 2,
       details: `HTTP ${httpStatus}`,
     };
   }
-  const message = headers['grpc-message'];
-  return { code: Number(code), details: typeof message === 'string' ? decodeMessage(message) : '' };
+  return { code: Number(code), details: message === '' ? '' : decodeMessage(message) };
 }
 
 /** `grpc-message` is percent-encoded (gRPC over HTTP/2); a malformed one is shown as sent. */

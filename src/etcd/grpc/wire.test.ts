@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { framed, MessageReader, statusError, statusOf } from './grpc-wire.js';
+import { framed, MessageReader, statusError, statusOf } from './wire.js';
 
 const read = (reader: MessageReader, chunk: Buffer) => {
   const messages: string[] = [];
@@ -34,18 +34,33 @@ test('MessageReader: a cut-off message is reported as partial; a compressed one 
 });
 
 test('statusOf: grpc-status with its percent-encoded message; HTTP errors of a non-gRPC answer; nothing otherwise', () => {
-  assert.deepEqual(statusOf({ 'grpc-status': '9', 'grpc-message': 'etcdserver%3A%20lease%20not%20found' }), {
-    code: 9,
-    details: 'etcdserver: lease not found',
-  });
-  assert.deepEqual(statusOf({ 'grpc-status': '2', 'grpc-message': '100%' }), { code: 2, details: '100%' });
-  assert.deepEqual(statusOf({ ':status': 503 as unknown as string }), { code: 14, details: 'HTTP 503' });
-  assert.deepEqual(statusOf({ ':status': 404 as unknown as string }), { code: 2, details: 'HTTP 404' });
+  assert.deepEqual(
+    statusOf([
+      ['grpc-status', '9'],
+      ['grpc-message', 'etcdserver%3A%20lease%20not%20found'],
+    ]),
+    {
+      code: 9,
+      details: 'etcdserver: lease not found',
+    },
+  );
+  assert.deepEqual(
+    statusOf([
+      ['grpc-status', '2'],
+      ['grpc-message', '100%'],
+    ]),
+    { code: 2, details: '100%' },
+  );
+  assert.deepEqual(statusOf([[':status', '503']]), { code: 14, details: 'HTTP 503' });
+  assert.deepEqual(statusOf([[':status', '404']]), { code: 2, details: 'HTTP 404' });
   assert.equal(
-    statusOf({ ':status': 200 as unknown as string, 'content-type': 'application/grpc' }),
+    statusOf([
+      [':status', '200'],
+      ['content-type', 'application/grpc'],
+    ]),
     undefined,
   );
-  assert.equal(statusOf({}), undefined);
+  assert.equal(statusOf([]), undefined);
 });
 
 test('statusError: shaped as grpc-js shapes a failed call', () => {

@@ -3,9 +3,9 @@ import { createServer as createH2Server, type Http2Server } from 'node:http2';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { H2Channel } from './h2-channel.js';
+import { H2Channel } from './channel.js';
 
-// The transport's own HTTP/2 handling against a node:http2 server that answers late on purpose
+// The channel's connection handling against a node:http2 server that answers late on purpose
 // (etcd's answers are covered against real etcd in test/unary-transport.test.ts).
 
 type Status = { code: number; details: string } | null;

@@ -1,26 +1,24 @@
 import { EventEmitter } from 'node:events';
-import {
-  type ClientHttp2Stream,
-  constants,
-  type IncomingHttpHeaders,
-  type OutgoingHttpHeaders,
-} from 'node:http2';
-import { framed, INTERNAL, MessageReader, type Status, statusError, statusOf } from './grpc-wire.js';
-import { type H2Channel, streamFailure } from './h2-channel.js';
-import type { BidiStream } from './reconnecting-stream.js';
+import { CANCEL } from '../h2/frames.js';
+import type { H2Stream } from '../h2/stream.js';
+import type { BidiStream } from '../reconnecting-stream.js';
+import { type H2Channel, type Metadata, streamFailure } from './channel.js';
+import { framed, INTERNAL, MessageReader, type Status, statusError, statusOf } from './wire.js';
 
 const CANCELLED = 1;
 
 /**
- * A gRPC bidirectional stream on an {@link H2Channel}'s session, with the events and operations of
+ * A gRPC bidirectional stream on an {@link H2Channel}'s connection, with the events and operations of
  * a grpc-js client duplex stream as concord uses them: `data` per response message, `error` once
  * with a grpc-js-shaped status error when it fails or is cancelled, `end` when the server ends it
  * with status OK. Requests written before the server answered the connection are sent once it
- * does. Because it shares the session of the channel's unary calls, a call made after a write
+ * does. Because it shares the connection of the channel's unary calls, a call made after a write
  * reaches the server after that write (the release after the cancel of the holder's own watch).
  */
 export class H2Bidi<Req, Res> extends EventEmitter implements BidiStream<Req, Res> {
-  #stream: ClientHttp2Stream | undefined;
+  #stream: H2Stream | undefined;
+  readonly #reader = new MessageReader();
+  #status: Status | undefined;
   readonly #queued: Buffer[] = [];
   #ended = false;
   #finished = false;
@@ -29,14 +27,24 @@ export class H2Bidi<Req, Res> extends EventEmitter implements BidiStream<Req, Re
   constructor(
     channel: H2Channel,
     path: string,
-    headers: OutgoingHttpHeaders,
+    metadata: Metadata,
     private readonly serialize: (request: Req) => Buffer,
     private readonly deserialize: (bytes: Buffer) => Res,
   ) {
     super();
     this.#giveUp = channel.stream(
       path,
-      headers,
+      metadata,
+      {
+        headers: (fields) => {
+          this.#status ??= statusOf(fields);
+        },
+        data: (chunk) => {
+          const bad = this.#reader.push(chunk, (bytes) => this.#message(bytes));
+          if (bad) this.#abort(bad);
+        },
+        closed: (code, why) => this.#closed(code, why),
+      },
       (stream) => this.#started(stream),
       (status) => this.#fail(status),
     );
@@ -61,37 +69,29 @@ export class H2Bidi<Req, Res> extends EventEmitter implements BidiStream<Req, Re
   }
 
   cancel(): void {
-    if (this.#stream) this.#stream.close(constants.NGHTTP2_CANCEL);
-    else this.#giveUp();
+    // Failed first: the reset ends the stream at once, which would otherwise say why.
     this.#fail({ code: CANCELLED, details: 'Cancelled on client' });
+    if (this.#stream) this.#stream.close(CANCEL);
+    else this.#giveUp();
   }
 
-  #started(stream: ClientHttp2Stream): void {
+  #started(stream: H2Stream): void {
     this.#stream = stream;
     for (const frame of this.#queued.splice(0)) stream.write(frame);
     if (this.#ended) stream.end();
-    const reader = new MessageReader();
-    let status: Status | undefined;
-    const take = (headers: IncomingHttpHeaders) => {
-      status ??= statusOf(headers);
-    };
-    stream.on('response', take);
-    stream.on('trailers', take);
-    stream.on('data', (chunk: Buffer) => {
-      const bad = reader.push(chunk, (bytes) => this.#message(bytes));
-      if (bad) this.#abort(bad);
-    });
-    stream.on('error', (err) => this.#fail(streamFailure(stream, err.message)));
-    stream.on('close', () => {
-      if (status === undefined) {
-        this.#fail(streamFailure(stream, `stream closed without a status (code ${stream.rstCode})`));
-      } else if (status.code !== 0) this.#fail(status);
-      else if (reader.partial) this.#fail({ code: INTERNAL, details: 'the stream ended inside a message' });
-      else if (!this.#finished) {
-        this.#finished = true;
-        this.emit('end');
-      }
-    });
+  }
+
+  #closed(code: number, why: string): void {
+    const status = this.#status;
+    if (status === undefined) {
+      this.#fail(streamFailure(code, code === -1 ? why : `stream closed without a status (code ${code})`));
+    } else if (status.code !== 0) this.#fail(status);
+    else if (this.#reader.partial)
+      this.#fail({ code: INTERNAL, details: 'the stream ended inside a message' });
+    else if (!this.#finished) {
+      this.#finished = true;
+      this.emit('end');
+    }
   }
 
   #message(bytes: Buffer): void {
@@ -108,8 +108,8 @@ export class H2Bidi<Req, Res> extends EventEmitter implements BidiStream<Req, Re
 
   /** Ends a stream whose responses cannot be read. */
   #abort(why: string): void {
-    this.#stream?.close(constants.NGHTTP2_CANCEL);
     this.#fail({ code: INTERNAL, details: why });
+    this.#stream?.close(CANCEL);
   }
 
   #fail(status: Status): void {
