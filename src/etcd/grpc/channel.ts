@@ -1,9 +1,8 @@
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { errorText } from '../../core/error-text.js';
 import { H2Connection } from '../h2/connection.js';
 import { CANCEL, REFUSED_STREAM } from '../h2/frames.js';
 import { encodeHeaders } from '../h2/hpack.js';
+import { type ChannelTls, openSocket } from '../h2/socket.js';
 import type { H2Stream, StreamEvents } from '../h2/stream.js';
 import { framed, type HeaderFields, INTERNAL, type Status, statusOf, UNAVAILABLE } from './wire.js';
 
@@ -23,13 +22,6 @@ interface Waiter {
  */
 function notSent(why: string): { code: number; details: string } {
   return { code: UNAVAILABLE, details: `No connection established (${why})` };
-}
-
-/** TLS material of a secure channel (absent: plaintext). */
-export interface ChannelTls {
-  ca?: Buffer | undefined;
-  cert?: Buffer | undefined;
-  key?: Buffer | undefined;
 }
 
 /** What one call ends with: the response message's bytes, or the status it failed with. */
@@ -99,8 +91,13 @@ export class H2Channel {
       timer = setTimeout(
         () => {
           if (stream) {
-            // Finished first: the reset ends the stream at once, which would otherwise say why.
-            finish({ code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' });
+            // Finished first: the reset ends the stream at once, which would otherwise say why. A
+            // stream still waiting for the server to allow one more (id 0) was never written.
+            finish(
+              stream.id === 0
+                ? notSent('the server allowed no further stream by the deadline')
+                : { code: DEADLINE_EXCEEDED, details: 'Deadline exceeded' },
+            );
             stream.close(CANCEL);
             return;
           }
@@ -272,25 +269,6 @@ export class H2Channel {
     this.#connection = connection;
     return connection;
   }
-}
-
-/** A connection to `authority` (plaintext, or TLS offering h2), without Nagle delay (as grpc-js's). */
-function openSocket(authority: string, tls: ChannelTls | undefined): Socket {
-  const host = authority.startsWith('[')
-    ? authority.slice(1, authority.indexOf(']'))
-    : authority.split(':')[0]!;
-  const port = Number(authority.slice(authority.lastIndexOf(':') + 1));
-  if (!tls) return netConnect({ host, port, noDelay: true });
-  return tlsConnect({
-    host,
-    port,
-    ca: tls.ca,
-    cert: tls.cert,
-    key: tls.key,
-    ALPNProtocols: ['h2'],
-    // SNI carries host names only; an IP address is still checked against the certificate.
-    ...(isIP(host) ? {} : { servername: host }),
-  }).setNoDelay(true);
 }
 
 /** The fields of a request after its fixed ones: `grpc-timeout` for `deadline`, then `metadata`. */

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
+import type { ChannelTls } from '../h2/socket.js';
 import { type Pool, type PoolHost, poolOf } from '../pool.js';
-import { type CallDone, type ChannelTls, H2Channel } from './channel.js';
+import { type CallDone, H2Channel } from './channel.js';
 import { statusError } from './wire.js';
 
 /** A grpc-js service client as etcd3's pool makes it, as far as this file replaces its calls. */

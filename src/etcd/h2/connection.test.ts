@@ -184,3 +184,51 @@ test('a server ping is answered; the connection ends every open stream when the 
     server.close();
   }
 });
+
+test('a stream waiting for the server to allow one more sends what was written meanwhile once it opens; closing refuses the waiting ones', async () => {
+  const { server, port } = await serve(
+    (stream, headers) => (headers[':path'] === '/echo' ? echo(stream) : stream.on('data', () => undefined)),
+    { settings: { maxConcurrentStreams: 1 } },
+  );
+  const connection = await connectTo(port);
+  try {
+    const chunks: Buffer[] = [];
+    const closed = (into: (code: number) => void) => ({
+      headers: () => undefined,
+      data: (chunk: Buffer) => chunks.push(chunk),
+      closed: into,
+    });
+    let hangingEnded!: (code: number) => void;
+    const hanging = connection.request(
+      block('/hang'),
+      closed((code) => hangingEnded(code)),
+    );
+    const hangingDone = new Promise<number>((resolve) => (hangingEnded = resolve));
+    let echoed!: (code: number) => void;
+    const echoDone = new Promise<number>((resolve) => (echoed = resolve));
+    // Opened without a body, written and ended while it waits for the hanging stream's slot.
+    const waiting = connection.request(
+      block('/echo'),
+      closed((code) => echoed(code)),
+    );
+    assert.equal(waiting.id, 0);
+    waiting.write(Buffer.from('written '));
+    waiting.end(Buffer.from('while waiting'));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    hanging.close();
+    assert.equal(await hangingDone, constants.NGHTTP2_CANCEL);
+    assert.equal(await echoDone, 0);
+    assert.equal(Buffer.concat(chunks).toString(), 'written while waiting');
+    // One open stream again, one waiting behind it: closing the connection refuses the waiting one.
+    connection.request(
+      block('/hang'),
+      closed(() => undefined),
+    );
+    const refused = new Promise<number>((resolve) => connection.request(block('/echo'), closed(resolve)));
+    connection.close();
+    assert.equal(await refused, constants.NGHTTP2_REFUSED_STREAM);
+  } finally {
+    connection.destroy();
+    server.close();
+  }
+});

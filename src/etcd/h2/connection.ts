@@ -19,13 +19,6 @@ export interface ConnectionEvents {
   ended(why: string): void;
 }
 
-/** A stream waiting for the server to allow one more at a time (SETTINGS_MAX_CONCURRENT_STREAMS). */
-interface Waiting {
-  stream: H2Stream;
-  block: Buffer;
-  body: Buffer | undefined;
-}
-
 /**
  * A client HTTP/2 connection (RFC 9113) over a socket, as much of it as gRPC to etcd needs:
  * streams with flow control both ways, the server's settings, pings, GOAWAY and resets, and HPACK
@@ -40,7 +33,8 @@ export class H2Connection implements StreamOwner {
   /** Whether the server answered the handshake. */
   ready = false;
   readonly #streams = new Map<number, H2Stream>();
-  readonly #waiting: Waiting[] = [];
+  /** Streams waiting for the server to allow one more (SETTINGS_MAX_CONCURRENT_STREAMS), in order. */
+  readonly #waiting: Array<readonly [stream: H2Stream, block: Buffer, body: Buffer | undefined]> = [];
   readonly #blocked = new Set<H2Stream>();
   readonly #reader = new F.FrameReader();
   readonly #decoder = new HpackDecoder();
@@ -97,7 +91,7 @@ export class H2Connection implements StreamOwner {
   request(block: Buffer, events: StreamEvents, body?: Buffer): H2Stream {
     if (!this.usable) throw new Error('the connection takes no new streams');
     const stream = new H2Stream(0, this, events, this.#peerWindow);
-    if (this.#streams.size >= this.#peerMaxStreams) this.#waiting.push({ stream, block, body });
+    if (this.#streams.size >= this.#peerMaxStreams) this.#waiting.push([stream, block, body]);
     else this.#open(stream, block, body);
     return stream;
   }
@@ -105,7 +99,7 @@ export class H2Connection implements StreamOwner {
   /** Takes no new streams and ends the connection once the open ones are over. */
   close(): void {
     this.#draining = true;
-    for (const { stream } of this.#waiting.splice(0)) stream.finish(-1, 'the connection was closed');
+    this.#refuseWaiting('the connection was closed');
     if (this.#streams.size === 0) this.#end('the connection was closed');
   }
 
@@ -138,10 +132,17 @@ export class H2Connection implements StreamOwner {
     this.#blocked.add(stream);
   }
 
+  /** Ends the streams still waiting for their turn as refused: nothing of them was written. */
+  #refuseWaiting(why: string): void {
+    const waiting = this.#waiting.splice(0).map(([stream]) => stream);
+    for (const stream of waiting) stream.rstCode = F.REFUSED_STREAM;
+    for (const stream of waiting) stream.finish(F.REFUSED_STREAM, why);
+  }
+
   #startWaiting(): void {
     while (this.#waiting.length > 0 && this.#streams.size < this.#peerMaxStreams) {
-      const next = this.#waiting.shift()!;
-      if (!next.stream.closed) this.#open(next.stream, next.block, next.body);
+      const [stream, block, body] = this.#waiting.shift()!;
+      if (!stream.closed) this.#open(stream, block, body);
     }
   }
 
@@ -149,7 +150,10 @@ export class H2Connection implements StreamOwner {
     const id = this.#nextId;
     this.#nextId += 2;
     stream.id = id;
+    // A stream that waited for its turn starts with the window of now, not of when it was made.
+    stream.sendWindow = this.#peerWindow;
     this.#streams.set(id, stream);
+    if (this.#nextId > LAST_STREAM_ID) this.#draining = true;
     const room = Math.min(this.maxFrame, this.sendWindow, stream.sendWindow);
     if (body === undefined || block.length > this.maxFrame || body.length > room) {
       // A header block beyond the largest frame the server takes goes on in CONTINUATION frames.
@@ -158,7 +162,9 @@ export class H2Connection implements StreamOwner {
         const piece = block.subarray(at, at + this.maxFrame);
         this.write(F.frame(at === 0 ? F.HEADERS : F.CONTINUATION, last ? F.END_HEADERS : 0, id, piece));
       }
+      // Whatever was written to a stream while it waited for its turn goes now.
       if (body) stream.end(body);
+      else stream.flush();
       return;
     }
     // HEADERS and the whole body with END_STREAM, in one buffer and one write.
@@ -293,13 +299,13 @@ export class H2Connection implements StreamOwner {
     const last = f.payload.readUInt32BE(0) & 0x7fffffff;
     this.#draining = true;
     this.events.goaway();
-    // Streams after the last one the server took were not processed: they may go elsewhere.
+    // Streams after the last one the server took were not processed: they may go elsewhere (all
+    // marked first, so a callback that ends the connection meanwhile does not make them failures).
+    const why = 'the server is going away (GOAWAY) and did not process the stream';
     const refused = [...this.#streams.values()].filter((stream) => stream.id > last);
-    for (const { stream } of this.#waiting.splice(0)) refused.push(stream);
-    for (const stream of refused) {
-      stream.rstCode = F.REFUSED_STREAM;
-      stream.finish(F.REFUSED_STREAM, 'the server is going away (GOAWAY) and did not process the stream');
-    }
+    for (const stream of refused) stream.rstCode = F.REFUSED_STREAM;
+    this.#refuseWaiting(why);
+    for (const stream of refused) stream.finish(F.REFUSED_STREAM, why);
     if (this.#streams.size === 0) this.#end('the server closed the connection (GOAWAY)');
     return undefined;
   }
@@ -334,7 +340,7 @@ export class H2Connection implements StreamOwner {
   #end(why: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    for (const { stream } of this.#waiting.splice(0)) stream.finish(-1, why);
+    this.#refuseWaiting(why);
     for (const stream of [...this.#streams.values()]) stream.finish(-1, why);
     this.socket.destroy();
     this.events.ended(why);

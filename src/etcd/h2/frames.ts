@@ -91,7 +91,6 @@ export class FrameReader {
 
   push(chunk: Buffer, each: (frame: Frame) => void): string | undefined {
     const data = this.#rest ? Buffer.concat([this.#rest, chunk]) : chunk;
-    this.#rest = undefined;
     let at = 0;
     while (data.length - at >= 9) {
       const length = (data[at]! << 16) | (data[at + 1]! << 8) | data[at + 2]!;
@@ -102,9 +101,12 @@ export class FrameReader {
       const stream = data.readUInt32BE(at + 5) & 0x7fffffff;
       const payload = data.subarray(at + 9, at + 9 + length);
       at += 9 + length;
+      // The unread rest is kept before the frame is handled: a handler that throws leaves the
+      // reader at the next frame's start, not inside it.
+      this.#rest = at < data.length ? data.subarray(at) : undefined;
       each({ type, flags, stream, payload });
     }
-    if (at < data.length) this.#rest = at === 0 ? data : data.subarray(at);
+    this.#rest = at < data.length ? data.subarray(at) : undefined;
     return undefined;
   }
 }

@@ -114,6 +114,7 @@ export class H2Stream {
    * (RFC 9113 §8.1), which frees it on both sides.
    */
   remoteEnd(): void {
+    if (this.#closed) return;
     if (!this.#localEnded) this.owner.write(frame32(RST_STREAM, this.id, NO_ERROR));
     this.finish(0, '');
   }
