@@ -17,7 +17,8 @@ export async function retryTransient<T>(
   signal: AbortSignal,
   call: () => Promise<T>,
 ): Promise<T> {
-  let backoff = runtime.reconnectBackoff.next(undefined);
+  // Made at the first failure only: most calls succeed at once, and this runs on a handoff's path.
+  let backoff: ReturnType<typeof runtime.reconnectBackoff.next> | undefined;
   for (;;) {
     signal.throwIfAborted();
     try {
@@ -25,13 +26,13 @@ export async function retryTransient<T>(
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       if (!isTransient(err)) throw err;
+      backoff = backoff ? backoff.next(undefined) : runtime.reconnectBackoff.next(undefined);
       runtime.monitor.report(false, err);
       runtime.log.warn(`${what}: etcd unreachable; retrying`, {
         error: errorText(err),
         retryInMs: backoff.duration,
       });
       await sleep(backoff.duration, signal);
-      backoff = backoff.next(undefined);
     }
   }
 }
