@@ -90,7 +90,7 @@ export class H2Connection implements StreamOwner {
    */
   request(block: Buffer, events: StreamEvents, body?: Buffer): H2Stream {
     if (!this.usable) throw new Error('the connection takes no new streams');
-    const stream = new H2Stream(0, this, events, this.#peerWindow);
+    const stream = new H2Stream(this, events);
     if (this.#streams.size >= this.#peerMaxStreams) this.#waiting.push([stream, block, body]);
     else this.#open(stream, block, body);
     return stream;
@@ -134,9 +134,7 @@ export class H2Connection implements StreamOwner {
 
   /** Ends the streams still waiting for their turn as refused: nothing of them was written. */
   #refuseWaiting(why: string): void {
-    const waiting = this.#waiting.splice(0).map(([stream]) => stream);
-    for (const stream of waiting) stream.rstCode = F.REFUSED_STREAM;
-    for (const stream of waiting) stream.finish(F.REFUSED_STREAM, why);
+    for (const [stream] of this.#waiting.splice(0)) stream.finish(F.REFUSED_STREAM, why);
   }
 
   #startWaiting(): void {
@@ -150,7 +148,7 @@ export class H2Connection implements StreamOwner {
     const id = this.#nextId;
     this.#nextId += 2;
     stream.id = id;
-    // A stream that waited for its turn starts with the window of now, not of when it was made.
+    // The window of now (a stream may have waited for its turn while the settings changed).
     stream.sendWindow = this.#peerWindow;
     this.#streams.set(id, stream);
     if (this.#nextId > LAST_STREAM_ID) this.#draining = true;
@@ -266,7 +264,6 @@ export class H2Connection implements StreamOwner {
     if (f.payload.length !== 4) return [F.FRAME_SIZE_ERROR, 'an RST_STREAM frame of the wrong size'];
     const stream = this.#streams.get(f.stream);
     const code = f.payload.readUInt32BE(0);
-    if (stream) stream.rstCode = code;
     stream?.finish(code, `the server reset the stream (HTTP/2 error ${code})`);
     return undefined;
   }
@@ -300,10 +297,10 @@ export class H2Connection implements StreamOwner {
     this.#draining = true;
     this.events.goaway();
     // Streams after the last one the server took were not processed: they may go elsewhere (all
-    // marked first, so a callback that ends the connection meanwhile does not make them failures).
+    // taken out first, so a callback that ends the connection meanwhile does not fail them).
     const why = 'the server is going away (GOAWAY) and did not process the stream';
     const refused = [...this.#streams.values()].filter((stream) => stream.id > last);
-    for (const stream of refused) stream.rstCode = F.REFUSED_STREAM;
+    for (const stream of refused) this.#streams.delete(stream.id);
     this.#refuseWaiting(why);
     for (const stream of refused) stream.finish(F.REFUSED_STREAM, why);
     if (this.#streams.size === 0) this.#end('the server closed the connection (GOAWAY)');

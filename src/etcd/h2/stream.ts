@@ -1,4 +1,4 @@
-import { CANCEL, DATA, END_STREAM, frame32, NO_ERROR, putHeader, RST_STREAM } from './frames.js';
+import { CANCEL, DATA, END_STREAM, frame, frame32, NO_ERROR, RST_STREAM } from './frames.js';
 
 /** What a stream's owner hears: the server's headers and trailers, its data, and the stream's end. */
 export interface StreamEvents {
@@ -30,26 +30,21 @@ export interface StreamOwner {
  * windows allow (the stream's and the connection's), and the end of it either way.
  */
 export class H2Stream {
-  /** Bytes this stream may still send before the server opens its window. */
-  sendWindow: number;
+  /** Its stream id; 0 until the connection opens it (it may wait for the server's stream limit). */
+  id = 0;
+  /** Bytes this stream may still send before the server opens its window (set when it opens). */
+  sendWindow = 0;
   /** Bytes received since the last WINDOW_UPDATE this stream sent. */
   received = 0;
-  /** The RST_STREAM code it was reset with, by either side. */
-  rstCode: number | undefined;
   #queue: Buffer[] = [];
   #ending = false;
   #localEnded = false;
   #closed = false;
 
   constructor(
-    /** Its stream id; 0 while it waits for the server to allow another open stream. */
-    public id: number,
     private readonly owner: StreamOwner,
     readonly events: StreamEvents,
-    window: number,
-  ) {
-    this.sendWindow = window;
-  }
+  ) {}
 
   get closed(): boolean {
     return this.#closed;
@@ -74,7 +69,6 @@ export class H2Stream {
   close(code = CANCEL): void {
     if (this.#closed) return;
     if (this.id !== 0) this.owner.write(frame32(RST_STREAM, this.id, code));
-    this.rstCode = code;
     this.finish(code, 'cancelled on client');
   }
 
@@ -83,11 +77,12 @@ export class H2Stream {
     while (this.id !== 0 && !this.#closed && !this.#localEnded) {
       const next = this.#queue[0];
       if (!next) {
-        if (this.#ending) this.#send(Buffer.alloc(0), true);
+        if (this.#ending) this.#send(undefined, true);
         return;
       }
+      // Never empty (write and end skip empty buffers), so a shut window always waits.
       const room = Math.min(this.sendWindow, this.owner.sendWindow, this.owner.maxFrame);
-      if (room <= 0 && next.length > 0) {
+      if (room <= 0) {
         if (this.owner.sendWindow <= 0) this.owner.blocked(this);
         return;
       }
@@ -103,9 +98,7 @@ export class H2Stream {
 
   /** The connection wrote this stream's whole `length`-byte body with its HEADERS. */
   sent(length: number): void {
-    this.sendWindow -= length;
-    this.owner.sendWindow -= length;
-    this.#localEnded = true;
+    this.#spend(length, true);
   }
 
   /**
@@ -128,13 +121,15 @@ export class H2Stream {
     this.events.closed(code, why);
   }
 
-  #send(bytes: Buffer, end: boolean): void {
-    const out = Buffer.allocUnsafe(9 + bytes.length);
-    putHeader(out, 0, bytes.length, DATA, end ? END_STREAM : 0, this.id);
-    bytes.copy(out, 9);
-    this.sendWindow -= bytes.length;
-    this.owner.sendWindow -= bytes.length;
-    this.owner.write(out);
+  #send(bytes: Buffer | undefined, end: boolean): void {
+    this.owner.write(frame(DATA, end ? END_STREAM : 0, this.id, bytes));
+    this.#spend(bytes?.length ?? 0, end);
+  }
+
+  /** `length` bytes of body went out of both windows; `end`: the request side is over. */
+  #spend(length: number, end: boolean): void {
+    this.sendWindow -= length;
+    this.owner.sendWindow -= length;
     if (end) this.#localEnded = true;
   }
 }
