@@ -93,8 +93,8 @@ export interface ConcordOptions {
    * How etcd calls travel. `'http2'` (default): unary calls (reads, writes, transactions, lease
    * grants and revokes), the watch stream and the lease keepalive stream go over concord's own
    * gRPC calls on one HTTP/2 connection per endpoint, spoken by concord's own HTTP/2 client: a
-   * fraction of grpc-js's client CPU, and each request written to the socket by the call that
-   * makes it, so shorter round trips; endpoint choice, auth, TLS, deadlines, retries and error
+   * fraction of grpc-js's client CPU, and each request on the socket at the end of the turn of the
+   * event loop that makes it, so shorter round trips; endpoint choice, auth, TLS, deadlines, retries and error
    * types stay etcd3's, and a release travels on the watch stream's connection (etcd sees the
    * cancel of the holder's own watch first). `'grpc-js'`: everything through grpc-js, as etcd3 sends it (the
    * 0.1 behaviour).

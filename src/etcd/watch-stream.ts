@@ -1,7 +1,7 @@
 import type { Etcd3, IDuplexStream, IStatusResponse, IWatchRequest } from 'etcd3';
 import { openBidiStream } from './bidi-stream.js';
 import { callHost, type PoolHost } from './pool.js';
-import { decodeWatchResponse, type WatchResponse } from './watch-decode.js';
+import { decodeWatchResponse, type WatchResponse } from './proto/watch.js';
 
 /** The etcd member a watch stream was opened on, as its maintenance Status reports it. */
 export interface WatchServer {

@@ -1,7 +1,7 @@
 import type { IRangeRequest, IRangeResponse } from 'etcd3';
 import type { Runtime } from '../core/runtime.js';
+import { guardedRead } from '../etcd/guarded-read.js';
 import { toConcordError } from '../etcd/translate.js';
-import { ownKeyCompare } from '../etcd/txn.js';
 import type { QueueSpace } from './keys.js';
 
 /** An entry of a create-revision-ordered queue: its key and the revision that created it. */
@@ -39,9 +39,7 @@ export async function keysAhead(
   space: QueueSpace,
   limit: number,
 ): Promise<Ahead> {
-  const older = { max_create_revision: (own.createRevision - 1n).toString(), sort_target: 'Create' } as const;
-  const read = (pageLimit: number) =>
-    guardedRead(runtime, own, { ...older, sort_order: 'Descend', limit: pageLimit }, space.prefix);
+  const read = (pageLimit: number) => readAhead(runtime, own, space.prefix, pageLimit);
   const found = await read(limit);
   if (found === undefined) return { lost: true };
   const seen = seenIn(runtime, space, limit, found);
@@ -148,25 +146,35 @@ function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueE
 }
 
 /**
- * Reads keys under `prefix` as `options` say, only while `own` exists; undefined when it does not.
- * Round trip (Txn) after each wait: the guard is what makes "a waiter whose key is gone never
- * holds" exact at the revision of the look, and the read finds an older entry still there when
- * the one waited on was a waiter that gave up (mutual exclusion, FIFO).
+ * Reads the keys under `prefix` created before `own`, newest first (at most `limit`; 0 for all),
+ * only while `own` exists; undefined when it does not. Round trip (Txn) after each wait: the guard
+ * is what makes "a waiter whose key is gone never holds" exact at the revision of the look, and
+ * the read finds an older entry still there when the one waited on was a waiter that gave up
+ * (mutual exclusion, FIFO).
  */
-async function guardedRead(
+async function readAhead(
   runtime: Runtime,
   own: QueueEntry,
-  options: Partial<IRangeRequest>,
   prefix: string,
+  limit: number,
 ): Promise<KeysRead | undefined> {
-  const range = runtime.keys.prefixRange(prefix);
-  const res = await runtime.etcd.kv.txn({
-    compare: [ownKeyCompare(runtime, own.key, own.createRevision)],
-    success: [{ request_range: { key: range.key, range_end: range.rangeEnd, keys_only: true, ...options } }],
-    failure: [],
+  const { key, rangeEnd } = runtime.keys.prefixRange(prefix);
+  const guard = { key: runtime.keys.key(own.key), createRevision: own.createRevision };
+  const res = await guardedRead(runtime.etcd, guard, {
+    key,
+    rangeEnd,
+    limit,
+    maxCreateRevision: own.createRevision - 1n,
+    newestFirst: true,
+    keysOnly: true,
   });
   if (!res.succeeded) return undefined;
-  return toKeysRead(runtime, BigInt(res.header.revision), res.responses[0]?.response_range);
+  const keys = (res.range?.kvs ?? []).map((kv) => ({
+    key: runtime.keys.strip(kv.key),
+    lease: kv.lease,
+    createRevision: kv.createRevision,
+  }));
+  return { revision: res.revision, keys, more: res.range?.more ?? false };
 }
 
 async function plainRead(runtime: Runtime, prefix: string, limit: number): Promise<KeysRead> {

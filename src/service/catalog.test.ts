@@ -2,7 +2,7 @@
 // hands every consumer of a range.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RangeKv } from '../etcd/range-decode.js';
+import type { RangeKv } from '../etcd/proto/range.js';
 import type { KeyValue, KvEvent } from '../watch/types.js';
 import { type Catalog, catalogFold } from './catalog.js';
 import type { Entry } from './entry.js';

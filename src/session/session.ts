@@ -6,6 +6,7 @@ import { errorText } from '../core/error-text.js';
 import type { Runtime } from '../core/runtime.js';
 import { checkOptions, checkTtl } from '../core/validate.js';
 import { ClosedError, InvalidArgumentError, SessionLostError } from '../errors.js';
+import { revokeLease } from '../etcd/lease-revoke.js';
 import { toConcordError } from '../etcd/translate.js';
 import { type BudgetEvent, checkMargin, expiringAlarm } from './budget.js';
 import { LeaseDeadline } from './deadline.js';
@@ -181,7 +182,7 @@ export class Session implements AsyncDisposable {
     if (!quietly) this.#markClosed();
     // A hold on this session cancelled its own-key watch just before, on the same connection:
     // etcd sees that cancel first and does not send the holder its own delete.
-    const revoked = this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).then(
+    const revoked = revokeLease(this.#runtime.etcd, this.leaseId).then(
       () => undefined,
       (err: unknown) => {
         this.#runtime.log.warn('revoking a session lease failed; it expires by itself', {
@@ -293,8 +294,7 @@ export class Session implements AsyncDisposable {
   /** Declares the session lost if its deadline passed; returns whether it is lost. */
   #checkDeadline(): boolean {
     const { status } = this.#state.value;
-    if (status === 'lost') return true;
-    if (status === 'closed') return false;
+    if (status === 'lost' || status === 'closed') return status === 'lost';
     if (!this.#deadline.passed) return false;
     this.#markLost('no keepalive answered within the TTL (local deadline passed)', 'deadline');
     return true;
@@ -311,7 +311,7 @@ export class Session implements AsyncDisposable {
     this.#lostSubject.next();
     this.#lostSubject.complete();
     // Best effort: if etcd still has the lease, revoking it frees its keys now rather than at expiry.
-    this.#runtime.etcd.leaseClient.leaseRevoke({ ID: this.leaseId }).catch(() => undefined);
+    revokeLease(this.#runtime.etcd, this.leaseId).catch(() => undefined);
   }
 }
 
@@ -333,7 +333,7 @@ export async function createSession(runtime: Runtime, options: SessionOptions = 
     throw toConcordError(err, 'session: granting a lease');
   }
   if (runtime.closed) {
-    await runtime.etcd.leaseClient.leaseRevoke({ ID: granted.ID }).catch(() => undefined);
+    await revokeLease(runtime.etcd, String(granted.ID)).catch(() => undefined);
     throw new ClosedError('session: the Concord is closed');
   }
   return construct(runtime, String(granted.ID), Number(granted.TTL), sentAt);

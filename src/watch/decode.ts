@@ -1,6 +1,6 @@
 import type { IKeyValue } from 'etcd3';
 import type { Keyspace } from '../core/keys.js';
-import type { RangeKv } from '../etcd/range-decode.js';
+import type { RangeKv } from '../etcd/proto/range.js';
 import type { KeyValue } from './types.js';
 
 /** Converts etcd3's wire KeyValue (revisions as decimal strings) into concord's. */

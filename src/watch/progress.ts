@@ -1,6 +1,6 @@
 import type { IWatchRequest } from 'etcd3';
 import type { Log } from '../core/log.js';
-import type { WatchResponse } from '../etcd/watch-decode.js';
+import type { WatchResponse } from '../etcd/proto/watch.js';
 import type { WatchServer } from '../etcd/watch-stream.js';
 import type { StreamWatches } from './stream-watches.js';
 

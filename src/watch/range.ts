@@ -2,7 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { afterDispatch } from '../core/dispatch.js';
 import type { Keyspace } from '../core/keys.js';
 import type { Runtime } from '../core/runtime.js';
-import type { RangeKv } from '../etcd/range-decode.js';
+import type { RangeKv } from '../etcd/proto/range.js';
 import { rangePage } from '../etcd/range-page.js';
 import { retryTransient } from '../etcd/retry.js';
 import { isTransient } from '../etcd/translate.js';
@@ -113,8 +113,8 @@ async function readPages(
   const page = (start: Buffer, revision: bigint | undefined) =>
     rangePage(etcd, {
       key: start,
-      ...(range.rangeEnd ? { range_end: range.rangeEnd, limit: pageSize } : {}),
-      ...(revision === undefined ? {} : { revision: revision.toString() }),
+      ...(range.rangeEnd ? { rangeEnd: range.rangeEnd, limit: pageSize } : {}),
+      revision,
     });
   let pending = page(range.key, undefined);
   let revision: bigint | undefined;

@@ -1,6 +1,6 @@
 import type { IWatchRequest } from 'etcd3';
+import type { WatchResponse } from '../etcd/proto/watch.js';
 import type { ReconnectingStream } from '../etcd/reconnecting-stream.js';
-import type { WatchResponse } from '../etcd/watch-decode.js';
 
 /**
  * Notices a watch stream that went silent. Started when a stream opens and told of every

@@ -1,5 +1,5 @@
 import type { IWatchCreateRequest } from 'etcd3';
-import type { WatchResponse } from '../etcd/watch-decode.js';
+import type { WatchResponse } from '../etcd/proto/watch.js';
 import type { Upstream } from './upstream.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
 import { ClosedError } from '../errors.js';
-import type { RangeKv } from '../etcd/range-decode.js';
+import type { RangeKv } from '../etcd/proto/range.js';
 import { toConcordError } from '../etcd/translate.js';
 import { keyValueOf } from './decode.js';
 import type { RangeList } from './range.js';

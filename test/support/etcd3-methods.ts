@@ -4,13 +4,18 @@ import { Etcd3 } from 'etcd3';
 export interface Etcd3Method<Res> {
   responseSerialize(res: unknown): Buffer;
   responseDeserialize(bytes: Buffer): Res;
+  /** A request as etcd3 reads it back (int64s as decimal strings, enums by name). */
+  requestDeserialize(bytes: Buffer): unknown;
 }
 
 /**
  * etcd3's generated `service`.`method` (serializers only: the client never connects), to check
- * concord's own wire decoders against etcd3's encoding of the same messages.
+ * concord's own wire encoders and decoders against etcd3's encoding of the same messages.
  */
-export async function etcd3Method<Res>(service: 'KV' | 'Watch', method: string): Promise<Etcd3Method<Res>> {
+export async function etcd3Method<Res>(
+  service: 'KV' | 'Watch' | 'Lease',
+  method: string,
+): Promise<Etcd3Method<Res>> {
   const etcd = new Etcd3({ hosts: '127.0.0.1:1' });
   type Client = { constructor: { service: Record<string, Etcd3Method<Res>> } };
   const pool = (

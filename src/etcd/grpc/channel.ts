@@ -35,7 +35,8 @@ export type Metadata = Readonly<Record<string, string | number | readonly string
  * HTTP/2 connection of concord's own ({@link H2Connection}). etcd's unary RPCs are a request
  * message in, a response message and a status out: this is all a unary call needs, at a fraction
  * of the CPU of a grpc-js call (which runs every call through its resolver, load-balancing, retry
- * and filter stack), and a call is written to the socket by the call that makes it. Calls and
+ * and filter stack), and a call is on the socket once the promise jobs of the turn that made it
+ * have run (with whatever else that turn wrote, in one write). Calls and
  * streams of one channel share its connection, so the server reads them in the order they were
  * written. The connection opens on the first call, reopens after it closed or failed, and holds
  * the process open only while a call or stream is open (as grpc-js channels do).

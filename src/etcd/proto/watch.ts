@@ -15,7 +15,7 @@
 // Unknown fields are skipped by wire type, so fields etcd adds later do no harm.
 
 import type { IEvent, IKeyValue, IWatchResponse } from 'etcd3';
-import { BYTES, Reader, VARINT } from './range-decode.js';
+import { BYTES, Reader, VARINT } from './reader.js';
 
 /**
  * The fields of a WatchResponse concord reads, as etcd3 types them (each KeyValue's `key` is a

@@ -1,14 +1,53 @@
-// A decoder for etcd's RangeResponse that reads only what concord uses, straight from the
-// protobuf wire bytes. etcd3's generic path (protobufjs decode, then toObject with every int64
-// as a Long turned into a decimal string) costs several times more per key than the parsing
-// that follows it: for a range of 10,000 instances it was most of the time to the first list.
+// etcd's Range RPC on the wire: the request as concord sends it, and a decoder for the response
+// that reads only what concord uses. etcd3's generic path (protobufjs decode, then toObject with
+// every int64 as a Long turned into a decimal string) costs several times more per key than the
+// parsing that follows it: for a range of 10,000 instances it was most of the time to the first
+// list.
 //
-// Wire format (etcd/api/etcdserverpb/rpc.proto, mvccpb/kv.proto), the fields read:
+// Wire format (etcd/api/etcdserverpb/rpc.proto, mvccpb/kv.proto), the fields written and read:
+//   RangeRequest   { bytes key = 1; bytes range_end = 2; int64 limit = 3; int64 revision = 4;
+//                    SortOrder sort_order = 5 (DESCEND = 2); SortTarget sort_target = 6
+//                    (CREATE = 2); bool keys_only = 8; int64 max_create_revision = 13; }
 //   RangeResponse  { ResponseHeader header = 1; repeated KeyValue kvs = 2; bool more = 3; }
 //   ResponseHeader { int64 revision = 3; }
 //   KeyValue       { bytes key = 1; int64 create_revision = 2; int64 mod_revision = 3;
 //                    int64 version = 4; bytes value = 5; int64 lease = 6; }
 // Unknown fields are skipped by wire type, so fields etcd adds later do no harm.
+
+import { BYTES, Reader, VARINT } from './reader.js';
+import { Writer } from './writer.js';
+
+/** A Range request, as far as concord makes them. */
+export interface RangeRequest {
+  readonly key: Buffer;
+  /** The end of the range (exclusive); without it, `key` alone. */
+  readonly rangeEnd?: Buffer | undefined;
+  /** At most this many keys (0 or none: all). */
+  readonly limit?: number | undefined;
+  /** Read as of this revision (none: the latest). */
+  readonly revision?: bigint | undefined;
+  /** Keys with a create revision at most this. */
+  readonly maxCreateRevision?: bigint | undefined;
+  /** Newest created first (sorted by create revision, descending); otherwise in key order. */
+  readonly newestFirst?: boolean | undefined;
+  /** Keys and their metadata without values. */
+  readonly keysOnly?: boolean | undefined;
+}
+
+const DESCEND = 2;
+const BY_CREATE = 2;
+
+/** The RangeRequest message of `request` (fields at their default left out). */
+export function rangeRequest(request: RangeRequest): Writer {
+  const message = new Writer().bytes(1, request.key);
+  if (request.rangeEnd) message.bytes(2, request.rangeEnd);
+  if (request.limit) message.varint(3, request.limit);
+  if (request.revision) message.varint(4, request.revision);
+  if (request.newestFirst) message.varint(5, DESCEND).varint(6, BY_CREATE);
+  if (request.keysOnly) message.varint(8, true);
+  if (request.maxCreateRevision) message.varint(13, request.maxCreateRevision);
+  return message;
+}
 
 /** One key of a range read. `key` and `value` are views into the response (not copies). */
 export interface RangeKv {
@@ -26,73 +65,6 @@ export interface RangePage {
   revision: bigint;
   kvs: RangeKv[];
   more: boolean;
-}
-
-/** Protobuf wire types (the low three bits of a tag). */
-export const VARINT = 0;
-const FIXED64 = 1;
-export const BYTES = 2;
-const FIXED32 = 5;
-
-/** A cursor over protobuf wire bytes (etcd's responses: see decodeRangeResponse and decodeWatchResponse). */
-export class Reader {
-  pos: number;
-
-  constructor(
-    readonly buf: Buffer,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  /** A varint as a number: exact below 2^53, which every length and tag is. */
-  uint(): number {
-    const { buf } = this;
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      if (this.pos >= this.end) throw new Error('etcd response: truncated varint');
-      const byte = buf[this.pos++]!;
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 128;
-    }
-  }
-
-  /** A varint as a signed 64-bit integer (negative numbers take ten bytes). */
-  int64(): bigint {
-    const start = this.pos;
-    const value = this.uint();
-    // Up to seven bytes the number is exact (below 2^49); beyond, redo it in bigint arithmetic.
-    if (this.pos - start <= 7) return BigInt(value);
-    let exact = 0n;
-    for (let i = this.pos - 1; i >= start; i--) exact = (exact << 7n) | BigInt(this.buf[i]! & 0x7f);
-    return BigInt.asIntN(64, exact);
-  }
-
-  /** Reads the length of a length-delimited field: its bytes are [pos, the end returned). */
-  field(): number {
-    const end = this.uint() + this.pos;
-    if (end > this.end) throw new Error('etcd response: truncated field');
-    return end;
-  }
-
-  /** The bytes of a length-delimited field (a view, not a copy); the cursor moves past them. */
-  bytes(): Buffer {
-    const end = this.field();
-    const bytes = this.buf.subarray(this.pos, end);
-    this.pos = end;
-    return bytes;
-  }
-
-  skipField(wireType: number): void {
-    if (wireType === VARINT) this.uint();
-    else if (wireType === BYTES) this.pos = this.field();
-    else if (wireType === FIXED64) this.pos += 8;
-    else if (wireType === FIXED32) this.pos += 4;
-    else throw new Error(`etcd response: unsupported wire type ${wireType}`);
-  }
 }
 
 /**

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { IWatchResponse } from 'etcd3';
-import { etcd3Method, wireKv as kv } from '../../test/support/etcd3-methods.js';
-import { decodeWatchResponse } from './watch-decode.js';
+import { etcd3Method, wireKv as kv } from '../../../test/support/etcd3-methods.js';
+import { decodeWatchResponse } from './watch.js';
 
 /** What concord reads of a response, as plain data. */
 function read(res: Omit<IWatchResponse, 'header'> & { header: { revision: string; member_id: string } }) {

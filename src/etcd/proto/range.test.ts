@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { IRangeResponse } from 'etcd3';
-import { etcd3Method, wireKv as kv } from '../../test/support/etcd3-methods.js';
-import { decodeRangeResponse } from './range-decode.js';
+import { etcd3Method, wireKv as kv } from '../../../test/support/etcd3-methods.js';
+import { decodeRangeResponse } from './range.js';
 
 test('decodes what etcd3 decodes: header revision, keys, values, revisions, versions, leases, more', async () => {
   const method = await etcd3Method<IRangeResponse>('KV', 'Range');
