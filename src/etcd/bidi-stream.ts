@@ -40,7 +40,8 @@ export interface OpenedStream<Req, Res> {
 /**
  * Opens etcd's bidi RPC `service`/`method` through etcd3's connection pool: the same hosts,
  * credentials and failure handling as etcd3's own streams, with `headers` added to the request
- * metadata and responses decoded by `decode` (default: the service's own protobuf decoder). On a
+ * metadata, requests encoded by `codec.encode` and responses decoded by `codec.decode` (default:
+ * the service's own protobuf encoder and decoder). On a
  * host that sends its unary calls over an H2Channel the stream goes over that channel's connection
  * too, so a call made after a write on the stream reaches etcd after it, as on grpc-js's one
  * connection per member. As etcd3 does for its streams, a failure of a stream still written to
@@ -51,7 +52,7 @@ export function openBidiStream<Req, Res>(
   service: 'Watch' | 'Lease',
   method: string,
   headers: Record<string, string>,
-  decode?: (bytes: Buffer) => Res,
+  codec: { encode?: (request: Req) => Buffer; decode?: (bytes: Buffer) => Res } = {},
 ): Promise<OpenedStream<Req, Res>> {
   // The pool is etcd3's transport; its stream clients offer no way to add request metadata.
   const pool = (etcd as unknown as { pool: ICallable<PoolHost> }).pool;
@@ -60,11 +61,12 @@ export function openBidiStream<Req, Res>(
     for (const [name, value] of Object.entries(headers)) md.set(name, value);
     const grpc = client as unknown as ServiceClient<Req, Res>;
     const { path, requestSerialize, responseDeserialize } = grpc.constructor.service[method]!;
-    const deserialize = decode ?? responseDeserialize;
+    const serialize = codec.encode ?? requestSerialize;
+    const deserialize = codec.decode ?? responseDeserialize;
     const channel = channelOf(resource);
     const stream = channel
-      ? new H2Bidi(channel, path, md.toHttp2Headers(), requestSerialize, deserialize)
-      : grpc.makeBidiStreamRequest(path, requestSerialize, deserialize, md, {});
+      ? new H2Bidi(channel, path, md.toHttp2Headers(), serialize, deserialize)
+      : grpc.makeBidiStreamRequest(path, serialize, deserialize, md, {});
     stream.on('error', (err: Error) => {
       if ((stream as unknown as { writable: boolean }).writable) pool.markFailed(resource, err);
     });

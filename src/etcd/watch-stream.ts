@@ -2,6 +2,7 @@ import type { Etcd3, IDuplexStream, IStatusResponse, IWatchRequest } from 'etcd3
 import { openBidiStream } from './bidi-stream.js';
 import { callHost, type PoolHost } from './pool.js';
 import { decodeWatchResponse, type WatchResponse } from './proto/watch.js';
+import { encodeWatchRequest } from './proto/watch-request.js';
 
 /** The etcd member a watch stream was opened on, as its maintenance Status reports it. */
 export interface WatchServer {
@@ -28,8 +29,9 @@ const STATUS_DEADLINE_MS = 5_000;
  * connection of the member's unary calls), with etcd's "require leader" flag set. With it, a member
  * that loses its raft leader (for example a follower cut off from the majority) cancels the
  * stream instead of keeping it open while it can deliver nothing, so the hub moves to a member
- * that can. Responses are decoded by {@link decodeWatchResponse}, not etcd3's generic decoder
- * (the same fields, several times faster). Its `server` asks the same endpoint, once, for the
+ * that can. Requests are encoded by {@link encodeWatchRequest} and responses decoded by
+ * {@link decodeWatchResponse}, not by etcd3's generic protobuf code (the same fields, several
+ * times faster). Its `server` asks the same endpoint, once, for the
  * member's id and version (what the member serving a watch stream does with progress requests
  * depends on its version).
  */
@@ -39,7 +41,7 @@ export async function openWatchStream(etcd: Etcd3): Promise<WatchStream> {
     'Watch',
     'Watch',
     { hasleader: 'true' },
-    decodeWatchResponse,
+    { encode: encodeWatchRequest, decode: decodeWatchResponse },
   );
   return Object.assign(stream, { server: serverOf(host, metadata) });
 }

@@ -30,6 +30,12 @@ export class Writer {
     return this;
   }
 
+  /** A varint without a tag: an element of a packed repeated field (see {@link bytes}). */
+  rawVarint(value: number): this {
+    this.#uint(value);
+    return this;
+  }
+
   /** An embedded message field. */
   message(field: number, message: Writer): this {
     return this.bytes(field, message.finish());
