@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
 import type { Subscription } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
-import { sleep, waitUntil } from '../../test/support/wait.js';
+import { sleep, waitUntil, within } from '../../test/support/wait.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError, LeadershipLostError } from '../errors.js';
 import type { Election } from './election.js';
@@ -59,6 +59,17 @@ function connect(): Concord {
   return concord;
 }
 
+/** Candidate `a`, elected, and candidate `b` queued right behind it. */
+async function leaderAndNext(
+  election: Election,
+  name: string,
+): Promise<{ leadership: Leadership; b: Candidate }> {
+  const leadership = await runFor(election, 'a').elected;
+  const b = runFor(election, 'b');
+  await queued(name, 2);
+  return { leadership, b };
+}
+
 /** A fresh election name per test, so tests never see each other's candidates. */
 function fresh(): string {
   return `e${++seq}`;
@@ -68,6 +79,22 @@ async function candidateKeys(name: string): Promise<string[]> {
   return (
     await cluster.client().namespace('election-test/').getAll().prefix(`election/${name}/`).keys()
   ).sort();
+}
+
+/** The candidate keys, oldest first (queue order). */
+async function keysByAge(name: string): Promise<string[]> {
+  const ns = cluster.client().namespace('election-test/');
+  return ns.getAll().prefix(`election/${name}/`).sort('Create', 'Ascend').keys();
+}
+
+/** Range and Txn calls the member has answered so far. */
+async function kvCalls(): Promise<number> {
+  let calls = 0;
+  for (const [key, value] of await cluster.members[0]!.metrics()) {
+    const kv = key.includes('grpc_method="Range"') || key.includes('grpc_method="Txn"');
+    if (key.startsWith('grpc_server_handled_total{') && kv) calls += value;
+  }
+  return calls;
 }
 
 /** Waits until `count` candidate keys exist, so campaigns started one after another queue in that order. */
@@ -209,11 +236,7 @@ describe('campaign', () => {
 
   test('a waiter whose key vanished while it waited never becomes leader', async () => {
     const name = fresh();
-    const election = connect().election(name, { ttl: 5 });
-    const a = runFor(election, 'a');
-    const leadership = await a.elected;
-    const b = runFor(election, 'b');
-    await queued(name, 2);
+    const { leadership, b } = await leaderAndNext(connect().election(name, { ttl: 5 }), name);
     const [, bKey] = await candidateKeys(name);
     // As if b's lease had expired unnoticed (a paused process): its key is gone, its session not.
     await cluster.client().namespace('election-test/').delete().key(bKey!);
@@ -221,6 +244,39 @@ describe('campaign', () => {
     const outcome = await b.ended;
     assert.ok(outcome instanceof LeadershipLostError, `b ended with ${String(outcome)}`);
     assert.equal(b.electedAt(), undefined);
+  });
+
+  test('the candidate next in line leads on the watch event of the leader going: no read after it', async () => {
+    const name = fresh();
+    const { leadership, b } = await leaderAndNext(connect().election(name, { ttl: 5 }), name);
+    await sleep(200);
+    const before = await kvCalls();
+    await leadership.resign();
+    const next = await b.elected;
+    // The resign is one LeaseRevoke; b's watch of the prefix proved it first with its key intact.
+    assert.equal(await kvCalls(), before, 'no Range or Txn between the resign and the election');
+    assert.ok(next.term > leadership.term);
+    await next.resign();
+  });
+
+  test('when the candidate next in line vanishes, the one behind it moves up and leads next', async () => {
+    const name = fresh();
+    const election = connect().election(name, { ttl: 5 });
+    const { leadership, b } = await leaderAndNext(election, name);
+    const c = runFor(election, 'c');
+    await queued(name, 3);
+    const [, bKey] = await keysByAge(name);
+    await cluster.client().namespace('election-test/').delete().key(bKey!);
+    // b watches both keys, so it learns of its loss at once, not when a resigns.
+    const outcome = await within(b.ended, 'b noticing its key is gone', 5_000);
+    assert.ok(outcome instanceof LeadershipLostError, `b ended with ${String(outcome)}`);
+    await sleep(200);
+    assert.equal(c.electedAt(), undefined, 'a still leads');
+    await leadership.resign();
+    const next = await c.elected;
+    assert.ok(next.term > leadership.term);
+    assert.equal(b.electedAt(), undefined);
+    await next.resign();
   });
 
   test('a waiter whose session ends while it waits errors with LeadershipLostError and never emits', async () => {

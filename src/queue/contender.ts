@@ -175,16 +175,19 @@ export class Contender<E extends Error> implements QueueEntry {
           stop.signal,
         );
         if (turn.lost) throw terms.lost(`${terms.what}: its key ${this.key} vanished while waiting`);
+        let front: bigint | undefined = turn.revision;
         if (turn.wait) {
           const waiting = turn.wait(stop.signal);
           dropWatch?.();
-          dropWatch = await waiting;
-          continue;
+          const waited = await waiting;
+          dropWatch = waited.drop;
+          front = waited.front;
         }
-        // The key existed at `revision`, but a process that was paused may already be past its
+        if (front === undefined) continue;
+        // The key existed at `front`, but a process that was paused may already be past its
         // session's local deadline: then the lease may expire any moment, so it must not hold.
         this.#throwIfStopped(stop);
-        return turn.revision;
+        return front;
       }
     } catch (err) {
       const error = waitError(err, runtime, this.session, terms);

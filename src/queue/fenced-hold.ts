@@ -95,7 +95,7 @@ export class FencedHold<E extends Error> {
     if (this.#releasing || this.#abort.signal.aborted) return;
     const { runtime, terms, owned } = this.#claim;
     this.#watch = hubOf(runtime)
-      .watch({ key: this.key }, { fromRevision: revision + 1n }, true)
+      .watch({ key: this.key }, { fromRevision: revision + 1n }, { linger: true })
       .subscribe({
         next: (batch) => {
           if (keyReplaced(batch, this.key, this.token))

@@ -10,8 +10,11 @@ export interface QueueEntry {
   readonly createRevision: bigint;
 }
 
-/** The entries ahead of a queue entry at `revision`, a revision at which the entry existed. */
-export type Seen = { lost: false; revision: bigint; entries: QueueEntry[] };
+/**
+ * The entries ahead of a queue entry at `revision`, a revision at which the entry existed, newest
+ * first. `complete`: `entries` are all of them (the read found no more), not only the newest few.
+ */
+export type Seen = { lost: false; revision: bigint; entries: QueueEntry[]; complete: boolean };
 
 /** What a guarded look at the queue found: `own` is gone, or the entries ahead of it. */
 export type Ahead = { lost: true } | Seen;
@@ -92,7 +95,14 @@ function seenIn(
 ): Seen | undefined {
   const entries = entriesOf(runtime, space, found);
   if (!complete && limit > 0 && entries.length < limit && found.more) return undefined;
-  return { lost: false, revision: found.revision, entries: limit > 0 ? entries.slice(0, limit) : entries };
+  // etcd reports `more` after its create-revision filter, so a read without more saw every key ahead.
+  const all = (complete || !found.more) && (limit === 0 || entries.length <= limit);
+  return {
+    lost: false,
+    revision: found.revision,
+    entries: limit > 0 ? entries.slice(0, limit) : entries,
+    complete: all,
+  };
 }
 
 /**
@@ -147,10 +157,10 @@ function entriesOf(runtime: Runtime, space: QueueSpace, found: KeysRead): QueueE
 
 /**
  * Reads the keys under `prefix` created before `own`, newest first (at most `limit`; 0 for all),
- * only while `own` exists; undefined when it does not. Round trip (Txn) after each wait: the guard
- * is what makes "a waiter whose key is gone never holds" exact at the revision of the look, and
- * the read finds an older entry still there when the one waited on was a waiter that gave up
- * (mutual exclusion, FIFO).
+ * only while `own` exists; undefined when it does not. Round trip (Txn) after a wait that could
+ * not prove the front itself (see `newestAhead`): the guard is what makes "a waiter whose key is
+ * gone never holds" exact at the revision of the look, and the read finds an older entry still
+ * there when the one waited on was a waiter that gave up (mutual exclusion, FIFO).
  */
 async function readAhead(
   runtime: Runtime,

@@ -1,16 +1,25 @@
 import type { Runtime } from '../core/runtime.js';
 import type { QueueSpace } from './keys.js';
 import { keysAhead, type QueueEntry, type Seen } from './keys-ahead.js';
-import { type DropWatch, waitDeleted, waitForDeletes } from './wait-deletes.js';
+import { type DropWatch, type Waited, waitDeleted, waitForDeletes } from './wait-deletes.js';
+
+/**
+ * How a wait for the turn ended: `drop` drops the watch it kept (see `waitForDeletes`); `front`,
+ * when set, is a revision at which the wait itself proved the contender at the front with its own
+ * key intact, so no look is needed before it goes.
+ */
+export interface TurnWaited {
+  readonly drop: DropWatch;
+  readonly front?: bigint | undefined;
+}
 
 /**
  * Where a contender stands: its key is gone (`lost`), it is at the front (no `wait`; `revision`
- * is the revision of that check), or it must `wait` for something before looking again (the
- * wait resolves with the function that drops the watch it kept, see `waitForDeletes`).
+ * is the revision of that check), or it must `wait` for something before looking again.
  */
 export type Turn =
   | { lost: true }
-  | { lost: false; revision: bigint; wait?: (signal: AbortSignal) => Promise<DropWatch> };
+  | { lost: false; revision: bigint; wait?: (signal: AbortSignal) => Promise<TurnWaited> };
 
 /** A queue's rule for when an entry's turn has come, decided from the entries ahead of it. */
 export interface TurnOf {
@@ -35,18 +44,61 @@ export async function lookTurn(runtime: Runtime, own: QueueEntry, rule: TurnOf, 
  * The turn of a contender that may go once no entry of `space` is older than its own (a mutex,
  * an election, either side of a read-write lock with the space it yields to). It waits on the
  * newest such entry only, so a release wakes only the waiter directly behind it, and then looks
- * again (a waiter ahead may have given up while an older one still holds).
+ * again (a waiter ahead may have given up while an older one still holds). Next in line (the
+ * only entry ahead is the one it waits on) it needs no second look: see {@link nextInLine}.
  */
 export function newestAhead(space: QueueSpace): TurnOf {
   return {
     space,
     limit: 1,
-    decide(runtime, _own, { revision, entries }) {
+    decide(runtime, own, { revision, entries, complete }) {
       const blocker = entries[0];
       if (!blocker) return { lost: false, revision };
-      return { lost: false, revision, wait: (signal) => waitDeleted(runtime, blocker.key, revision, signal) };
+      if (complete && entries.length === 1 && own.key.startsWith(space.prefix)) {
+        return {
+          lost: false,
+          revision,
+          wait: (signal) => nextInLine(runtime, space, blocker, own, revision, signal),
+        };
+      }
+      return {
+        lost: false,
+        revision,
+        wait: async (signal) => ({ drop: (await waitDeleted(runtime, blocker.key, revision, signal)).drop }),
+      };
     },
   };
+}
+
+/**
+ * The wait of the entry right behind `blocker`, the only entry ahead of `own` at `revision`
+ * (entries only ever get newer, so none can come between). One watch of the prefix sees both keys
+ * in revision order, so the revision at which `blocker` is deleted while `own` is still there is
+ * the front, exact: the look a wait is otherwise followed by (a Txn round trip on the handoff's
+ * path) would only repeat it. When the watch could not see everything since `revision` (etcd
+ * compacted, or a read had to cover a late start), the contender looks again as usual. Only the
+ * entry next in line watches the prefix, so every other waiter still wakes only for the key
+ * directly ahead of it (herd-freedom); the prefix watch is shared with the Concord's other
+ * subscribers of it (an observer of the election).
+ */
+async function nextInLine(
+  runtime: Runtime,
+  space: QueueSpace,
+  blocker: QueueEntry,
+  own: QueueEntry,
+  revision: bigint,
+  signal: AbortSignal,
+): Promise<TurnWaited> {
+  const waited = await waitForDeletes(
+    runtime,
+    { prefix: space.prefix },
+    new Set([blocker.key, own.key]),
+    (remaining) => remaining.size < 2,
+    revision,
+    signal,
+    { key: blocker.key },
+  );
+  return turnWaited(waited, own);
 }
 
 /**
@@ -68,17 +120,26 @@ export function fewerAhead(space: QueueSpace, permits: number): TurnOf {
         lost: false,
         revision,
         // Done once fewer than `permits` older keys remain, or the contender's own key went (the
-        // next look at the queue then reports it lost).
-        wait: (signal) =>
-          waitForDeletes(
-            runtime,
-            { prefix },
-            new Set([...older, own.key]),
-            (remaining) => !remaining.has(own.key) || remaining.size - 1 < permits,
-            revision,
-            signal,
+        // next look at the queue then reports it lost). Every older entry is watched, so a watch
+        // that saw everything also proves the front, as for the entry next in line.
+        wait: async (signal) =>
+          turnWaited(
+            await waitForDeletes(
+              runtime,
+              { prefix },
+              new Set([...older, own.key]),
+              (remaining) => !remaining.has(own.key) || remaining.size - 1 < permits,
+              revision,
+              signal,
+            ),
+            own,
           ),
       };
     },
   };
+}
+
+/** What a wait that watched `own` along with the keys ahead proved: the front, when exact and `own` is still there. */
+function turnWaited(waited: Waited, own: QueueEntry): TurnWaited {
+  return { drop: waited.drop, front: waited.remaining.has(own.key) ? waited.exactAt : undefined };
 }

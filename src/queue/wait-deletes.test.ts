@@ -34,9 +34,10 @@ test('nothing written since the look: no read, and the delete resolves the wait'
   const waiting = waitDeleted(runtimeOf(concord), 'wd/a', revision, new AbortController().signal);
   await watching();
   assert.equal(await settled(waiting), false);
-  await cluster.client().delete().key('wd/a');
-  const drop = await waiting;
+  const deleted = BigInt((await cluster.client().delete().key('wd/a')).header.revision);
+  const { drop, exactAt } = await waiting;
   assert.equal(await rangeCalls(member), reads, 'the watch started right after the look: nothing to read');
+  assert.equal(exactAt, deleted, 'the watch saw every change since the look: exact at the delete');
   // The finished wait leaves its watch to the caller (the next holder attaches its own first).
   assert.deepEqual(concord.watchStats(), { streams: 1, upstreamWatches: 1, subscribers: 1 });
   drop();
@@ -49,8 +50,14 @@ test('deleted between the look and the watch: one read notices it', async () => 
   await cluster.client().delete().key('wd/b');
   const member = cluster.members[0]!;
   const reads = await rangeCalls(member);
-  const drop = await waitDeleted(runtimeOf(concord), 'wd/b', revision, new AbortController().signal);
+  const { drop, exactAt } = await waitDeleted(
+    runtimeOf(concord),
+    'wd/b',
+    revision,
+    new AbortController().signal,
+  );
   assert.equal(await rangeCalls(member), reads + 1);
+  assert.equal(exactAt, undefined, 'a read decided: not exact');
   drop();
 });
 
@@ -61,5 +68,7 @@ test('written since the look but still there: one read, then the delete resolves
   await watching();
   assert.equal(await settled(waiting), false);
   await cluster.client().delete().key('wd/c');
-  (await waiting)();
+  const { drop, exactAt } = await waiting;
+  assert.equal(exactAt, undefined, 'the watch started after a write it could not see: not exact');
+  drop();
 });

@@ -8,18 +8,32 @@ import type { WatchBatch, WatchRange } from '../watch/types.js';
 /** Drops the watch a finished wait kept: see {@link waitForDeletes}. */
 export type DropWatch = () => void;
 
+/** How a successful {@link waitForDeletes} ended. */
+export interface Waited {
+  /** Drops the watch the wait kept. */
+  readonly drop: DropWatch;
+  /** The watched keys still there when it ended. */
+  readonly remaining: ReadonlySet<string>;
+  /**
+   * The revision at which `enough` came to hold, when the watch itself saw every change in its
+   * range from the wait's `revision` on: then `remaining` is exact at that revision. Absent when
+   * a read or a resync decided instead.
+   */
+  readonly exactAt?: bigint | undefined;
+}
+
 /**
  * Resolves once `key` no longer exists; the caller saw it at `revision`. Watches only that one
  * key, so a release wakes only the waiter behind it. Rejects with the signal's reason when
  * `signal` aborts, and with the watch's error if the watch fails; either way the watch is
- * cancelled. Resolves with the function that drops the watch (see {@link waitForDeletes}).
+ * cancelled. Resolves as {@link waitForDeletes} does.
  */
 export function waitDeleted(
   runtime: Runtime,
   key: string,
   revision: bigint,
   signal: AbortSignal,
-): Promise<DropWatch> {
+): Promise<Waited> {
   return waitForDeletes(
     runtime,
     { key },
@@ -36,7 +50,9 @@ export function waitDeleted(
  * `remaining`. Same rejection and cleanup rules as {@link waitDeleted}. A successful wait leaves
  * its watch open and resolves with the function that drops it: the caller drops it once its next
  * watch is attached, so a Concord whose only watch this was keeps its watch stream instead of
- * closing it and opening another one on the handoff's path.
+ * closing it and opening another one on the handoff's path. `check` is the range read when the
+ * watch started too late to have seen every change since `revision` (default: `range`; it must
+ * hold every key whose going can make `enough` hold).
  */
 export function waitForDeletes(
   runtime: Runtime,
@@ -45,10 +61,14 @@ export function waitForDeletes(
   enough: (remaining: ReadonlySet<string>) => boolean,
   revision: bigint,
   signal: AbortSignal,
-): Promise<DropWatch> {
-  return new Promise<DropWatch>((resolve, reject) => {
+  check: WatchRange = range,
+): Promise<Waited> {
+  return new Promise<Waited>((resolve, reject) => {
     if (signal.aborted) reject(signal.reason);
-    else new DeleteWait(runtime, range, keys, enough, revision, signal, resolve, reject).follow(undefined);
+    else {
+      const wait = new DeleteWait(runtime, range, check, keys, enough, revision, signal, resolve, reject);
+      wait.follow(undefined);
+    }
   });
 }
 
@@ -58,15 +78,18 @@ class DeleteWait {
   #subscription: Subscription | undefined;
   #settled = false;
   #failed = false;
+  /** Whether the watch has seen every change in `range` since `revision` (no read, no resync). */
+  #exact = true;
 
   constructor(
     readonly runtime: Runtime,
     readonly range: WatchRange,
+    readonly check: WatchRange,
     keys: ReadonlySet<string>,
     readonly enough: (remaining: ReadonlySet<string>) => boolean,
     readonly revision: bigint,
     readonly signal: AbortSignal,
-    readonly resolve: (drop: DropWatch) => void,
+    readonly resolve: (waited: Waited) => void,
     readonly reject: (err: unknown) => void,
   ) {
     this.#remaining = new Set(keys);
@@ -87,10 +110,10 @@ class DeleteWait {
   follow(fromRevision: bigint | undefined): void {
     let checked = fromRevision !== undefined;
     this.#subscription?.unsubscribe();
-    // Watch create (a message on the Concord's watch stream, not a unary call): one key only, so a
-    // release wakes only the waiter behind it (herd-freedom).
+    // Watch create (a message on the Concord's watch stream, not a unary call) for deletes only:
+    // the keys waited on can only go away, and new entries queueing behind must not wake anyone.
     this.#subscription = hubOf(this.runtime)
-      .watch(this.range, fromRevision === undefined ? undefined : { fromRevision })
+      .watch(this.range, fromRevision === undefined ? undefined : { fromRevision }, { deletesOnly: true })
       .subscribe({
         next: (batch) => {
           if (batch.type !== 'progress') this.#apply(batch);
@@ -110,39 +133,45 @@ class DeleteWait {
 
   #apply(batch: Exclude<WatchBatch, { type: 'progress' }>): void {
     if (batch.type === 'resync') {
+      this.#exact = false;
       this.#keep((key) => batch.snapshot.has(key));
       return;
     }
     const deleted = new Set(batch.events.filter((e) => e.type === 'delete').map((e) => e.kv.key));
-    this.#keep((key) => !deleted.has(key));
+    this.#keep((key) => !deleted.has(key), batch.revision);
   }
 
   /** Reads which keys exist now, once the watch is established. */
   #check(): void {
-    existing(this.runtime, this.range).then(
+    this.#exact = false;
+    existing(this.runtime, this.check).then(
       (present) => {
         if (!this.#settled) this.#keep((key) => present.has(key));
       },
       () => {
-        if (!this.#settled) this.follow(this.revision + 1n);
+        if (this.#settled) return;
+        // The exact watch from `revision + 1` sees every change by itself again.
+        this.#exact = true;
+        this.follow(this.revision + 1n);
       },
     );
   }
 
-  #keep(present: (key: string) => boolean): void {
+  /** Drops the keys not `present` (as of `revision`, for a watched batch) and settles once enough went. */
+  #keep(present: (key: string) => boolean, revision?: bigint): void {
     for (const key of [...this.#remaining]) if (!present(key)) this.#remaining.delete(key);
-    if (this.enough(this.#remaining)) this.#finish();
+    if (this.enough(this.#remaining)) this.#finish(undefined, this.#exact ? revision : undefined);
   }
 
   readonly #onAbort = () => this.#finish(this.signal.reason);
 
-  #finish(err?: unknown): void {
+  #finish(err?: unknown, exactAt?: bigint): void {
     if (this.#settled) return;
     this.#settled = true;
     this.#failed = err !== undefined;
     this.signal.removeEventListener('abort', this.#onAbort);
     if (err === undefined) {
-      this.resolve(() => this.#subscription?.unsubscribe());
+      this.resolve({ drop: () => this.#subscription?.unsubscribe(), remaining: this.#remaining, exactAt });
       return;
     }
     this.#subscription?.unsubscribe();

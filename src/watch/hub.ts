@@ -13,6 +13,7 @@ import { type EtcdRange, rangeId, readListRetrying, readRangeRetrying, resolveRa
 import { StallDetector } from './stall.js';
 import { StreamWatches } from './stream-watches.js';
 import type {
+  InternalWatch,
   View,
   WatchBatch,
   WatchIteratorOptions,
@@ -80,10 +81,10 @@ export class WatchHub implements Closable {
 
   /**
    * See `Concord.watch`, whose arguments are checked before they get here (`checkWatchArguments`).
-   * The returned Observable is cold. With `linger`, unsubscribing the hub's last watch cancels it
-   * at once but closes the stream a moment later (see `ReconnectingStream.stopWhenIdle`).
+   * The returned Observable is cold. `internal`: see {@link InternalWatch} (a deletes-only watch
+   * has its own upstream; `linger`, see `ReconnectingStream.stopWhenIdle`).
    */
-  watch(range: WatchRange, options?: WatchOptions, linger = false): Observable<WatchBatch> {
+  watch(range: WatchRange, options?: WatchOptions, internal: InternalWatch = {}): Observable<WatchBatch> {
     this.runtime.assertOpen('watch');
     const resolved = resolveRange(this.runtime.keys, range);
     const fromRevision = options?.fromRevision;
@@ -91,7 +92,7 @@ export class WatchHub implements Closable {
     return new Observable<WatchBatch>((subscriber) =>
       this.attach(
         resolved,
-        { fromRevision, prevKv, linger },
+        { fromRevision, prevKv, ...internal },
         {
           from: fromRevision ?? 0n,
           next: (batch) => subscriber.next(batch),
@@ -160,15 +161,15 @@ export class WatchHub implements Closable {
    */
   attach(
     range: EtcdRange,
-    options: { fromRevision: bigint | undefined; prevKv: boolean; share?: boolean; linger?: boolean },
+    options: { fromRevision: bigint | undefined; prevKv: boolean; share?: boolean } & InternalWatch,
     sink: Sink,
   ): () => void {
     if (this.closed) {
       sink.complete();
       return () => undefined;
     }
-    const { fromRevision, prevKv } = options;
-    const shareKey = `${rangeId(range)}:${prevKv ? 'p' : ''}`;
+    const { fromRevision, prevKv, deletesOnly = false } = options;
+    const shareKey = `${rangeId(range)}:${prevKv ? 'p' : ''}${deletesOnly ? 'd' : ''}`;
     const existing = this.shared.get(shareKey);
     let up: Upstream;
     if (
@@ -177,11 +178,10 @@ export class WatchHub implements Closable {
     ) {
       up = existing;
     } else if (fromRevision === undefined) {
-      up = this.register(new Upstream(range, prevKv, shareKey, undefined));
+      up = this.register(new Upstream(range, prevKv, shareKey, undefined, deletesOnly));
     } else {
-      up = this.register(
-        new Upstream(range, prevKv, options.share && !existing ? shareKey : undefined, fromRevision),
-      );
+      const share = options.share && !existing ? shareKey : undefined;
+      up = this.register(new Upstream(range, prevKv, share, fromRevision, deletesOnly));
     }
     up.add(sink);
     return () => {

@@ -14,6 +14,14 @@ export interface WatchOptions {
   prevKv?: boolean;
 }
 
+/** How concord's own waits watch, beyond {@link WatchOptions} (internal; never public). */
+export interface InternalWatch {
+  /** Unsubscribing the hub's last watch cancels it but closes the stream only a moment later. */
+  linger?: boolean;
+  /** etcd sends no put events (NOPUT): for waits that only count keys going away. */
+  deletesOnly?: boolean;
+}
+
 /** Options of `Concord.watchIterator`, for consumers slower than the write rate. */
 export interface WatchIteratorOptions {
   /**

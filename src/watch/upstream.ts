@@ -44,6 +44,8 @@ export class Upstream {
     /** Set for upstreams shared by every subscriber of the range. */
     readonly shareKey: string | undefined,
     fromRevision: bigint | undefined,
+    /** etcd filters out puts (NOPUT): for waits that only count keys going away. */
+    readonly deletesOnly = false,
   ) {
     if (fromRevision !== undefined) {
       this.lastRevision = fromRevision - 1n;
@@ -92,6 +94,7 @@ export class Upstream {
       start_revision: this.positioned ? (this.lastRevision + 1n).toString() : '0',
       progress_notify: true,
       prev_kv: this.prevKv,
+      ...(this.deletesOnly ? { filters: ['Noput' as const] } : {}),
       watch_id: watchId,
       fragment: true,
     };
