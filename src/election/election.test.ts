@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Subscription } from 'rxjs';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
 import { sleep, waitUntil, within } from '../../test/support/wait.js';
+import { kvCalls } from '../../test/watch/helpers.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError, LeadershipLostError } from '../errors.js';
 import type { Election } from './election.js';
@@ -85,16 +86,6 @@ async function candidateKeys(name: string): Promise<string[]> {
 async function keysByAge(name: string): Promise<string[]> {
   const ns = cluster.client().namespace('election-test/');
   return ns.getAll().prefix(`election/${name}/`).sort('Create', 'Ascend').keys();
-}
-
-/** Range and Txn calls the member has answered so far. */
-async function kvCalls(): Promise<number> {
-  let calls = 0;
-  for (const [key, value] of await cluster.members[0]!.metrics()) {
-    const kv = key.includes('grpc_method="Range"') || key.includes('grpc_method="Txn"');
-    if (key.startsWith('grpc_server_handled_total{') && kv) calls += value;
-  }
-  return calls;
 }
 
 /** Waits until `count` candidate keys exist, so campaigns started one after another queue in that order. */
@@ -250,11 +241,15 @@ describe('campaign', () => {
     const name = fresh();
     const { leadership, b } = await leaderAndNext(connect().election(name, { ttl: 5 }), name);
     await sleep(200);
-    const before = await kvCalls();
+    const before = await kvCalls(cluster.members[0]!);
     await leadership.resign();
     const next = await b.elected;
     // The resign is one LeaseRevoke; b's watch of the prefix proved it first with its key intact.
-    assert.equal(await kvCalls(), before, 'no Range or Txn between the resign and the election');
+    assert.equal(
+      await kvCalls(cluster.members[0]!),
+      before,
+      'no Range or Txn between the resign and the election',
+    );
     assert.ok(next.term > leadership.term);
     await next.resign();
   });

@@ -4,6 +4,7 @@ import { firstValueFrom } from 'rxjs';
 import { useCluster } from '../../test/support/fixture.js';
 import { startProxy } from '../../test/support/proxy.js';
 import { sleep, waitUntil } from '../../test/support/wait.js';
+import { kvCalls } from '../../test/watch/helpers.js';
 import { Concord } from '../concord.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -87,6 +88,24 @@ describe('Semaphore', () => {
     await e.release();
     await heldD.release();
     assert.equal(await keyCount('order/'), 0);
+  });
+
+  test("a waiter takes a freed permit on the release's watch event alone: no read after it", async () => {
+    const sem = fx.concord.semaphore('alone', { permits: 2 });
+    const a = await sem.acquire();
+    const b = await sem.acquire();
+    const waiting = sem.acquire();
+    await waitUntil(async () => (await keyCount('alone/')) === 3, { message: 'the waiter queued' });
+    await sleep(200);
+    const member = fx.cluster.members[0]!;
+    const before = await kvCalls(member);
+    await a.release();
+    const c = await waiting;
+    // The release is one LeaseRevoke; the waiter's watch saw every older key and its own.
+    assert.equal(await kvCalls(member), before, 'no Range or Txn between the release and the permit');
+    assert.ok(b.isHeld && c.isHeld);
+    await b.release();
+    await c.release();
   });
 
   test("a permit comes back when its holder's session is lost", async () => {

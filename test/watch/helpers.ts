@@ -41,10 +41,20 @@ export async function waitGauges(
 }
 
 /** Range RPCs the member has answered so far (any status). */
-export async function rangeCalls(member: EtcdMember): Promise<number> {
+export function rangeCalls(member: EtcdMember): Promise<number> {
+  return unaryCalls(member, ['Range']);
+}
+
+/** Reads and transactions (Range and Txn RPCs) the member has answered so far (any status). */
+export function kvCalls(member: EtcdMember): Promise<number> {
+  return unaryCalls(member, ['Range', 'Txn']);
+}
+
+async function unaryCalls(member: EtcdMember, methods: readonly string[]): Promise<number> {
   let total = 0;
   for (const [key, value] of await member.metrics()) {
-    if (key.startsWith('grpc_server_handled_total{') && key.includes('grpc_method="Range"')) total += value;
+    const counted = methods.some((m) => key.includes(`grpc_method="${m}"`));
+    if (key.startsWith('grpc_server_handled_total{') && counted) total += value;
   }
   return total;
 }
