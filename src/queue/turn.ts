@@ -1,7 +1,8 @@
 import type { Runtime } from '../core/runtime.js';
+import type { WatchRange } from '../watch/types.js';
 import type { QueueSpace } from './keys.js';
 import { keysAhead, type QueueEntry, type Seen } from './keys-ahead.js';
-import { type DropWatch, type Waited, waitDeleted, waitForDeletes } from './wait-deletes.js';
+import { type DropWatch, waitDeleted, waitForDeletes } from './wait-deletes.js';
 
 /**
  * How a wait for the turn ended: `drop` drops the watch it kept (see `waitForDeletes`); `front`,
@@ -61,11 +62,7 @@ export function newestAhead(space: QueueSpace): TurnOf {
           wait: (signal) => nextInLine(runtime, space, blocker, own, revision, signal),
         };
       }
-      return {
-        lost: false,
-        revision,
-        wait: async (signal) => ({ drop: (await waitDeleted(runtime, blocker.key, revision, signal)).drop }),
-      };
+      return { lost: false, revision, wait: (signal) => waitDeleted(runtime, blocker.key, revision, signal) };
     },
   };
 }
@@ -89,16 +86,7 @@ async function nextInLine(
   revision: bigint,
   signal: AbortSignal,
 ): Promise<TurnWaited> {
-  const waited = await waitForDeletes(
-    runtime,
-    { prefix: space.prefix },
-    new Set([blocker.key, own.key]),
-    (remaining) => remaining.size < 2,
-    revision,
-    signal,
-    { key: blocker.key },
-  );
-  return turnWaited(waited, own);
+  return fewerOlder(runtime, space.prefix, [blocker], own, 1, revision, signal, { key: blocker.key });
 }
 
 /**
@@ -115,31 +103,42 @@ export function fewerAhead(space: QueueSpace, permits: number): TurnOf {
     limit: 0,
     decide(runtime, own, { revision, entries }) {
       if (entries.length < permits) return { lost: false, revision };
-      const older = new Set(entries.map((e) => e.key));
       return {
         lost: false,
         revision,
         // Done once fewer than `permits` older keys remain, or the contender's own key went (the
         // next look at the queue then reports it lost). Every older entry is watched, so a watch
         // that saw everything also proves the front, as for the entry next in line.
-        wait: async (signal) =>
-          turnWaited(
-            await waitForDeletes(
-              runtime,
-              { prefix },
-              new Set([...older, own.key]),
-              (remaining) => !remaining.has(own.key) || remaining.size - 1 < permits,
-              revision,
-              signal,
-            ),
-            own,
-          ),
+        wait: (signal) => fewerOlder(runtime, prefix, entries, own, permits, revision, signal),
       };
     },
   };
 }
 
-/** What a wait that watched `own` along with the keys ahead proved: the front, when exact and `own` is still there. */
-function turnWaited(waited: Waited, own: QueueEntry): TurnWaited {
+/**
+ * Watches the deletes under `prefix` until fewer than `permits` of `older` (the entries ahead of
+ * `own` at `revision`) remain, or `own` itself went. One watch sees them all in revision order, so
+ * when it saw every change since `revision` and `own` is still there, the revision at which enough
+ * went is the front. `check`: see `waitForDeletes`.
+ */
+async function fewerOlder(
+  runtime: Runtime,
+  prefix: string,
+  older: readonly QueueEntry[],
+  own: QueueEntry,
+  permits: number,
+  revision: bigint,
+  signal: AbortSignal,
+  check?: WatchRange,
+): Promise<TurnWaited> {
+  const waited = await waitForDeletes(
+    runtime,
+    { prefix },
+    new Set([...older.map((e) => e.key), own.key]),
+    (remaining) => !remaining.has(own.key) || remaining.size - 1 < permits,
+    revision,
+    signal,
+    check,
+  );
   return { drop: waited.drop, front: waited.remaining.has(own.key) ? waited.exactAt : undefined };
 }
