@@ -36,6 +36,10 @@ let handOff: (session: Session) => Promise<void>;
  * `lost$` emits once (at once for late subscribers) when the lease is gone or must be assumed
  * gone; on a loss concord also revokes the lease, best effort, so its keys go away without
  * waiting for etcd's expiry. `close()` revokes the lease and completes `lost$` without emitting.
+ * A deadline loss reaches `lost$` through a timer, which a busy event loop can run late, even
+ * after etcd has expired the lease; `isAlive`, `timeLeft()` and every check concord makes read
+ * the clock instead, so they turn the moment the deadline passes. Work of your own stops on
+ * `expiring$(marginMs)`, with a margin wider than the event loop's stalls.
  */
 export class Session implements AsyncDisposable {
   /** The lease id, decimal, as etcd reports it. */
