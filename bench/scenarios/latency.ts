@@ -4,7 +4,13 @@ import { summarize } from '../lib/stats.js';
 import { Arrivals } from '../lib/timing.js';
 import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
 
-const WARMUP = 20;
+/**
+ * Puts per side before the clock starts. Until V8 has compiled the put and delivery paths (the
+ * first ~2,000 round trips) one put in 30-50 takes 2-4 ms, on either side: on 2 cores the
+ * compiler threads compete with etcd. That is a process's first second, not its steady state,
+ * and Go's peer (compiled ahead of time) has no such phase.
+ */
+const WARMUP = 2_000;
 
 /**
  * Put-to-subscriber latency: one writer puts a key, one subscriber in the same process receives
@@ -87,7 +93,7 @@ export const latency: Scenario = {
         },
       ],
       notes: [
-        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate Concord in the same process (concord.etcd.put, on a connection of its own, not shared with either subscriber), ${WARMUP} warm-up puts per side not counted.`,
+        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate Concord in the same process (concord.etcd.put, on a connection of its own, not shared with either subscriber), ${WARMUP.toLocaleString('en-US')} warm-up puts per side not counted (until V8 has compiled the path, one put in 30-50 takes 2-4 ms on either side: the process's first second, not its steady state).`,
       ],
     };
   },

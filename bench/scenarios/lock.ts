@@ -215,6 +215,7 @@ export const lock: Scenario = {
       },
       ctx.signal,
       ctx.progress,
+      { warmupRounds: 1 },
     );
     const rpcs = {
       concord: await concordLockers(ctx, 'bench-lock-rpcs-c', 2, ([a, b]) => census(ctx, [a!, b!])),
@@ -268,7 +269,7 @@ export const lock: Scenario = {
         },
       ],
       notes: [
-        `Handoff = holder calls release() → the next holder's lock()/acquire() resolves. Wait = lock()/acquire() called → resolved (fairness: with a FIFO queue nobody waits much longer than 7 holds). Each contender is its own client; it holds the lock ${HOLD_MS} ms and asks again ${THINK_MS} ms after releasing (8 × 5 ms of holds per ~25 ms cycle keeps waiters queued). Wake-ups per release: concord = watch events etcd sent to all watchers (etcd_debugging_mvcc_events_total) per release; etcd3 = failed acquire() attempts per release (each one a lease grant, a transaction and a revoke). Both sides grant a lease (TTL ${TTL} s) per acquisition: concord's default without a shared session.`,
+        `Handoff = holder calls release() → the next holder's lock()/acquire() resolves. Wait = lock()/acquire() called → resolved (fairness: with a FIFO queue nobody waits much longer than 7 holds). Each contender is its own client; it holds the lock ${HOLD_MS} ms and asks again ${THINK_MS} ms after releasing (8 × 5 ms of holds per ~25 ms cycle keeps waiters queued). Wake-ups per release: concord = watch events etcd sent to all watchers (etcd_debugging_mvcc_events_total) per release; etcd3 = failed acquire() attempts per release (each one a lease grant, a transaction and a revoke). Both sides grant a lease (TTL ${TTL} s) per acquisition: concord's default without a shared session. One warm-up round per side runs first and is not counted (V8 compiles the path).`,
         `RPCs per operation (etcd's own counters, grpc_server_handled_total by method for unary calls and grpc_server_msg_received_total for requests on the Watch and LeaseKeepAlive streams; ${CENSUS_RUNS} of each, one at a time, 2 contenders, not timed; a handoff counts from release() until the contender queued ${CENSUS_QUEUED_MS} ms behind it holds). concord: acquisition ${describeRpcs(rpcs.concord.acquire)}; release ${describeRpcs(rpcs.concord.release)}; handoff ${describeRpcs(rpcs.concord.handoff)}. etcd3: acquisition ${describeRpcs(rpcs.etcd3.acquire)}; release ${describeRpcs(rpcs.etcd3.release)}; handoff ${describeRpcs(rpcs.etcd3.handoff)}.`,
       ],
     };
