@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type EtcdCluster, startCluster } from '../../test/support/etcd.js';
-import { settled, waitUntil } from '../../test/support/wait.js';
+import { settled, sleep, waitUntil } from '../../test/support/wait.js';
 import { rangeCalls, watchGauges } from '../../test/watch/helpers.js';
 import { Concord, runtimeOf } from '../concord.js';
-import { waitDeleted } from './wait-deletes.js';
+import { waitDeleted, waitForDeletes } from './wait-deletes.js';
 
 let cluster: EtcdCluster;
 let concord: Concord;
@@ -70,5 +70,30 @@ test('written since the look but still there: one read, then the delete resolves
   await cluster.client().delete().key('wd/c');
   const { drop, exactAt } = await waiting;
   assert.equal(exactAt, undefined, 'the watch started after a write it could not see: not exact');
+  drop();
+});
+
+test('a late start with a narrower read: keys outside it stay, so the wait ends only when the blocker goes', async () => {
+  // The shape of the wait next in line: the prefix watched for the blocker and the waiter's own
+  // key, the late-start read covering the blocker only.
+  const revision = await put('wd/q/blocker');
+  await put('wd/q/own');
+  const own = 'wd/q/own';
+  const waiting = waitForDeletes(
+    runtimeOf(concord),
+    { prefix: 'wd/q/' },
+    new Set(['wd/q/blocker', own]),
+    (remaining) => !remaining.has(own) || remaining.size - 1 < 1,
+    revision,
+    new AbortController().signal,
+    { key: 'wd/q/blocker' },
+  );
+  await watching();
+  await sleep(50);
+  assert.equal(await settled(waiting), false, 'the blocker is still there: the wait goes on');
+  await cluster.client().delete().key('wd/q/blocker');
+  const { drop, remaining, exactAt } = await waiting;
+  assert.deepEqual([...remaining], [own], 'its own key was never gone');
+  assert.equal(exactAt, undefined, 'a read decided part of it: not exact');
   drop();
 });

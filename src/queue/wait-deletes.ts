@@ -146,7 +146,9 @@ class DeleteWait {
     this.#exact = false;
     existing(this.runtime, this.check).then(
       (present) => {
-        if (!this.#settled) this.#keep((key) => present.has(key));
+        // The read covers `check` only: a watched key outside it (the waiter's own, next to the
+        // key it waits on) is not gone for being absent from it.
+        if (!this.#settled) this.#keep((key) => present.has(key) || !within(this.check, key));
       },
       () => {
         if (this.#settled) return;
@@ -177,6 +179,11 @@ class DeleteWait {
     this.#subscription?.unsubscribe();
     this.reject(err);
   }
+}
+
+/** Whether `key` (stripped of the namespace, as watched) lies in `range`. */
+function within(range: WatchRange, key: string): boolean {
+  return 'prefix' in range ? key.startsWith(range.prefix) : key === range.key;
 }
 
 /**
