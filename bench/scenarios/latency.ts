@@ -6,7 +6,7 @@ import type { BenchContext, Scenario, ScenarioOutcome } from '../lib/types.js';
 
 /**
  * Puts per side before the clock starts. Until V8 has compiled the put and delivery paths (the
- * first ~2,000 round trips) one put in 30-50 takes 2-4 ms, on either side: on 2 cores the
+ * first ~2,000 round trips) 2-4% of the puts take 2-4 ms, on either side: on 2 cores the
  * compiler threads compete with etcd. That is a process's first second, not its steady state,
  * and Go's peer (compiled ahead of time) has no such phase.
  */
@@ -93,7 +93,7 @@ export const latency: Scenario = {
         },
       ],
       notes: [
-        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate Concord in the same process (concord.etcd.put, on a connection of its own, not shared with either subscriber), ${WARMUP.toLocaleString('en-US')} warm-up puts per side not counted (until V8 has compiled the path, one put in 30-50 takes 2-4 ms on either side: the process's first second, not its steady state).`,
+        `Latency = put issued → value in the subscriber's callback; sequential puts from a separate Concord in the same process (concord.etcd.put, on a connection of its own, not shared with either subscriber), ${WARMUP.toLocaleString('en-US')} warm-up puts per side not counted (until V8 has compiled the path, 2-4% of the puts take 2-4 ms on either side: the process's first second, not its steady state).`,
       ],
     };
   },
