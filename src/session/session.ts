@@ -26,20 +26,16 @@ let handOff: (session: Session) => Promise<void>;
  * A lease kept alive over the Concord's one keepalive stream. Everything written with the
  * session's lease (lock keys, leader keys, registrations) disappears when it ends.
  *
- * Local deadline: each answered keepalive moves the deadline to the time that keepalive was
- * SENT plus the TTL etcd granted. etcd counts the TTL from when it received the request, which
- * is later, so when the local deadline passes without a newer answer the session declares
- * itself `lost` before etcd can expire the lease and hand its keys to anyone else. The deadline
- * is also checked whenever `isAlive` is read, so a process resuming from a pause sees the loss
- * before acting on stale ownership.
+ * Local deadline: each answered keepalive moves it to when that keepalive was SENT plus the TTL
+ * etcd granted. etcd counts from when it received the request, later, so the session is `lost`
+ * (`isAlive` false, `timeLeft()` 0: both read the clock, and so do concord's own checks, also
+ * right after a process pause) before etcd can expire the lease and hand its keys on. `lost$`
+ * hears of a deadline loss by a timer, which a busy event loop may run after etcd expired the
+ * lease: stop your own work on `expiring$(marginMs)`, a margin wider than the loop's stalls.
  *
  * `lost$` emits once (at once for late subscribers) when the lease is gone or must be assumed
  * gone; on a loss concord also revokes the lease, best effort, so its keys go away without
  * waiting for etcd's expiry. `close()` revokes the lease and completes `lost$` without emitting.
- * A deadline loss reaches `lost$` through a timer, which a busy event loop can run late, even
- * after etcd has expired the lease; `isAlive`, `timeLeft()` and every check concord makes read
- * the clock instead, so they turn the moment the deadline passes. Work of your own stops on
- * `expiring$(marginMs)`, with a margin wider than the event loop's stalls.
  */
 export class Session implements AsyncDisposable {
   /** The lease id, decimal, as etcd reports it. */
