@@ -51,8 +51,8 @@ export function waitDeleted(
  * its watch open and resolves with the function that drops it: the caller drops it once its next
  * watch is attached, so a Concord whose only watch this was keeps its watch stream instead of
  * closing it and opening another one on the handoff's path. `check` is the range read when the
- * watch started too late to have seen every change since `revision` (default: `range`; it must
- * hold every key whose going can make `enough` hold).
+ * watch started too late to have seen every change since `revision` (default: `range`); a key
+ * outside it counts as still there until the watch sees it go, and the wait is then not exact.
  */
 export function waitForDeletes(
   runtime: Runtime,
